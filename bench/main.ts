@@ -1,0 +1,36 @@
+/**
+ * `npm run bench -- [workload ...] [--json] [--quick]`
+ * Runs each workload's tsbpf side and its libbpf/bpftool baseline in the same
+ * run, then prints a table with ratios (or JSON lines with --json).
+ */
+import { findRoot, formatTable, runC, type BenchContext, type Measurement } from './harness.ts';
+import { workloads } from './workloads/index.ts';
+
+async function main(argv: string[]): Promise<number> {
+  const json = argv.includes('--json');
+  const quick = argv.includes('--quick');
+  const names = argv.filter((a) => !a.startsWith('--'));
+  const unknown = names.filter((n) => !workloads.some((w) => w.name === n));
+  if (unknown.length) {
+    process.stderr.write(`bench: unknown workload(s) ${unknown.join(', ')}; known: ${workloads.map((w) => w.name).join(', ')}\n`);
+    return 2;
+  }
+  const selected = names.length ? workloads.filter((w) => names.includes(w.name)) : workloads;
+  const root = findRoot();
+  const all: Measurement[] = [];
+  for (const w of selected) {
+    const ctx: BenchContext = {
+      root,
+      quick,
+      log: (m) => process.stderr.write(`[${w.name}] ${m}\n`),
+      runC: (program, args) => runC(root, w.name, program, args),
+    };
+    const ms = await w.run(ctx);
+    all.push(...ms);
+    if (json) for (const m of ms) process.stdout.write(JSON.stringify(m) + '\n');
+  }
+  if (!json) process.stdout.write(formatTable(all) + '\n');
+  return 0;
+}
+
+main(process.argv.slice(2)).then((c) => (process.exitCode = c));

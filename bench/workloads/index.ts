@@ -1,0 +1,4 @@
+import type { Workload } from '../harness.ts';
+
+/** Every benchmark workload, in the order `npm run bench` runs them. */
+export const workloads: Workload[] = [];

@@ -1,0 +1,17 @@
+// Bundles the library (ESM + CJS), the CLI and the bench runner with esbuild,
+// and emits .d.ts files with tsc. koffi stays external: it is a native module.
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+
+rmSync('dist', { recursive: true, force: true });
+const common = { bundle: true, platform: 'node', target: 'node20', external: ['koffi'], sourcemap: true, logLevel: 'warning' };
+await Promise.all([
+  build({ ...common, entryPoints: ['lib/index.ts'], format: 'esm', outfile: 'dist/index.js' }),
+  build({ ...common, entryPoints: ['lib/index.ts'], format: 'cjs', outfile: 'dist/index.cjs' }),
+  build({ ...common, entryPoints: ['lib/cli.ts'], format: 'esm', outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } }),
+  build({ ...common, entryPoints: ['bench/main.ts'], format: 'esm', outfile: 'dist/bench.js' }),
+]);
+execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+// Point the package's "types" at the declarations of the entry point.
+writeFileSync('dist/index.d.ts', "export * from './types/lib/index.ts';\n");
