@@ -1,0 +1,924 @@
+/**
+ * A live BPF map: owns one fd and a small native scratch block whose address
+ * is computed once. Element operations write the key into the scratch block,
+ * issue bpf(2) with a preallocated attr and read the value back from the same
+ * block, so the hot path makes no allocation and no variadic call.
+ */
+import {
+  BpfCmd,
+  BpfError,
+  Errno,
+  GetIdAttr,
+  InfoAttr,
+  MapBatchAttr,
+  MapCreateAttr,
+  MapElemAttr,
+  MapFreezeAttr,
+  MapInfoLayout,
+  NativeBlock,
+  NotSupportedError,
+  ObjPinAttr,
+  addressOf,
+  adoptFd,
+  bpfCall,
+  bpfRaw,
+  closeFd,
+  coldAttr,
+  dupFd,
+  ensureMemlock,
+  getName,
+  possibleCpuCount,
+  putName,
+  putPtr,
+  type BpfErrorContext,
+} from '../syscall/index.ts';
+import { TsbpfError } from '../lib/errors.ts';
+import type { Codec } from './codec.ts';
+import type { MapSpec } from './map-spec.ts';
+import {
+  MapFlags,
+  MapType,
+  UpdateFlags,
+  isMapOfMaps,
+  isPerCpu,
+  mapTypeName,
+  resolveMapType,
+  type UpdateFlag,
+} from './map-types.ts';
+import { checkPinPath, unpinPath } from './pin.ts';
+import { isMapTypeSupported } from './probe.ts';
+
+export type MapKey = Uint8Array | number | bigint;
+export type MapValue = Uint8Array | number | bigint;
+
+/** What the kernel reports about a map (BPF_OBJ_GET_INFO_BY_FD). */
+export interface MapInfo {
+  type: number;
+  typeName: string;
+  id: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+  name: string;
+  ifindex: number;
+  btfId: number;
+  btfKeyTypeId: number;
+  btfValueTypeId: number;
+  btfVmlinuxValueTypeId: number;
+  mapExtra: bigint;
+}
+
+export interface CreateMapOptions {
+  /** BTF object fd holding the spec's btf*TypeId types. */
+  btfFd?: number;
+}
+
+/** Where a batch walk is: pass the same cursor to successive batch calls. */
+export interface BatchCursor {
+  /** Opaque position from the previous call (kernel token, or last key in the fallback). */
+  token?: Buffer;
+  /** Set when the walk reached the end. */
+  done: boolean;
+}
+
+/** Thrown when keys or values have the wrong size, before any syscall. */
+export class MapSizeError extends TsbpfError {
+  constructor(message: string) {
+    super('BAD_SIZE', message);
+  }
+}
+
+/** Iteration noticed the kernel restarted from the first key (the key it stood on was deleted by someone else). */
+export class IterationRestartedError extends TsbpfError {
+  constructor(map: string) {
+    super(
+      'ITERATION_RESTARTED',
+      `iteration of '${map}' restarted from the first key because the key it stood on was deleted concurrently; keys would repeat`,
+    );
+  }
+}
+
+const ELEM = MapElemAttr;
+const ATTR_BYTES = 32;
+
+function sanitizeName(name: string): string {
+  return name.replace(/[^A-Za-z0-9_.]/g, '_').slice(0, 15);
+}
+
+function isFixedInt(size: number): boolean {
+  return size === 1 || size === 2 || size === 4 || size === 8;
+}
+
+export class BpfMap implements Disposable {
+  readonly name: string;
+  readonly type: number;
+  readonly keySize: number;
+  readonly valueSize: number;
+  readonly maxEntries: number;
+  readonly flags: number;
+  /** Bytes the kernel reads or writes per value: valueSize, or one 8-byte-aligned slot per possible CPU. */
+  readonly valueBytes: number;
+  /** Distance between per-CPU slots (valueSize rounded up to 8); valueSize for other maps. */
+  readonly valueStride: number;
+  readonly perCpu: boolean;
+
+  #fd: number;
+  #s: NativeBlock | undefined;
+  readonly #koff: number;
+  readonly #nkoff: number;
+  readonly #voff: number;
+  readonly #kaddr: number;
+  readonly #nkaddr: number;
+  readonly #vaddr: number;
+  readonly #ctx: BpfErrorContext;
+
+  /** Adopt an fd the caller owns; prefer BpfMap.create / fromPin / fromId / fromFd. */
+  constructor(fd: number, info: Pick<MapInfo, 'type' | 'keySize' | 'valueSize' | 'maxEntries' | 'flags' | 'name'>) {
+    this.#fd = fd;
+    this.name = info.name;
+    this.type = info.type;
+    this.keySize = info.keySize;
+    this.valueSize = info.valueSize;
+    this.maxEntries = info.maxEntries;
+    this.flags = info.flags;
+    this.perCpu = isPerCpu(info.type);
+    this.valueStride = this.perCpu ? (info.valueSize + 7) & ~7 : info.valueSize;
+    this.valueBytes = this.perCpu ? this.valueStride * possibleCpuCount() : info.valueSize;
+
+    const kslot = (info.keySize + 7) & ~7;
+    this.#koff = ATTR_BYTES;
+    this.#nkoff = this.#koff + kslot;
+    this.#voff = this.#nkoff + kslot;
+    const s = new NativeBlock(this.#voff + Math.max(8, this.valueBytes));
+    this.#s = s;
+    this.#kaddr = info.keySize ? s.addr + this.#koff : 0;
+    this.#nkaddr = s.addr + this.#nkoff;
+    this.#vaddr = s.addr + this.#voff;
+    s.u32[ELEM.map_fd >> 2] = fd;
+    putPtr(s.u32, ELEM.key, this.#kaddr);
+    this.#ctx = { object: info.name || `map fd ${fd}` };
+  }
+
+  /** Create a map from a spec. The returned map owns its fd. */
+  static create(spec: MapSpec, opts: CreateMapOptions = {}): BpfMap {
+    ensureMemlock();
+    const type = resolveMapType(spec.type);
+    let flags = spec.flags ?? 0;
+    const name = sanitizeName(spec.name ?? '');
+    let innerFd = -1;
+    try {
+      if (isMapOfMaps(type)) {
+        if (!spec.innerMap) throw new TsbpfError('BAD_SPEC', `map '${name}': ${mapTypeName(type)} needs an innerMap template`);
+        // The kernel only needs a template map for the inner type; it is closed once the outer map exists.
+        const inner = BpfMap.create({ ...spec.innerMap, name: spec.innerMap.name ?? `${name}.inner`.slice(0, 15) });
+        innerFd = dupFd(inner.fd);
+        inner.close();
+      }
+      const a = coldAttr(MapCreateAttr.SIZE);
+      const v = a.view;
+      v.setUint32(MapCreateAttr.map_type, type, true);
+      v.setUint32(MapCreateAttr.key_size, spec.keySize, true);
+      v.setUint32(MapCreateAttr.value_size, spec.valueSize, true);
+      v.setUint32(MapCreateAttr.max_entries, spec.maxEntries, true);
+      if (spec.numaNode !== undefined) {
+        flags |= MapFlags.NUMA_NODE;
+        v.setUint32(MapCreateAttr.numa_node, spec.numaNode, true);
+      }
+      v.setUint32(MapCreateAttr.map_flags, flags >>> 0, true);
+      if (innerFd >= 0) v.setUint32(MapCreateAttr.inner_map_fd, innerFd, true);
+      putName(a, MapCreateAttr.map_name, name);
+      if (spec.ifindex) v.setUint32(MapCreateAttr.map_ifindex, spec.ifindex, true);
+      if (opts.btfFd !== undefined && opts.btfFd >= 0) {
+        v.setUint32(MapCreateAttr.btf_fd, opts.btfFd, true);
+        v.setUint32(MapCreateAttr.btf_key_type_id, spec.btfKeyTypeId ?? 0, true);
+        v.setUint32(MapCreateAttr.btf_value_type_id, spec.btfValueTypeId ?? 0, true);
+        v.setUint32(MapCreateAttr.btf_vmlinux_value_type_id, spec.btfVmlinuxValueTypeId ?? 0, true);
+      }
+      if (spec.mapExtra !== undefined) v.setBigUint64(MapCreateAttr.map_extra, spec.mapExtra, true);
+      const r = bpfRaw(BpfCmd.MAP_CREATE, a, MapCreateAttr.SIZE);
+      if (r < 0) {
+        const errno = -r;
+        // A type the kernel does not know fails with EINVAL; tell that apart from bad parameters with a probe.
+        if ((errno === Errno.EINVAL || errno === Errno.ENOTSUPP || errno === Errno.EOPNOTSUPP) && !isMapTypeSupported(type)) {
+          throw new NotSupportedError(`map type ${mapTypeName(type)}`, `creating '${name}'`);
+        }
+        throw new BpfError('BPF_MAP_CREATE', errno, { object: name || mapTypeName(type) }, describeSpec(type, spec, flags));
+      }
+      return new BpfMap(adoptFd(r), {
+        type,
+        keySize: spec.keySize,
+        valueSize: spec.valueSize,
+        maxEntries: spec.maxEntries,
+        flags,
+        name,
+      });
+    } finally {
+      if (innerFd >= 0) closeFd(innerFd);
+    }
+  }
+
+  /** Open a map pinned in bpffs. */
+  static fromPin(path: string, opts: { readOnly?: boolean; writeOnly?: boolean } = {}): BpfMap {
+    checkPinPath(path, 'open');
+    const p = Buffer.from(path + '\0');
+    const a = coldAttr(ObjPinAttr.SIZE);
+    putPtr(a.u32, ObjPinAttr.pathname, addressOf(p));
+    a.view.setUint32(ObjPinAttr.file_flags, (opts.readOnly ? MapFlags.RDONLY : 0) | (opts.writeOnly ? MapFlags.WRONLY : 0), true);
+    const fd = adoptFd(bpfCall(BpfCmd.OBJ_GET, a, ObjPinAttr.SIZE, { object: path }));
+    return BpfMap.#adopt(fd, path);
+  }
+
+  /** Open a map by its kernel id (needs CAP_SYS_ADMIN). */
+  static fromId(id: number): BpfMap {
+    const a = coldAttr(GetIdAttr.SIZE);
+    a.view.setUint32(GetIdAttr.id, id, true);
+    const fd = adoptFd(bpfCall(BpfCmd.MAP_GET_FD_BY_ID, a, GetIdAttr.SIZE, { object: `map id ${id}` }));
+    return BpfMap.#adopt(fd, `map id ${id}`);
+  }
+
+  /** Open a map from an fd the caller keeps; tsbpf owns a duplicate. */
+  static fromFd(fd: number): BpfMap {
+    return BpfMap.#adopt(dupFd(fd), `map fd ${fd}`);
+  }
+
+  static #adopt(fd: number, what: string): BpfMap {
+    let info: MapInfo;
+    try {
+      info = mapInfoByFd(fd, what);
+    } catch (e) {
+      closeFd(fd);
+      throw e;
+    }
+    return new BpfMap(fd, info);
+  }
+
+  /** The map's fd; throws once closed. */
+  get fd(): number {
+    if (this.#fd < 0) throw new TsbpfError('CLOSED', `map '${this.name}' is closed`);
+    return this.#fd;
+  }
+
+  get closed(): boolean {
+    return this.#fd < 0;
+  }
+
+  /** Close the fd and free the scratch block; safe to call more than once. */
+  close(): void {
+    if (this.#fd < 0) return;
+    closeFd(this.#fd);
+    this.#fd = -1;
+    this.#s?.free();
+    this.#s = undefined;
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  // ---- scratch helpers ------------------------------------------------------
+
+  #scratch(): NativeBlock {
+    const s = this.#s;
+    if (!s) throw new TsbpfError('CLOSED', `map '${this.name}' is closed`);
+    return s;
+  }
+
+  #putKey(s: NativeBlock, key: MapKey, off = this.#koff): void {
+    putScalar(s, off, this.keySize, key, 'key', this.name);
+  }
+
+  #putValue(s: NativeBlock, value: MapValue): void {
+    if (this.perCpu) {
+      // One value for every CPU: replicate a scalar, or take the whole padded buffer.
+      if (value instanceof Uint8Array && value.byteLength === this.valueBytes) {
+        s.bytes.set(value, this.#voff);
+        return;
+      }
+      if (value instanceof Uint8Array && value.byteLength !== this.valueSize) {
+        throw new MapSizeError(
+          `map '${this.name}': per-CPU value must be ${this.valueSize} bytes (copied to every CPU) or ${this.valueBytes} bytes (one ${this.valueStride}-byte slot per possible CPU), got ${value.byteLength}`,
+        );
+      }
+      const n = this.valueBytes / this.valueStride;
+      for (let c = 0; c < n; c++) putScalar(s, this.#voff + c * this.valueStride, this.valueSize, value, 'value', this.name);
+      return;
+    }
+    putScalar(s, this.#voff, this.valueSize, value, 'value', this.name);
+  }
+
+  #elem(cmd: number, valuePtr: number, flags: number): number {
+    const s = this.#scratch();
+    const u = s.u32;
+    putPtr(u, ELEM.value, valuePtr);
+    u[ELEM.flags >> 2] = flags;
+    u[(ELEM.flags >> 2) + 1] = 0;
+    return bpfRaw(cmd, s, ELEM.SIZE);
+  }
+
+  #fail(cmd: number, r: number, extra?: Partial<Record<string, string>>): never {
+    throw new BpfError(cmdName(cmd), -r, { ...this.#ctx, hints: extra });
+  }
+
+  // ---- element operations ---------------------------------------------------
+
+  /**
+   * Look a key up. Returns a copy of the value, or `out` filled with it, or
+   * undefined when the key is missing. Per-CPU maps: use lookupPerCpu, or pass
+   * an `out` of valueBytes to get every CPU's slot.
+   */
+  lookup(key: MapKey, out?: Uint8Array, flags = 0): Buffer | Uint8Array | undefined {
+    if (!this.#lookupRaw(key, flags)) return undefined;
+    return this.#copyValue(out);
+  }
+
+  /** True when the key is present. */
+  has(key: MapKey): boolean {
+    return this.#lookupRaw(key, 0);
+  }
+
+  /** One copy of the value per possible CPU. */
+  lookupPerCpu(key: MapKey): Buffer[] | undefined {
+    if (!this.perCpu) throw new TsbpfError('NOT_PERCPU', `map '${this.name}' (${mapTypeName(this.type)}) is not per-CPU`);
+    if (!this.#lookupRaw(key, 0)) return undefined;
+    return this.#splitPerCpu();
+  }
+
+  /** Decode the value with a codec straight from the scratch block (no intermediate copy). */
+  lookupWith<V>(key: MapKey, codec: Codec<V>): V | undefined {
+    if (!this.#lookupRaw(key, 0)) return undefined;
+    const s = this.#s!;
+    return codec.decode(s.bytes, s.view, this.#voff);
+  }
+
+  /** Lookup leaving the value in the scratch block; false on ENOENT. @internal */
+  #lookupRaw(key: MapKey, flags: number): boolean {
+    const s = this.#scratch();
+    if (this.keySize === 4 && typeof key === 'number' && key >= 0 && key <= 0xffff_ffff && Number.isInteger(key)) {
+      s.u32[this.#koff >> 2] = key; // the common u32 key, without the generic encoder
+    } else this.#putKey(s, key);
+    const r = this.#elem(BpfCmd.MAP_LOOKUP_ELEM, this.#vaddr, flags);
+    if (r === 0) return true;
+    if (r === -Errno.ENOENT) return false;
+    this.#fail(BpfCmd.MAP_LOOKUP_ELEM, r);
+  }
+
+  #copyValue(out?: Uint8Array): Buffer | Uint8Array {
+    const s = this.#s!;
+    const n = out && out.byteLength === this.valueBytes ? this.valueBytes : this.perCpu && !out ? this.valueBytes : this.valueSize;
+    if (out) {
+      if (out.byteLength !== n) throw new MapSizeError(`map '${this.name}': output buffer must be ${this.valueBytes} bytes, got ${out.byteLength}`);
+      out.set(s.bytes.subarray(this.#voff, this.#voff + n));
+      return out;
+    }
+    return Buffer.from(s.bytes.subarray(this.#voff, this.#voff + n));
+  }
+
+  #splitPerCpu(): Buffer[] {
+    const s = this.#s!;
+    const n = this.valueBytes / this.valueStride;
+    const out: Buffer[] = new Array(n);
+    for (let c = 0; c < n; c++) {
+      const o = this.#voff + c * this.valueStride;
+      out[c] = Buffer.from(s.bytes.subarray(o, o + this.valueSize));
+    }
+    return out;
+  }
+
+  /**
+   * Create or replace an element. `flags`: 'ANY' (default), 'NOEXIST', 'EXIST'
+   * or 'LOCK' (or their numeric BPF_* values). For maps of maps the value is
+   * the inner map (or its fd); for prog arrays a program fd.
+   */
+  update(key: MapKey, value: MapValue | { fd: number }, flags: UpdateFlag | number = 0): void {
+    const s = this.#scratch();
+    if (this.keySize === 4 && typeof key === 'number' && key >= 0 && key <= 0xffff_ffff && Number.isInteger(key)) {
+      s.u32[this.#koff >> 2] = key;
+    } else if (this.keySize) this.#putKey(s, key);
+    this.#putValue(s, typeof value === 'object' && !(value instanceof Uint8Array) ? value.fd : value);
+    const f = typeof flags === 'string' ? UpdateFlags[flags] : flags;
+    const r = this.#elem(BpfCmd.MAP_UPDATE_ELEM, this.#vaddr, f);
+    if (r !== 0) this.#fail(BpfCmd.MAP_UPDATE_ELEM, r, this.#updateHints());
+  }
+
+  /** Set every CPU's slot of a per-CPU value. */
+  updatePerCpu(key: MapKey, values: readonly MapValue[], flags: UpdateFlag | number = 0): void {
+    if (!this.perCpu) throw new TsbpfError('NOT_PERCPU', `map '${this.name}' (${mapTypeName(this.type)}) is not per-CPU`);
+    const n = this.valueBytes / this.valueStride;
+    if (values.length !== n) throw new MapSizeError(`map '${this.name}': need one value per possible CPU (${n}), got ${values.length}`);
+    const s = this.#scratch();
+    this.#putKey(s, key);
+    s.bytes.fill(0, this.#voff, this.#voff + this.valueBytes);
+    for (let c = 0; c < n; c++) putScalar(s, this.#voff + c * this.valueStride, this.valueSize, values[c]!, 'value', this.name);
+    const f = typeof flags === 'string' ? UpdateFlags[flags] : flags;
+    const r = this.#elem(BpfCmd.MAP_UPDATE_ELEM, this.#vaddr, f);
+    if (r !== 0) this.#fail(BpfCmd.MAP_UPDATE_ELEM, r, this.#updateHints());
+  }
+
+  /** Encode the value with a codec straight into the scratch block. */
+  updateWith<V>(key: MapKey, value: V, codec: Codec<V>, flags: UpdateFlag | number = 0): void {
+    const s = this.#scratch();
+    if (this.keySize === 4 && typeof key === 'number' && key >= 0 && key <= 0xffff_ffff && Number.isInteger(key)) {
+      s.u32[this.#koff >> 2] = key;
+    } else if (this.keySize) this.#putKey(s, key);
+    codec.encode(value, s.bytes, s.view, this.#voff);
+    const f = typeof flags === 'string' ? UpdateFlags[flags] : flags;
+    const r = this.#elem(BpfCmd.MAP_UPDATE_ELEM, this.#vaddr, f);
+    if (r !== 0) this.#fail(BpfCmd.MAP_UPDATE_ELEM, r, this.#updateHints());
+  }
+
+  #updateHints(): Partial<Record<string, string>> {
+    const arrayLike = this.type === MapType.ARRAY || this.type === MapType.PERCPU_ARRAY || this.type === MapType.PROG_ARRAY || this.type === MapType.ARRAY_OF_MAPS;
+    return {
+      E2BIG: arrayLike
+        ? `index out of range (max_entries ${this.maxEntries})`
+        : `the map is full (max_entries ${this.maxEntries})`,
+      EEXIST: 'the key already exists (NOEXIST was given)',
+      ENOENT: 'the key does not exist (EXIST was given)',
+      EBADF: isMapOfMaps(this.type) || this.type === MapType.PROG_ARRAY ? 'the value must be an open fd' : undefined,
+    };
+  }
+
+  /** Delete a key; false when it was not there. */
+  delete(key: MapKey): boolean {
+    const s = this.#scratch();
+    if (this.keySize === 4 && typeof key === 'number' && key >= 0 && key <= 0xffff_ffff && Number.isInteger(key)) {
+      s.u32[this.#koff >> 2] = key;
+    } else this.#putKey(s, key);
+    const r = this.#elem(BpfCmd.MAP_DELETE_ELEM, 0, 0);
+    if (r === 0) return true;
+    if (r === -Errno.ENOENT) return false;
+    this.#fail(BpfCmd.MAP_DELETE_ELEM, r, {
+      EINVAL: this.type === MapType.ARRAY || this.type === MapType.PERCPU_ARRAY ? 'array elements cannot be deleted' : undefined,
+    });
+  }
+
+  /** Look a key up and delete it atomically; undefined when missing. */
+  lookupAndDelete(key: MapKey, out?: Uint8Array): Buffer | Uint8Array | undefined {
+    const s = this.#scratch();
+    this.#putKey(s, key);
+    const r = this.#elem(BpfCmd.MAP_LOOKUP_AND_DELETE_ELEM, this.#vaddr, 0);
+    if (r === -Errno.ENOENT) return undefined;
+    if (r !== 0) this.#fail(BpfCmd.MAP_LOOKUP_AND_DELETE_ELEM, r);
+    return this.#copyValue(out);
+  }
+
+  // ---- queue, stack, bloom filter ------------------------------------------
+
+  /** Push onto a QUEUE or STACK ('EXIST' overwrites the oldest when full); add to a BLOOM_FILTER. */
+  push(value: MapValue, flags: UpdateFlag | number = 0): void {
+    const s = this.#scratch();
+    this.#putValue(s, value);
+    const f = typeof flags === 'string' ? UpdateFlags[flags] : flags;
+    const r = this.#elem(BpfCmd.MAP_UPDATE_ELEM, this.#vaddr, f);
+    if (r !== 0) this.#fail(BpfCmd.MAP_UPDATE_ELEM, r, { E2BIG: `the ${mapTypeName(this.type).toLowerCase()} is full (max_entries ${this.maxEntries}); push with 'EXIST' to overwrite` });
+  }
+
+  /** Remove and return the head of a QUEUE (oldest) or STACK (newest); undefined when empty. */
+  pop(out?: Uint8Array): Buffer | Uint8Array | undefined {
+    const r = this.#elem(BpfCmd.MAP_LOOKUP_AND_DELETE_ELEM, this.#vaddr, 0);
+    if (r === -Errno.ENOENT) return undefined;
+    if (r !== 0) this.#fail(BpfCmd.MAP_LOOKUP_AND_DELETE_ELEM, r);
+    return this.#copyValue(out);
+  }
+
+  /** Return the head without removing it; undefined when empty. */
+  peek(out?: Uint8Array): Buffer | Uint8Array | undefined {
+    const r = this.#elem(BpfCmd.MAP_LOOKUP_ELEM, this.#vaddr, 0);
+    if (r === -Errno.ENOENT) return undefined;
+    if (r !== 0) this.#fail(BpfCmd.MAP_LOOKUP_ELEM, r);
+    return this.#copyValue(out);
+  }
+
+  /** BLOOM_FILTER: false means certainly absent, true means probably present. */
+  mayContain(value: MapValue): boolean {
+    const s = this.#scratch();
+    this.#putValue(s, value);
+    const r = this.#elem(BpfCmd.MAP_LOOKUP_ELEM, this.#vaddr, 0);
+    if (r === 0) return true;
+    if (r === -Errno.ENOENT) return false;
+    this.#fail(BpfCmd.MAP_LOOKUP_ELEM, r);
+  }
+
+  // ---- maps of maps, stack traces ------------------------------------------
+
+  /** ARRAY_OF_MAPS / HASH_OF_MAPS: the id of the inner map at `key`, or undefined. */
+  innerMapId(key: MapKey): number | undefined {
+    if (!this.#lookupRaw(key, 0)) return undefined;
+    return this.#s!.view.getUint32(this.#voff, true);
+  }
+
+  /** ARRAY_OF_MAPS / HASH_OF_MAPS: open the inner map at `key` (a new handle the caller owns). */
+  innerMap(key: MapKey): BpfMap | undefined {
+    const id = this.innerMapId(key);
+    return id === undefined ? undefined : BpfMap.fromId(id);
+  }
+
+  /** STACK_TRACE: the instruction pointers of stack `id`, innermost first; undefined when absent. */
+  stackTrace(id: number): bigint[] | undefined {
+    if (!this.#lookupRaw(id, 0)) return undefined;
+    const s = this.#s!;
+    const ips: bigint[] = [];
+    for (let o = 0; o + 8 <= this.valueSize; o += 8) {
+      const ip = s.view.getBigUint64(this.#voff + o, true);
+      if (ip === 0n) break;
+      ips.push(ip);
+    }
+    return ips;
+  }
+
+  // ---- iteration ------------------------------------------------------------
+
+  /** The key after `key` (or the first key when undefined); undefined at the end. */
+  nextKey(key?: MapKey, out?: Uint8Array): Buffer | Uint8Array | undefined {
+    if (!this.#nextKeyRaw(key)) return undefined;
+    const s = this.#s!;
+    const k = s.bytes.subarray(this.#nkoff, this.#nkoff + this.keySize);
+    if (out) {
+      if (out.byteLength !== this.keySize) throw new MapSizeError(`map '${this.name}': key buffer must be ${this.keySize} bytes, got ${out.byteLength}`);
+      out.set(k);
+      return out;
+    }
+    return Buffer.from(k);
+  }
+
+  /** get_next_key into the scratch next-key slot. */
+  #nextKeyRaw(key?: MapKey): boolean {
+    const s = this.#scratch();
+    let r: number;
+    if (key === undefined) {
+      putPtr(s.u32, ELEM.key, 0);
+      r = this.#elem(BpfCmd.MAP_GET_NEXT_KEY, this.#nkaddr, 0);
+      putPtr(s.u32, ELEM.key, this.#kaddr);
+    } else {
+      this.#putKey(s, key);
+      r = this.#elem(BpfCmd.MAP_GET_NEXT_KEY, this.#nkaddr, 0);
+    }
+    if (r === 0) return true;
+    if (r === -Errno.ENOENT) return false;
+    this.#fail(BpfCmd.MAP_GET_NEXT_KEY, r);
+  }
+
+  /**
+   * Walk keys with get_next_key. The next key is fetched before the current
+   * one is handed out, so deleting the current key inside the loop is safe.
+   * If the key the walk stands on is deleted by someone else, the kernel
+   * restarts hash maps from their first key; the walk notices when it is handed
+   * its first key again and throws IterationRestartedError rather than repeat
+   * keys silently, and it never yields more than max_entries keys (no endless
+   * loop, whatever the map's churn).
+   */
+  *keys(): Generator<Buffer, void, undefined> {
+    for (const k of this.#walk()) yield Buffer.from(k);
+  }
+
+  /** Walk [key, value] pairs (values copied; per-CPU maps give every slot, see lookupPerCpu). Entries deleted mid-walk are skipped. */
+  *entries(): Generator<[Buffer, Buffer], void, undefined> {
+    for (const k of this.#walk()) {
+      const key = Buffer.from(k);
+      if (this.#lookupRaw(key, 0)) yield [key, this.#copyValue() as Buffer];
+    }
+  }
+
+  [Symbol.iterator](): Generator<[Buffer, Buffer], void, undefined> {
+    return this.entries();
+  }
+
+  /** Yields a view of the current key in a reusable buffer (valid until the next step). */
+  *#walk(): Generator<Uint8Array, void, undefined> {
+    if (!this.#nextKeyRaw(undefined)) return;
+    const ks = this.keySize;
+    const first = new Uint8Array(ks);
+    const cur = new Uint8Array(ks);
+    const s = this.#s!;
+    first.set(s.bytes.subarray(this.#nkoff, this.#nkoff + ks));
+    cur.set(first);
+    const limit = this.maxEntries > 0 ? this.maxEntries : Number.MAX_SAFE_INTEGER;
+    for (let n = 0; ; n++) {
+      if (n >= limit) {
+        throw new TsbpfError('ITERATION_ABORTED', `iteration of '${this.name}' passed max_entries (${this.maxEntries}) keys; the map changed under it`);
+      }
+      // Fetch the successor before the caller sees `cur`, so it may delete `cur`.
+      const more = this.#nextKeyRaw(cur);
+      const nk = this.#s!.bytes.subarray(this.#nkoff, this.#nkoff + ks);
+      if (more && equalBytes(nk, first) && n > 0) throw new IterationRestartedError(this.name);
+      const next = more ? Uint8Array.from(nk) : undefined;
+      yield cur;
+      if (!next) return;
+      if (!s || this.#s !== s) return; // closed inside the loop
+      cur.set(next);
+    }
+  }
+
+  // ---- batch operations -----------------------------------------------------
+
+  /**
+   * BPF_MAP_LOOKUP_BATCH: read up to `count` entries after `cursor` into
+   * `keys` (count × keySize bytes) and `values` (count × valueBytes). Returns
+   * the number read; `cursor.done` turns true at the end. Falls back to
+   * element-by-element reads on kernels or map types without batch support.
+   */
+  lookupBatch(cursor: BatchCursor, keys: Uint8Array, values: Uint8Array, count?: number): number {
+    return this.#batchRead(BpfCmd.MAP_LOOKUP_BATCH, cursor, keys, values, count);
+  }
+
+  /** Like lookupBatch, deleting what it returns. */
+  lookupAndDeleteBatch(cursor: BatchCursor, keys: Uint8Array, values: Uint8Array, count?: number): number {
+    return this.#batchRead(BpfCmd.MAP_LOOKUP_AND_DELETE_BATCH, cursor, keys, values, count);
+  }
+
+  /** BPF_MAP_UPDATE_BATCH: `keys` and `values` hold `count` packed elements. Returns how many were written. */
+  updateBatch(keys: Uint8Array, values: Uint8Array, flags: UpdateFlag | number = 0, count?: number): number {
+    const n = count ?? keys.byteLength / Math.max(1, this.keySize);
+    this.#checkBatch(keys, values, n, true);
+    const f = typeof flags === 'string' ? UpdateFlags[flags] : flags;
+    const r = this.#batchCall(BpfCmd.MAP_UPDATE_BATCH, undefined, undefined, keys, values, n, f);
+    if (r.unsupported) {
+      for (let i = 0; i < n; i++) {
+        this.update(keys.subarray(i * this.keySize, (i + 1) * this.keySize), values.subarray(i * this.valueBytes, (i + 1) * this.valueBytes), f);
+      }
+      return n;
+    }
+    if (r.err) this.#fail(BpfCmd.MAP_UPDATE_BATCH, r.err, { ...this.#updateHints(), E2BIG: `the map is full after ${r.count} elements (max_entries ${this.maxEntries})` });
+    return r.count;
+  }
+
+  /** BPF_MAP_DELETE_BATCH: delete `count` packed keys. Missing keys fail with ENOENT after the ones before them were deleted. */
+  deleteBatch(keys: Uint8Array, count?: number): number {
+    const n = count ?? keys.byteLength / Math.max(1, this.keySize);
+    this.#checkBatch(keys, undefined, n, true);
+    const r = this.#batchCall(BpfCmd.MAP_DELETE_BATCH, undefined, undefined, keys, undefined, n, 0);
+    if (r.unsupported) {
+      let done = 0;
+      for (let i = 0; i < n; i++) if (this.delete(keys.subarray(i * this.keySize, (i + 1) * this.keySize))) done++;
+      return done;
+    }
+    if (r.err) this.#fail(BpfCmd.MAP_DELETE_BATCH, r.err);
+    return r.count;
+  }
+
+  /** Every entry, read in batches of `batchSize` (keys and values packed; buffers reused between steps: copy what you keep). */
+  *batches(batchSize = 4096): Generator<{ keys: Buffer; values: Buffer; count: number }, void, undefined> {
+    const keys = Buffer.alloc(batchSize * this.keySize);
+    const values = Buffer.alloc(batchSize * this.valueBytes);
+    const cursor: BatchCursor = { done: false };
+    while (!cursor.done) {
+      const count = this.lookupBatch(cursor, keys, values, batchSize);
+      if (count > 0) yield { keys, values, count };
+    }
+  }
+
+  #checkBatch(keys: Uint8Array, values: Uint8Array | undefined, n: number, exact: boolean): void {
+    if (!Number.isInteger(n) || n < 0) throw new MapSizeError(`map '${this.name}': batch count must be a whole number, got ${n}`);
+    const kOk = exact ? keys.byteLength >= n * this.keySize : true;
+    if (!kOk || keys.byteLength < n * this.keySize) {
+      throw new MapSizeError(`map '${this.name}': keys buffer holds ${keys.byteLength} bytes, ${n} keys need ${n * this.keySize}`);
+    }
+    if (values && values.byteLength < n * this.valueBytes) {
+      throw new MapSizeError(`map '${this.name}': values buffer holds ${values.byteLength} bytes, ${n} values need ${n * this.valueBytes}`);
+    }
+  }
+
+  #batchRead(cmd: number, cursor: BatchCursor, keys: Uint8Array, values: Uint8Array, count?: number): number {
+    const n = count ?? Math.floor(keys.byteLength / Math.max(1, this.keySize));
+    this.#checkBatch(keys, values, n, false);
+    if (cursor.done || n === 0) return 0;
+    const tokSize = Math.max(8, this.keySize);
+    const out = Buffer.alloc(tokSize);
+    const r = this.#batchCall(cmd, cursor.token, out, keys, values, n, 0);
+    if (r.unsupported) return this.#batchReadFallback(cmd, cursor, keys, values, n);
+    if (r.err === -Errno.ENOENT) {
+      cursor.done = true;
+      return r.count;
+    }
+    if (r.err) this.#fail(cmd, r.err, { ENOSPC: 'the batch is smaller than a hash bucket; use a larger batch' });
+    cursor.token = out;
+    return r.count;
+  }
+
+  #batchReadFallback(cmd: number, cursor: BatchCursor, keys: Uint8Array, values: Uint8Array, n: number): number {
+    const ks = this.keySize;
+    const vb = this.valueBytes;
+    let got = 0;
+    let prev: Uint8Array | undefined = cursor.token;
+    const del = cmd === BpfCmd.MAP_LOOKUP_AND_DELETE_BATCH;
+    while (got < n) {
+      // After deleting, the walk always restarts at the first key.
+      const k = this.nextKey(del ? undefined : prev);
+      if (!k) {
+        cursor.done = true;
+        break;
+      }
+      const v = del ? this.lookupAndDelete(k, values.subarray(got * vb, (got + 1) * vb)) : this.lookup(k, values.subarray(got * vb, (got + 1) * vb));
+      prev = k;
+      if (!v) continue;
+      keys.set(k, got * ks);
+      got++;
+    }
+    cursor.token = prev ? Buffer.from(prev) : undefined;
+    return got;
+  }
+
+  #batchCall(
+    cmd: number,
+    inTok: Uint8Array | undefined,
+    outTok: Uint8Array | undefined,
+    keys: Uint8Array,
+    values: Uint8Array | undefined,
+    n: number,
+    elemFlags: number,
+  ): { count: number; err: number; unsupported: boolean } {
+    this.#scratch();
+    const a = coldAttr(MapBatchAttr.SIZE);
+    const u = a.u32;
+    if (inTok) putPtr(u, MapBatchAttr.in_batch, addressOf(inTok));
+    if (outTok) putPtr(u, MapBatchAttr.out_batch, addressOf(outTok));
+    putPtr(u, MapBatchAttr.keys, addressOf(keys));
+    if (values) putPtr(u, MapBatchAttr.values, addressOf(values));
+    u[MapBatchAttr.count >> 2] = n;
+    u[MapBatchAttr.map_fd >> 2] = this.#fd;
+    u[MapBatchAttr.elem_flags >> 2] = elemFlags;
+    const r = bpfRaw(cmd, a, MapBatchAttr.SIZE);
+    const count = u[MapBatchAttr.count >> 2]!;
+    if (r === 0) return { count, err: 0, unsupported: false };
+    // ENOTSUPP: this map type has no batch ops; EINVAL with nothing done: the kernel predates batching.
+    const unsupported = r === -Errno.ENOTSUPP || r === -Errno.EOPNOTSUPP || (r === -Errno.EINVAL && count === 0 && !batchKnown);
+    if (r === -Errno.EINVAL && !unsupported) batchKnown = true;
+    return { count, err: r, unsupported };
+  }
+
+  // ---- whole-map operations ---------------------------------------------------
+
+  /** Make the map read-only to user space (BPF_MAP_FREEZE); programs can still write unless BPF_F_RDONLY_PROG. */
+  freeze(): void {
+    const a = coldAttr(MapFreezeAttr.SIZE);
+    a.u32[0] = this.fd;
+    bpfCall(BpfCmd.MAP_FREEZE, a, MapFreezeAttr.SIZE, this.#ctx);
+  }
+
+  /** Pin the map at a bpffs path (e.g. /sys/fs/bpf/my_map). */
+  pin(path: string): void {
+    checkPinPath(path, 'pin');
+    const p = Buffer.from(path + '\0');
+    const a = coldAttr(ObjPinAttr.SIZE);
+    putPtr(a.u32, ObjPinAttr.pathname, addressOf(p));
+    a.u32[ObjPinAttr.bpf_fd >> 2] = this.fd;
+    bpfCall(BpfCmd.OBJ_PIN, a, ObjPinAttr.SIZE, { object: `${this.name} -> ${path}`, hints: { EEXIST: 'something is already pinned at that path' } });
+  }
+
+  /** Remove a pin (the map lives on while fds or programs hold it). */
+  unpin(path: string): void {
+    unpinPath(path);
+  }
+
+  /** What the kernel reports about this map. */
+  info(): MapInfo {
+    return mapInfoByFd(this.fd, this.name);
+  }
+
+  /** Typed view over this map through key and value codecs. */
+  typed<K, V>(key: Codec<K>, value: Codec<V>): TypedMap<K, V> {
+    return new TypedMap(this, key, value);
+  }
+}
+
+let batchKnown = false;
+
+function cmdName(cmd: number): string {
+  for (const [k, v] of Object.entries(BpfCmd)) if (v === cmd) return `BPF_${k}`;
+  return `BPF_CMD_${cmd}`;
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Write a key or value of exactly `size` bytes: a buffer of that size, or an integer for 1/2/4/8-byte sizes. */
+function putScalar(s: NativeBlock, off: number, size: number, v: MapKey, what: string, map: string): void {
+  if (v instanceof Uint8Array) {
+    if (v.byteLength !== size) throw new MapSizeError(`map '${map}': ${what} must be ${size} bytes, got ${v.byteLength}`);
+    s.bytes.set(v, off);
+    return;
+  }
+  if (!isFixedInt(size)) throw new MapSizeError(`map '${map}': a ${size}-byte ${what} must be given as a Uint8Array, not a ${typeof v}`);
+  if (typeof v === 'number') {
+    if (!Number.isInteger(v)) throw new MapSizeError(`map '${map}': ${what} ${v} is not an integer`);
+    const d = s.view;
+    switch (size) {
+      case 1:
+        if (v < -0x80 || v > 0xff) throw new MapSizeError(`map '${map}': ${what} ${v} does not fit in 1 byte`);
+        d.setUint8(off, v & 0xff);
+        return;
+      case 2:
+        if (v < -0x8000 || v > 0xffff) throw new MapSizeError(`map '${map}': ${what} ${v} does not fit in 2 bytes`);
+        d.setUint16(off, v & 0xffff, true);
+        return;
+      case 4:
+        if (v < -0x8000_0000 || v > 0xffff_ffff) throw new MapSizeError(`map '${map}': ${what} ${v} does not fit in 4 bytes`);
+        d.setUint32(off, v >>> 0, true);
+        return;
+      default:
+        d.setBigUint64(off, BigInt.asUintN(64, BigInt(v)), true);
+        return;
+    }
+  }
+  if (typeof v === 'bigint') {
+    if (size !== 8 && (v < -(1n << BigInt(size * 8 - 1)) || v >= 1n << BigInt(size * 8))) {
+      throw new MapSizeError(`map '${map}': ${what} ${v} does not fit in ${size} bytes`);
+    }
+    if (size === 8) s.view.setBigUint64(off, BigInt.asUintN(64, v), true);
+    else putScalar(s, off, size, Number(v), what, map);
+    return;
+  }
+  throw new MapSizeError(`map '${map}': ${what} must be a Uint8Array, number or bigint`);
+}
+
+function describeSpec(type: number, spec: MapSpec, flags: number): string {
+  return `type ${mapTypeName(type)}, key ${spec.keySize}, value ${spec.valueSize}, max_entries ${spec.maxEntries}, flags 0x${flags.toString(16)}`;
+}
+
+/** Decode BPF_OBJ_GET_INFO_BY_FD for a map fd. */
+export function mapInfoByFd(fd: number, what = `fd ${fd}`): MapInfo {
+  const info = new Uint8Array(MapInfoLayout.SIZE);
+  const a = coldAttr(InfoAttr.SIZE);
+  a.u32[InfoAttr.bpf_fd >> 2] = fd;
+  a.u32[InfoAttr.info_len >> 2] = info.byteLength;
+  putPtr(a.u32, InfoAttr.info, addressOf(info));
+  bpfCall(BpfCmd.OBJ_GET_INFO_BY_FD, a, InfoAttr.SIZE, { object: what });
+  const d = new DataView(info.buffer, info.byteOffset, info.byteLength);
+  const type = d.getUint32(MapInfoLayout.type, true);
+  return {
+    type,
+    typeName: mapTypeName(type),
+    id: d.getUint32(MapInfoLayout.id, true),
+    keySize: d.getUint32(MapInfoLayout.key_size, true),
+    valueSize: d.getUint32(MapInfoLayout.value_size, true),
+    maxEntries: d.getUint32(MapInfoLayout.max_entries, true),
+    flags: d.getUint32(MapInfoLayout.map_flags, true),
+    name: getName(info, MapInfoLayout.name),
+    ifindex: d.getUint32(MapInfoLayout.ifindex, true),
+    btfVmlinuxValueTypeId: d.getUint32(MapInfoLayout.btf_vmlinux_value_type_id, true),
+    btfId: d.getUint32(MapInfoLayout.btf_id, true),
+    btfKeyTypeId: d.getUint32(MapInfoLayout.btf_key_type_id, true),
+    btfValueTypeId: d.getUint32(MapInfoLayout.btf_value_type_id, true),
+    mapExtra: d.getBigUint64(MapInfoLayout.map_extra, true),
+  };
+}
+
+/** Ids of every map on the system (BPF_MAP_GET_NEXT_ID; needs CAP_SYS_ADMIN). */
+export function* mapIds(): Generator<number, void, undefined> {
+  let id = 0;
+  for (;;) {
+    const a = coldAttr(GetIdAttr.SIZE);
+    a.u32[0] = id;
+    const r = bpfRaw(BpfCmd.MAP_GET_NEXT_ID, a, GetIdAttr.SIZE);
+    if (r === -Errno.ENOENT) return;
+    if (r < 0) throw new BpfError('BPF_MAP_GET_NEXT_ID', -r);
+    id = a.u32[GetIdAttr.next_id >> 2]!;
+    yield id;
+  }
+}
+
+/**
+ * A map seen through codecs: keys and values are typed JS values, encoded
+ * into and decoded from the map's scratch block without intermediate buffers.
+ */
+export class TypedMap<K, V> {
+  constructor(
+    readonly map: BpfMap,
+    readonly key: Codec<K>,
+    readonly value: Codec<V>,
+  ) {
+    if (key.size !== map.keySize) throw new MapSizeError(`map '${map.name}': key codec is ${key.size} bytes, the map's key is ${map.keySize}`);
+    if (value.size !== map.valueSize) throw new MapSizeError(`map '${map.name}': value codec is ${value.size} bytes, the map's value is ${map.valueSize}`);
+  }
+
+  #k(k: K): MapKey {
+    if (typeof k === 'number' || typeof k === 'bigint' || k instanceof Uint8Array) return k as MapKey;
+    const b = new Uint8Array(this.key.size);
+    this.key.encode(k, b, new DataView(b.buffer), 0);
+    return b;
+  }
+
+  get(k: K): V | undefined {
+    return this.map.lookupWith(this.#k(k), this.value);
+  }
+
+  set(k: K, v: V, flags: UpdateFlag | number = 0): void {
+    this.map.updateWith(this.#k(k), v, this.value, flags);
+  }
+
+  delete(k: K): boolean {
+    return this.map.delete(this.#k(k));
+  }
+
+  *entries(): Generator<[K, V], void, undefined> {
+    for (const [kb, vb] of this.map.entries()) {
+      const kv = new DataView(kb.buffer, kb.byteOffset, kb.byteLength);
+      const vv = new DataView(vb.buffer, vb.byteOffset, vb.byteLength);
+      yield [this.key.decode(kb, kv, 0), this.value.decode(vb, vv, 0)];
+    }
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * tsbpf: a pure-TypeScript eBPF userspace stack for Node.js.
+ * The public surface; everything else is internal.
+ */
+export { TsbpfError } from './errors.ts';
+export {
+  BpfMap,
+  TypedMap,
+  MapSizeError,
+  IterationRestartedError,
+  mapIds,
+  mapInfoByFd,
+  type MapKey,
+  type MapValue,
+  type MapInfo,
+  type BatchCursor,
+  type CreateMapOptions,
+} from '../bpf/map.ts';
+export { type MapSpec, copyMapSpec } from '../bpf/map-spec.ts';
+export { MapType, MapFlags, UpdateFlags, mapTypeName, isPerCpu, type MapTypeName, type UpdateFlag } from '../bpf/map-types.ts';
+export { type Codec, u8, u16, u32, i32, u64, i64, bytes } from '../bpf/codec.ts';
+export { lpmKey, lpmKeyFromCidr } from '../bpf/lpm.ts';
+export { PinPathError, isBpffs } from '../bpf/pin.ts';
+export { isMapTypeSupported } from '../bpf/probe.ts';
+export { BtfHandle, BtfLoadError } from '../bpf/btf-handle.ts';
+export { BpfError, NotSupportedError, type BpfErrorContext } from '../syscall/errors.ts';
+export { possibleCpus, possibleCpuCount, onlineCpus } from '../syscall/cpus.ts';
+export { setBpfBackend, BpfCmd, type BpfBackend, type AttrRef } from '../syscall/bpf.ts';

@@ -1,0 +1,168 @@
+/**
+ * Layouts of `union bpf_attr` for the commands tsbpf issues, as byte offsets
+ * (from the kernel UAPI, include/uapi/linux/bpf.h; checked against the running
+ * kernel's BTF in test/attr-layout.test.ts). Each `SIZE` is the end of the
+ * last field tsbpf writes: the kernel accepts a shorter attr than its own, and
+ * a longer one as long as the bytes it does not know are zero.
+ */
+import { NativeBlock } from './memory.ts';
+
+export const MapCreateAttr = {
+  map_type: 0,
+  key_size: 4,
+  value_size: 8,
+  max_entries: 12,
+  map_flags: 16,
+  inner_map_fd: 20,
+  numa_node: 24,
+  map_name: 28,
+  map_ifindex: 44,
+  btf_fd: 48,
+  btf_key_type_id: 52,
+  btf_value_type_id: 56,
+  btf_vmlinux_value_type_id: 60,
+  map_extra: 64,
+  SIZE: 72,
+} as const;
+
+export const MapElemAttr = { map_fd: 0, key: 8, value: 16, next_key: 16, flags: 24, SIZE: 32 } as const;
+
+export const MapBatchAttr = {
+  in_batch: 0,
+  out_batch: 8,
+  keys: 16,
+  values: 24,
+  count: 32,
+  map_fd: 36,
+  elem_flags: 40,
+  flags: 48,
+  SIZE: 56,
+} as const;
+
+export const ProgLoadAttr = {
+  prog_type: 0,
+  insn_cnt: 4,
+  insns: 8,
+  license: 16,
+  log_level: 24,
+  log_size: 28,
+  log_buf: 32,
+  kern_version: 40,
+  prog_flags: 44,
+  prog_name: 48,
+  prog_ifindex: 64,
+  expected_attach_type: 68,
+  prog_btf_fd: 72,
+  func_info_rec_size: 76,
+  func_info: 80,
+  func_info_cnt: 88,
+  line_info_rec_size: 92,
+  line_info: 96,
+  line_info_cnt: 104,
+  attach_btf_id: 108,
+  attach_prog_fd: 112,
+  attach_btf_obj_fd: 112,
+  core_relo_cnt: 116,
+  fd_array: 120,
+  core_relos: 128,
+  core_relo_rec_size: 136,
+  log_true_size: 140,
+  SIZE: 144,
+} as const;
+
+export const ObjPinAttr = { pathname: 0, bpf_fd: 8, file_flags: 12, SIZE: 16 } as const;
+
+export const GetIdAttr = { start_id: 0, id: 0, next_id: 4, open_flags: 8, SIZE: 12 } as const;
+
+export const InfoAttr = { bpf_fd: 0, info_len: 4, info: 8, SIZE: 16 } as const;
+
+export const BtfLoadAttr = {
+  btf: 0,
+  btf_log_buf: 8,
+  btf_size: 16,
+  btf_log_size: 20,
+  btf_log_level: 24,
+  btf_log_true_size: 28,
+  SIZE: 32,
+} as const;
+
+export const MapFreezeAttr = { map_fd: 0, SIZE: 4 } as const;
+
+export const ProgTestRunAttr = {
+  prog_fd: 0,
+  retval: 4,
+  data_size_in: 8,
+  data_size_out: 12,
+  data_in: 16,
+  data_out: 24,
+  repeat: 32,
+  duration: 36,
+  ctx_size_in: 40,
+  ctx_size_out: 44,
+  ctx_in: 48,
+  ctx_out: 56,
+  flags: 64,
+  cpu: 68,
+  batch_size: 72,
+  SIZE: 76,
+} as const;
+
+export const LinkCreateAttr = {
+  prog_fd: 0,
+  target_fd: 4,
+  attach_type: 8,
+  flags: 12,
+  target_btf_id: 16,
+  iter_info: 16,
+  iter_info_len: 24,
+  perf_event_cookie: 16,
+  SIZE: 64,
+} as const;
+
+/** `struct bpf_map_info` (written by BPF_OBJ_GET_INFO_BY_FD). */
+export const MapInfoLayout = {
+  type: 0,
+  id: 4,
+  key_size: 8,
+  value_size: 12,
+  max_entries: 16,
+  map_flags: 20,
+  name: 24,
+  ifindex: 40,
+  btf_vmlinux_value_type_id: 44,
+  netns_dev: 48,
+  netns_ino: 56,
+  btf_id: 64,
+  btf_key_type_id: 68,
+  btf_value_type_id: 72,
+  btf_vmlinux_id: 76,
+  map_extra: 80,
+  SIZE: 88,
+} as const;
+
+/**
+ * One shared attr block for commands off the hot path. Callers zero the bytes
+ * they use, fill them and issue the command immediately: JS is single-threaded
+ * and bpf(2) is synchronous, so nothing else can use the block in between.
+ */
+let cold: NativeBlock | undefined;
+export function coldAttr(size: number): NativeBlock {
+  cold ??= new NativeBlock(256);
+  if (size > cold.size) throw new RangeError(`attr of ${size} bytes exceeds the shared block`);
+  cold.bytes.fill(0, 0, size);
+  return cold;
+}
+
+/** Copy an object name into an attr, truncated to 15 bytes plus NUL like the kernel keeps it. */
+export function putName(block: NativeBlock, offset: number, name: string): void {
+  const enc = new TextEncoder().encode(name);
+  block.bytes.fill(0, offset, offset + 16);
+  block.bytes.set(enc.subarray(0, 15), offset);
+}
+
+/** Read a NUL-terminated name from a fixed 16-byte field. */
+export function getName(bytes: Uint8Array, offset: number, len = 16): string {
+  let end = offset;
+  while (end < offset + len && bytes[end] !== 0) end++;
+  return new TextDecoder().decode(bytes.subarray(offset, end));
+}

@@ -1,0 +1,13 @@
+export * from './bpf.ts';
+export * from './attr.ts';
+export * from './errors.ts';
+export * from './errno.ts';
+export * from './caps.ts';
+export * from './cpus.ts';
+export * from './fd.ts';
+export * from './memory.ts';
+export * from './mmap.ts';
+export * from './perf.ts';
+export * from './rlimit.ts';
+export * from './socket.ts';
+export { addressOf } from './libc.ts';
