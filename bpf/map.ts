@@ -327,7 +327,9 @@ export class BpfMap implements Disposable {
    * undefined when the key is missing. Per-CPU maps: use lookupPerCpu, or pass
    * an `out` of valueBytes to get every CPU's slot.
    */
-  lookup(key: MapKey, out?: Uint8Array, flags = 0): Buffer | Uint8Array | undefined {
+  lookup(key: MapKey): Buffer | undefined;
+  lookup<T extends Uint8Array>(key: MapKey, out: T, flags?: number): T | undefined;
+  lookup(key: MapKey, out?: Uint8Array, flags = 0): Uint8Array | undefined {
     if (!this.#lookupRaw(key, flags)) return undefined;
     return this.#copyValue(out);
   }
@@ -454,7 +456,9 @@ export class BpfMap implements Disposable {
   }
 
   /** Look a key up and delete it atomically; undefined when missing. */
-  lookupAndDelete(key: MapKey, out?: Uint8Array): Buffer | Uint8Array | undefined {
+  lookupAndDelete(key: MapKey): Buffer | undefined;
+  lookupAndDelete<T extends Uint8Array>(key: MapKey, out: T): T | undefined;
+  lookupAndDelete(key: MapKey, out?: Uint8Array): Uint8Array | undefined {
     const s = this.#scratch();
     this.#putKey(s, key);
     const r = this.#elem(BpfCmd.MAP_LOOKUP_AND_DELETE_ELEM, this.#vaddr, 0);
@@ -475,7 +479,9 @@ export class BpfMap implements Disposable {
   }
 
   /** Remove and return the head of a QUEUE (oldest) or STACK (newest); undefined when empty. */
-  pop(out?: Uint8Array): Buffer | Uint8Array | undefined {
+  pop(): Buffer | undefined;
+  pop<T extends Uint8Array>(out: T): T | undefined;
+  pop(out?: Uint8Array): Uint8Array | undefined {
     const r = this.#elem(BpfCmd.MAP_LOOKUP_AND_DELETE_ELEM, this.#vaddr, 0);
     if (r === -Errno.ENOENT) return undefined;
     if (r !== 0) this.#fail(BpfCmd.MAP_LOOKUP_AND_DELETE_ELEM, r);
@@ -483,7 +489,9 @@ export class BpfMap implements Disposable {
   }
 
   /** Return the head without removing it; undefined when empty. */
-  peek(out?: Uint8Array): Buffer | Uint8Array | undefined {
+  peek(): Buffer | undefined;
+  peek<T extends Uint8Array>(out: T): T | undefined;
+  peek(out?: Uint8Array): Uint8Array | undefined {
     const r = this.#elem(BpfCmd.MAP_LOOKUP_ELEM, this.#vaddr, 0);
     if (r === -Errno.ENOENT) return undefined;
     if (r !== 0) this.#fail(BpfCmd.MAP_LOOKUP_ELEM, r);
@@ -530,7 +538,9 @@ export class BpfMap implements Disposable {
   // ---- iteration ------------------------------------------------------------
 
   /** The key after `key` (or the first key when undefined); undefined at the end. */
-  nextKey(key?: MapKey, out?: Uint8Array): Buffer | Uint8Array | undefined {
+  nextKey(key?: MapKey): Buffer | undefined;
+  nextKey<T extends Uint8Array>(key: MapKey | undefined, out: T): T | undefined;
+  nextKey(key?: MapKey, out?: Uint8Array): Uint8Array | undefined {
     if (!this.#nextKeyRaw(key)) return undefined;
     const s = this.#s!;
     const k = s.bytes.subarray(this.#nkoff, this.#nkoff + this.keySize);

@@ -1,4 +1,6 @@
 import type { Command } from './types.ts';
+import { demo } from './demo.ts';
+import { mapCommands } from './map.ts';
 
 /** Every CLI verb; add new ones here. */
-export const commands: Command[] = [];
+export const commands: Command[] = [demo, ...mapCommands];
