@@ -9,9 +9,9 @@ const common = { bundle: true, platform: 'node', target: 'node20', external: ['k
 await Promise.all([
   build({ ...common, entryPoints: ['lib/index.ts'], format: 'esm', outfile: 'dist/index.js' }),
   build({ ...common, entryPoints: ['lib/index.ts'], format: 'cjs', outfile: 'dist/index.cjs' }),
-  build({ ...common, entryPoints: ['lib/cli.ts'], format: 'esm', outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } }),
+  build({ ...common, entryPoints: ['lib/cli.ts'], format: 'esm', outfile: 'dist/cli.js' }),
   build({ ...common, entryPoints: ['bench/main.ts'], format: 'esm', outfile: 'dist/bench.js' }),
 ]);
 execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
 // Point the package's "types" at the declarations of the entry point.
-writeFileSync('dist/index.d.ts', "export * from './types/lib/index.ts';\n");
+writeFileSync('dist/index.d.ts', "export * from './types/lib/index.js';\n");
