@@ -1,6 +1,7 @@
 import type { Command } from './types.ts';
 import { demo } from './demo.ts';
 import { mapCommands } from './map.ts';
+import { btfDumpCommand } from './btf.ts';
 
 /** Every CLI verb; add new ones here. */
-export const commands: Command[] = [demo, ...mapCommands];
+export const commands: Command[] = [demo, ...mapCommands, btfDumpCommand];

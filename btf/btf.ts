@@ -1,0 +1,891 @@
+/**
+ * Lazy BTF parser and query API.
+ *
+ * `Btf.parse` does one pass over the type section, recording where each type
+ * starts (a Uint32Array indexed by type id). Types are decoded into plain
+ * objects (see ./types.ts) only when asked for, and cached; names come from
+ * the string section on demand; `findByName` uses a hash index over the raw
+ * name bytes that is built incrementally, in id order, as lookups need it.
+ *
+ * The raw bytes are not copied when they are native-endian and 4-byte aligned
+ * (the usual case for a Buffer read from a file); otherwise the type section
+ * is copied once into native-endian 32-bit words (every field of the type
+ * section is a 32-bit word, so a byte swap needs no knowledge of the layout).
+ */
+import type { Buffer } from 'node:buffer';
+import { BtfError } from './errors.ts';
+import { asBuffer, decodeCString, encodeUtf8 } from './strings.ts';
+import {
+  BTF_KIND,
+  KIND_NAMES,
+  type BtfEnum64Value,
+  type BtfEnumValue,
+  type BtfKind,
+  type BtfMember,
+  type BtfParam,
+  type BtfType,
+  type BtfTypeOf,
+  type BtfVarSecinfo,
+  type BtfVoid,
+  type BtfFuncLinkage,
+  type BtfVarLinkage,
+  type BtfIntEncoding,
+} from './types.ts';
+
+export const BTF_MAGIC = 0xeb9f;
+export const BTF_HEADER_LEN = 24;
+
+const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** The fields of `struct btf_header`. */
+export interface BtfHeader {
+  magic: number;
+  version: number;
+  flags: number;
+  hdrLen: number;
+  /** Offsets are relative to the end of the header (`hdrLen`). */
+  typeOff: number;
+  typeLen: number;
+  strOff: number;
+  strLen: number;
+}
+
+export interface BtfParseOptions {
+  /** Base BTF for split BTF (kernel module BTF is split BTF on top of vmlinux). */
+  base?: Btf;
+}
+
+/** Words after the 3-word btf_type header, fixed part, by kind; -1 = unknown kind. */
+const FIXED_WORDS = new Int8Array(32).fill(-1);
+/** Words per vlen entry, by kind. */
+const VLEN_WORDS = new Int8Array(32);
+{
+  const set = (k: number, fixed: number, perVlen: number) => {
+    FIXED_WORDS[k] = fixed;
+    VLEN_WORDS[k] = perVlen;
+  };
+  set(BTF_KIND.INT, 1, 0);
+  set(BTF_KIND.PTR, 0, 0);
+  set(BTF_KIND.ARRAY, 3, 0);
+  set(BTF_KIND.STRUCT, 0, 3);
+  set(BTF_KIND.UNION, 0, 3);
+  set(BTF_KIND.ENUM, 0, 2);
+  set(BTF_KIND.FWD, 0, 0);
+  set(BTF_KIND.TYPEDEF, 0, 0);
+  set(BTF_KIND.VOLATILE, 0, 0);
+  set(BTF_KIND.CONST, 0, 0);
+  set(BTF_KIND.RESTRICT, 0, 0);
+  set(BTF_KIND.FUNC, 0, 0);
+  set(BTF_KIND.FUNC_PROTO, 0, 2);
+  set(BTF_KIND.VAR, 1, 0);
+  set(BTF_KIND.DATASEC, 0, 3);
+  set(BTF_KIND.FLOAT, 0, 0);
+  set(BTF_KIND.DECL_TAG, 1, 0);
+  set(BTF_KIND.TYPE_TAG, 0, 0);
+  set(BTF_KIND.ENUM64, 0, 3);
+}
+
+const VOID: BtfVoid = Object.freeze({ kind: 'void', id: 0, name: '' });
+const FUNC_LINKAGE: readonly BtfFuncLinkage[] = ['static', 'global', 'extern'];
+const VAR_LINKAGE: readonly BtfVarLinkage[] = ['static', 'global', 'extern'];
+const INT_ENCODING: Record<number, BtfIntEncoding> = { 0: 'none', 1: 'signed', 2: 'char', 4: 'bool' };
+
+/** Max hops when following typedef/qualifier/array chains (libbpf uses 32). */
+const MAX_RESOLVE_DEPTH = 64;
+
+/** FNV-1a over a NUL-terminated string in `bytes` at `off` (bounds-checked by the caller's section). */
+function hashCString(bytes: Uint8Array, off: number): number {
+  let h = 0x811c9dc5;
+  const n = bytes.length;
+  for (let i = off; i < n; i++) {
+    const c = bytes[i]!;
+    if (c === 0) break;
+    h = Math.imul(h ^ c, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+function hashBytes(q: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < q.length; i++) h = Math.imul(h ^ q[i]!, 0x01000193);
+  return h >>> 0;
+}
+
+/** Does the NUL-terminated string at bytes[off] equal q? */
+function cstrEquals(bytes: Uint8Array, off: number, q: Uint8Array): boolean {
+  const n = q.length;
+  if (off + n >= bytes.length) return false;
+  for (let i = 0; i < n; i++) if (bytes[off + i] !== q[i]) return false;
+  return bytes[off + n] === 0;
+}
+
+export class Btf {
+  /** Base BTF when this is split BTF. */
+  readonly base: Btf | undefined;
+  /** Id of this blob's first type: 1, or the base's `length` for split BTF. */
+  readonly firstTypeId: number;
+  /** Number of types in this blob (excluding void and the base's types). */
+  readonly count: number;
+  /** Byte order of the source data. */
+  readonly littleEndian: boolean;
+  readonly header: Readonly<BtfHeader>;
+  /** Offset of this blob's strings (the base's string section length for split BTF). */
+  readonly stringOffset: number;
+
+  /** Type section as native-endian words. */
+  private readonly words: Uint32Array;
+  /** Word index in `words` of each own type (index = id - firstTypeId). */
+  private readonly offsets: Uint32Array;
+  /** This blob's string section. */
+  readonly strings: Buffer;
+
+  /** Decoded types, in chunks of 1024 ids allocated on demand (a sparse cache). */
+  private readonly cache: ((BtfType | undefined)[] | undefined)[] = [];
+  private nameCache = new Map<number, string>();
+  // Incremental name index.
+  private hashHeads: Int32Array | undefined;
+  private hashNext: Int32Array | undefined;
+  private indexed = 0;
+  private alignMemo: Map<number, number> | undefined;
+  private ptrSize: number | undefined;
+
+  private constructor(
+    base: Btf | undefined,
+    header: BtfHeader,
+    littleEndian: boolean,
+    words: Uint32Array,
+    offsets: Uint32Array,
+    strings: Buffer,
+  ) {
+    this.base = base;
+    this.header = Object.freeze(header);
+    this.littleEndian = littleEndian;
+    this.words = words;
+    this.offsets = offsets;
+    this.strings = strings;
+    this.count = offsets.length;
+    this.firstTypeId = base ? base.length : 1;
+    this.stringOffset = base ? base.stringOffset + base.strings.length : 0;
+  }
+
+  /**
+   * Parse a raw BTF blob (`/sys/kernel/btf/*`, or the contents of an ELF .BTF
+   * section). The bytes are referenced, not copied, when possible: do not
+   * modify them while the Btf is in use.
+   */
+  static parse(bytes: Uint8Array, opts: BtfParseOptions = {}): Btf {
+    const base = opts.base;
+    if (bytes.length < 8) throw new BtfError('BTF_TRUNCATED', `BTF header truncated: ${bytes.length} bytes`);
+    let le: boolean;
+    if (bytes[0] === 0x9f && bytes[1] === 0xeb) le = true;
+    else if (bytes[0] === 0xeb && bytes[1] === 0x9f) le = false;
+    else throw new BtfError('BTF_BAD_MAGIC', `bad BTF magic 0x${((bytes[0]! << 8) | bytes[1]!).toString(16)}`);
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const version = bytes[2]!;
+    if (version !== 1) throw new BtfError('BTF_BAD_VERSION', `unsupported BTF version ${version}`);
+    const hdrLen = dv.getUint32(4, le);
+    if (hdrLen < BTF_HEADER_LEN) throw new BtfError('BTF_MALFORMED', `BTF header length ${hdrLen} < ${BTF_HEADER_LEN}`);
+    if (bytes.length < BTF_HEADER_LEN || hdrLen > bytes.length) {
+      throw new BtfError('BTF_TRUNCATED', `BTF header (${hdrLen} bytes) truncated: ${bytes.length} bytes`);
+    }
+    const header: BtfHeader = {
+      magic: BTF_MAGIC,
+      version,
+      flags: bytes[3]!,
+      hdrLen,
+      typeOff: dv.getUint32(8, le),
+      typeLen: dv.getUint32(12, le),
+      strOff: dv.getUint32(16, le),
+      strLen: dv.getUint32(20, le),
+    };
+    const avail = bytes.length - hdrLen;
+    if (header.typeOff + header.typeLen > avail) {
+      throw new BtfError('BTF_TRUNCATED', `BTF type section [${header.typeOff}, +${header.typeLen}) exceeds the ${avail} bytes after the header`);
+    }
+    if (header.strOff + header.strLen > avail) {
+      throw new BtfError('BTF_TRUNCATED', `BTF string section [${header.strOff}, +${header.strLen}) exceeds the ${avail} bytes after the header`);
+    }
+    if (header.typeOff % 4) throw new BtfError('BTF_MALFORMED', `BTF type section offset ${header.typeOff} is not 4-byte aligned`);
+    if (header.typeLen % 4) throw new BtfError('BTF_TRUNCATED', `BTF type section length ${header.typeLen} is not a multiple of 4`);
+    if (header.strLen > 0x7fffffff) throw new BtfError('BTF_MALFORMED', `BTF string section too large`);
+    if (header.typeOff < header.strOff + header.strLen && header.strOff < header.typeOff + header.typeLen) {
+      throw new BtfError('BTF_MALFORMED', 'BTF type and string sections overlap');
+    }
+
+    // Strings: libbpf's rules: base BTF strings start with '\0'; non-empty sections end with '\0'.
+    const strStart = hdrLen + header.strOff;
+    const strings = asBuffer(bytes.subarray(strStart, strStart + header.strLen));
+    if (!base && (strings.length === 0 || strings[0] !== 0)) {
+      throw new BtfError('BTF_MALFORMED', 'BTF string section must start with an empty string');
+    }
+    if (strings.length && strings[strings.length - 1] !== 0) {
+      throw new BtfError('BTF_MALFORMED', 'BTF string section is not NUL-terminated');
+    }
+
+    // Types: view in place, or copy (and byte-swap) into native words.
+    const typeStart = bytes.byteOffset + hdrLen + header.typeOff;
+    const nwords = header.typeLen >>> 2;
+    let words: Uint32Array;
+    if (le === HOST_LE && typeStart % 4 === 0) {
+      words = new Uint32Array(bytes.buffer, typeStart, nwords);
+    } else {
+      words = new Uint32Array(nwords);
+      const src = hdrLen + header.typeOff;
+      for (let i = 0; i < nwords; i++) words[i] = dv.getUint32(src + 4 * i, le);
+    }
+
+    const offsets = Btf.scan(words, base ? base.length : 1);
+    return new Btf(base, header, le, words, offsets, strings);
+  }
+
+  /** The one pass: word offset of every type. */
+  private static scan(words: Uint32Array, firstId: number): Uint32Array {
+    const nw = words.length;
+    // A type is at least 3 words: this bounds the count.
+    let offs = new Uint32Array(Math.ceil(nw / 3));
+    let n = 0;
+    let w = 0;
+    while (w < nw) {
+      if (w + 3 > nw) {
+        throw new BtfError('BTF_TRUNCATED', `type ${firstId + n} truncated: header needs 12 bytes, ${(nw - w) * 4} left`, { typeId: firstId + n });
+      }
+      const info = words[w + 1]!;
+      const kind = (info >>> 24) & 0x1f;
+      const fixed = FIXED_WORDS[kind]!;
+      if (fixed < 0) {
+        throw new BtfError('BTF_UNKNOWN_KIND', `type ${firstId + n} has unknown kind ${kind}`, { typeId: firstId + n });
+      }
+      const next = w + 3 + fixed + VLEN_WORDS[kind]! * (info & 0xffff);
+      if (next > nw) {
+        throw new BtfError('BTF_TRUNCATED', `type ${firstId + n} (${KIND_NAMES[kind]}) runs past the end of the type section`, { typeId: firstId + n });
+      }
+      offs[n++] = w;
+      w = next;
+    }
+    if (firstId + n - 1 > 0x7fffffff) throw new BtfError('BTF_MALFORMED', 'too many types');
+    if (n < offs.length) offs = offs.slice(0, n);
+    return offs;
+  }
+
+  /** Total number of type ids, including void and the base's types: valid ids are 0..length-1. */
+  get length(): number {
+    return this.firstTypeId + this.count;
+  }
+
+  /** Last valid type id (0 when empty). */
+  get lastTypeId(): number {
+    return this.length - 1;
+  }
+
+  /** Throws BTF_NOT_FOUND unless 0 <= id < length. */
+  private checkId(id: number): void {
+    if (!(id >= 0 && id < this.length && Number.isInteger(id))) {
+      throw new BtfError('BTF_NOT_FOUND', `no type id ${id} (valid: 0..${this.length - 1})`, { typeId: id });
+    }
+  }
+
+  /** Word offset of an own type (id >= firstTypeId). */
+  private wordOf(id: number): number {
+    return this.offsets[id - this.firstTypeId]!;
+  }
+
+  /** Kind of a type without decoding it. */
+  kindOf(id: number): BtfKind {
+    this.checkId(id);
+    if (id === 0) return 'void';
+    if (id < this.firstTypeId) return this.base!.kindOf(id);
+    return KIND_NAMES[(this.words[this.wordOf(id) + 1]! >>> 24) & 0x1f]!;
+  }
+
+  /** Name of a type ('' when anonymous) without decoding the rest of it. */
+  nameOf(id: number): string {
+    this.checkId(id);
+    if (id === 0) return '';
+    if (id < this.firstTypeId) return this.base!.nameOf(id);
+    return this.stringAt(this.words[this.wordOf(id)]!);
+  }
+
+  /**
+   * The string at offset `off` (offsets of split BTF continue from the base's
+   * string section). Throws BTF_MALFORMED for an invalid offset.
+   */
+  stringAt(off: number): string {
+    if (off < this.stringOffset) {
+      return this.base!.stringAt(off);
+    }
+    if (off === 0) return '';
+    let s = this.nameCache.get(off);
+    if (s === undefined) {
+      s = decodeCString(this.strings, off - this.stringOffset);
+      this.nameCache.set(off, s);
+    }
+    return s;
+  }
+
+  /** Is `off` a valid string offset (in range, terminated)? */
+  private strBytesAt(off: number): [Uint8Array, number] {
+    if (off < this.stringOffset) return this.base!.strBytesAt(off);
+    return [this.strings, off - this.stringOffset];
+  }
+
+  /** The type with this id (0 = void). Throws BTF_NOT_FOUND / BTF_MALFORMED. */
+  typeById(id: number): BtfType {
+    if (id === 0) return VOID;
+    if (id < this.firstTypeId) {
+      this.checkId(id);
+      return this.base!.typeById(id);
+    }
+    this.checkId(id);
+    const i = id - this.firstTypeId;
+    const chunk = (this.cache[i >>> 10] ??= new Array<BtfType | undefined>(1024));
+    let t = chunk[i & 1023];
+    if (t === undefined) {
+      t = this.decode(id);
+      chunk[i & 1023] = t;
+    }
+    return t;
+  }
+
+  /** The type with this id, checked to be of `kind` (BTF_INVALID_TYPE otherwise). */
+  typeOfKind<K extends BtfKind>(id: number, kind: K): BtfTypeOf<K> {
+    const t = this.typeById(id);
+    if (t.kind !== kind) {
+      throw new BtfError('BTF_INVALID_TYPE', `type ${id} is ${t.kind}, expected ${kind}`, { typeId: id });
+    }
+    return t as BtfTypeOf<K>;
+  }
+
+  private ref(id: number, ref: number): number {
+    if (ref >= this.length) {
+      throw new BtfError('BTF_MALFORMED', `type ${id} references type ${ref}, beyond the last type ${this.length - 1}`, { typeId: id });
+    }
+    return ref;
+  }
+
+  private nameAt(id: number, off: number): string {
+    try {
+      return this.stringAt(off);
+    } catch (e) {
+      if (e instanceof BtfError) throw new BtfError('BTF_MALFORMED', `type ${id}: ${e.message}`, { typeId: id, cause: e });
+      throw e;
+    }
+  }
+
+  /** Decode an own type into a fresh object. */
+  private decode(id: number): BtfType {
+    const w = this.words;
+    const o = this.wordOf(id);
+    const name = this.nameAt(id, w[o]!);
+    const info = w[o + 1]!;
+    const kindNo = (info >>> 24) & 0x1f;
+    const vlen = info & 0xffff;
+    const kflag = info >>> 31 === 1;
+    const st = w[o + 2]!; // size or type
+    const p = o + 3;
+    switch (kindNo) {
+      case BTF_KIND.INT: {
+        const v = w[p]!;
+        const enc = INT_ENCODING[(v >>> 24) & 0x0f];
+        if (enc === undefined) {
+          throw new BtfError('BTF_MALFORMED', `type ${id} (int '${name}') has invalid encoding 0x${((v >>> 24) & 0xf).toString(16)}`, { typeId: id });
+        }
+        return { kind: 'int', id, name, size: st, encoding: enc, bitOffset: (v >>> 16) & 0xff, bits: v & 0xff };
+      }
+      case BTF_KIND.PTR:
+        return { kind: 'ptr', id, name, type: this.ref(id, st) };
+      case BTF_KIND.TYPEDEF:
+        return { kind: 'typedef', id, name, type: this.ref(id, st) };
+      case BTF_KIND.VOLATILE:
+        return { kind: 'volatile', id, name, type: this.ref(id, st) };
+      case BTF_KIND.CONST:
+        return { kind: 'const', id, name, type: this.ref(id, st) };
+      case BTF_KIND.RESTRICT:
+        return { kind: 'restrict', id, name, type: this.ref(id, st) };
+      case BTF_KIND.TYPE_TAG:
+        return { kind: 'type_tag', id, name, type: this.ref(id, st), kindFlag: kflag };
+      case BTF_KIND.ARRAY:
+        return { kind: 'array', id, name, type: this.ref(id, w[p]!), indexType: this.ref(id, w[p + 1]!), nelems: w[p + 2]! };
+      case BTF_KIND.STRUCT:
+      case BTF_KIND.UNION: {
+        const members: BtfMember[] = new Array(vlen);
+        for (let i = 0, q = p; i < vlen; i++, q += 3) {
+          const off = w[q + 2]!;
+          members[i] = {
+            name: this.nameAt(id, w[q]!),
+            type: this.ref(id, w[q + 1]!),
+            bitOffset: kflag ? off & 0xffffff : off,
+            bitfieldSize: kflag ? off >>> 24 : 0,
+          };
+        }
+        return { kind: kindNo === BTF_KIND.STRUCT ? 'struct' : 'union', id, name, size: st, members, kindFlag: kflag };
+      }
+      case BTF_KIND.ENUM: {
+        const values: BtfEnumValue[] = new Array(vlen);
+        for (let i = 0, q = p; i < vlen; i++, q += 2) {
+          values[i] = { name: this.nameAt(id, w[q]!), value: kflag ? w[q + 1]! | 0 : w[q + 1]! };
+        }
+        return { kind: 'enum', id, name, size: st, signed: kflag, values };
+      }
+      case BTF_KIND.ENUM64: {
+        const values: BtfEnum64Value[] = new Array(vlen);
+        for (let i = 0, q = p; i < vlen; i++, q += 3) {
+          const u = (BigInt(w[q + 2]!) << 32n) | BigInt(w[q + 1]!);
+          values[i] = { name: this.nameAt(id, w[q]!), value: kflag ? BigInt.asIntN(64, u) : u };
+        }
+        return { kind: 'enum64', id, name, size: st, signed: kflag, values };
+      }
+      case BTF_KIND.FWD:
+        return { kind: 'fwd', id, name, fwdKind: kflag ? 'union' : 'struct' };
+      case BTF_KIND.FUNC: {
+        const linkage = FUNC_LINKAGE[vlen];
+        if (linkage === undefined) throw new BtfError('BTF_MALFORMED', `type ${id} (func '${name}') has invalid linkage ${vlen}`, { typeId: id });
+        return { kind: 'func', id, name, type: this.ref(id, st), linkage };
+      }
+      case BTF_KIND.FUNC_PROTO: {
+        const params: BtfParam[] = new Array(vlen);
+        for (let i = 0, q = p; i < vlen; i++, q += 2) {
+          params[i] = { name: this.nameAt(id, w[q]!), type: this.ref(id, w[q + 1]!) };
+        }
+        return { kind: 'func_proto', id, name, returnType: this.ref(id, st), params };
+      }
+      case BTF_KIND.VAR: {
+        const linkage = VAR_LINKAGE[w[p]!];
+        if (linkage === undefined) throw new BtfError('BTF_MALFORMED', `type ${id} (var '${name}') has invalid linkage ${w[p]}`, { typeId: id });
+        return { kind: 'var', id, name, type: this.ref(id, st), linkage };
+      }
+      case BTF_KIND.DATASEC: {
+        const vars: BtfVarSecinfo[] = new Array(vlen);
+        for (let i = 0, q = p; i < vlen; i++, q += 3) {
+          vars[i] = { type: this.ref(id, w[q]!), offset: w[q + 1]!, size: w[q + 2]! };
+        }
+        return { kind: 'datasec', id, name, size: st, vars };
+      }
+      case BTF_KIND.FLOAT:
+        return { kind: 'float', id, name, size: st };
+      case BTF_KIND.DECL_TAG:
+        return { kind: 'decl_tag', id, name, type: this.ref(id, st), componentIdx: w[p]! | 0, kindFlag: kflag };
+      default:
+        // Unreachable: scan() rejected unknown kinds.
+        throw new BtfError('BTF_UNKNOWN_KIND', `type ${id} has unknown kind ${kindNo}`, { typeId: id });
+    }
+  }
+
+  /**
+   * All types of this blob (not the base's), in id order. With
+   * `{ cache: false }` types not decoded yet are decoded without being kept
+   * (for one-shot walks over big BTF such as dumps).
+   */
+  *types(opts?: { cache?: boolean }): IterableIterator<BtfType> {
+    const cache = opts?.cache ?? true;
+    for (let id = this.firstTypeId; id < this.length; id++) {
+      if (cache) yield this.typeById(id);
+      else {
+        const i = id - this.firstTypeId;
+        yield this.cache[i >>> 10]?.[i & 1023] ?? this.decode(id);
+      }
+    }
+  }
+
+  [Symbol.iterator](): IterableIterator<BtfType> {
+    return this.types();
+  }
+
+  // ---------------------------------------------------------------- names
+
+  private ensureIndexArrays(): void {
+    if (this.hashHeads) return;
+    let size = 16;
+    while (size < this.count * 2) size <<= 1;
+    // Chains of own-type indexes + 1; 0 ends a chain.
+    this.hashHeads = new Int32Array(size);
+    this.hashNext = new Int32Array(this.count);
+  }
+
+  /**
+   * Index own types from `this.indexed` on; stop after indexing one named
+   * `q` (of kind `kindNo`, when >= 0) and return its id, or return 0 at the end.
+   */
+  private indexUntil(q: Uint8Array | undefined, qhash: number, kindNo: number): number {
+    this.ensureIndexArrays();
+    const heads = this.hashHeads!;
+    const next = this.hashNext!;
+    const mask = heads.length - 1;
+    const w = this.words;
+    const offs = this.offsets;
+    const split = this.stringOffset;
+    const strs = this.strings;
+    for (let i = this.indexed; i < this.count; i++) {
+      const o = offs[i]!;
+      const nameOff = w[o]!;
+      if (nameOff === 0) continue;
+      let bytes: Uint8Array = strs;
+      let off = nameOff - split;
+      if (off < 0) [bytes, off] = this.strBytesAt(nameOff);
+      if (off >= bytes.length) continue; // invalid name: not indexed (decoding it throws)
+      const h = hashCString(bytes, off);
+      const b = h & mask;
+      next[i] = heads[b]!;
+      heads[b] = i + 1;
+      if (q && h === qhash && (kindNo < 0 || ((w[o + 1]! >>> 24) & 0x1f) === kindNo) && cstrEquals(bytes, off, q)) {
+        this.indexed = i + 1;
+        return this.firstTypeId + i;
+      }
+    }
+    this.indexed = this.count;
+    return 0;
+  }
+
+  /** Own type ids named q (bytes), of kindNo (or any when < 0), indexing as needed; ascending. */
+  private ownIdsByName(q: Uint8Array, kindNo: number, firstOnly: boolean): number[] {
+    if (this.count === 0) return [];
+    const qhash = hashBytes(q);
+    const out: number[] = [];
+    if (this.hashHeads) {
+      const heads = this.hashHeads;
+      const next = this.hashNext!;
+      const w = this.words;
+      for (let j = heads[qhash & (heads.length - 1)]!; j > 0; j = next[j - 1]!) {
+        const i = j - 1;
+        const o = this.offsets[i]!;
+        if (kindNo >= 0 && ((w[o + 1]! >>> 24) & 0x1f) !== kindNo) continue;
+        const [bytes, off] = this.strBytesAt(w[o]!);
+        if (cstrEquals(bytes, off, q)) out.push(this.firstTypeId + i);
+      }
+    }
+    if (out.length && firstOnly) return [Math.min(...out)];
+    if (this.indexed < this.count) {
+      if (firstOnly) {
+        const id = this.indexUntil(q, qhash, kindNo);
+        return id ? [id] : [];
+      }
+      this.indexUntil(undefined, 0, -1);
+      return this.ownIdsByName(q, kindNo, false);
+    }
+    return out.sort((a, b) => a - b);
+  }
+
+  private static kindNo(kind: BtfKind | undefined): number {
+    if (kind === undefined) return -1;
+    const k = KIND_NAMES.indexOf(kind);
+    if (k < 0) throw new BtfError('BTF_INVALID_TYPE', `unknown kind name '${kind}'`);
+    return k;
+  }
+
+  /**
+   * The first type (lowest id, base BTF first) named `name`, of `kind` if
+   * given; undefined if none. `name` must be non-empty.
+   */
+  findByName<K extends BtfKind>(name: string, kind: K): BtfTypeOf<K> | undefined;
+  findByName(name: string, kind?: BtfKind): BtfType | undefined;
+  findByName(name: string, kind?: BtfKind): BtfType | undefined {
+    const id = this.findIdByName(name, kind);
+    return id ? this.typeById(id) : undefined;
+  }
+
+  /** Like {@link findByName} but returns the id, 0 when not found. */
+  findIdByName(name: string, kind?: BtfKind): number {
+    if (name === '') return 0;
+    const kindNo = Btf.kindNo(kind);
+    return this.findIdBytes(encodeUtf8(name), kindNo);
+  }
+
+  private findIdBytes(q: Uint8Array, kindNo: number): number {
+    if (this.base) {
+      const id = this.base.findIdBytes(q, kindNo);
+      if (id) return id;
+    }
+    return this.ownIdsByName(q, kindNo, true)[0] ?? 0;
+  }
+
+  private allIdsBytes(q: Uint8Array, kindNo: number): number[] {
+    const own = this.ownIdsByName(q, kindNo, false);
+    return this.base ? [...this.base.allIdsBytes(q, kindNo), ...own] : own;
+  }
+
+  /** Every type named `name` (of `kind` if given), ascending ids, base first. */
+  findAllByName<K extends BtfKind>(name: string, kind: K): BtfTypeOf<K>[];
+  findAllByName(name: string, kind?: BtfKind): BtfType[];
+  findAllByName(name: string, kind?: BtfKind): BtfType[] {
+    if (name === '') return [];
+    return this.allIdsBytes(encodeUtf8(name), Btf.kindNo(kind)).map((id) => this.typeById(id));
+  }
+
+  /** Like {@link findByName} but throws BTF_NOT_FOUND. */
+  getByName<K extends BtfKind>(name: string, kind: K): BtfTypeOf<K>;
+  getByName(name: string, kind?: BtfKind): BtfType;
+  getByName(name: string, kind?: BtfKind): BtfType {
+    const t = this.findByName(name, kind);
+    if (!t) throw new BtfError('BTF_NOT_FOUND', `no ${kind ?? 'type'} named '${name}'`);
+    return t;
+  }
+
+  // ---------------------------------------------------------------- layout
+
+  /**
+   * Follow typedefs, const/volatile/restrict and type tags to the underlying
+   * type. Throws BTF_LOOP on a reference cycle.
+   */
+  resolve(id: number): BtfType {
+    let t = this.typeById(id);
+    for (let depth = 0; ; depth++) {
+      switch (t.kind) {
+        case 'typedef':
+        case 'const':
+        case 'volatile':
+        case 'restrict':
+        case 'type_tag':
+          if (depth >= MAX_RESOLVE_DEPTH) throw new BtfError('BTF_LOOP', `type ${id}: typedef/qualifier chain too deep or cyclic`, { typeId: id });
+          t = this.typeById(t.type);
+          break;
+        default:
+          return t;
+      }
+    }
+  }
+
+  /** Like {@link resolve} but keeps typedefs: skips const/volatile/restrict/type tags only. */
+  skipQualifiers(id: number): BtfType {
+    let t = this.typeById(id);
+    for (let depth = 0; t.kind === 'const' || t.kind === 'volatile' || t.kind === 'restrict' || t.kind === 'type_tag'; depth++) {
+      if (depth >= MAX_RESOLVE_DEPTH) throw new BtfError('BTF_LOOP', `type ${id}: qualifier chain too deep or cyclic`, { typeId: id });
+      t = this.typeById(t.type);
+    }
+    return t;
+  }
+
+  /**
+   * Pointer size in bytes: the size of the 'long' integer type when there is
+   * one (as libbpf guesses it), else 8 (BPF is 64-bit).
+   */
+  get pointerSize(): number {
+    if (this.ptrSize === undefined) {
+      this.ptrSize = 8;
+      for (const n of ['long', 'long int', 'long unsigned int', 'unsigned long', 'long unsigned', 'unsigned long int']) {
+        const t = this.findByName(n, 'int');
+        if (t && (t.size === 4 || t.size === 8)) {
+          this.ptrSize = t.size;
+          break;
+        }
+      }
+    }
+    return this.ptrSize;
+  }
+
+  /**
+   * Size in bytes of a value of type `id` (libbpf's btf__resolve_size):
+   * follows typedefs/qualifiers/vars/tags; arrays multiply. Throws
+   * BTF_INVALID_TYPE for void, functions and forward declarations.
+   */
+  sizeOf(id: number): number {
+    let mult = 1;
+    let t = this.typeById(id);
+    for (let depth = 0; ; depth++) {
+      if (depth > MAX_RESOLVE_DEPTH) throw new BtfError('BTF_LOOP', `type ${id}: chain too deep or cyclic`, { typeId: id });
+      let size: number;
+      switch (t.kind) {
+        case 'int':
+        case 'struct':
+        case 'union':
+        case 'enum':
+        case 'enum64':
+        case 'datasec':
+        case 'float':
+          size = t.size;
+          break;
+        case 'ptr':
+          size = this.pointerSize;
+          break;
+        case 'typedef':
+        case 'volatile':
+        case 'const':
+        case 'restrict':
+        case 'var':
+        case 'decl_tag':
+        case 'type_tag':
+          t = this.typeById(t.type);
+          continue;
+        case 'array':
+          mult *= t.nelems;
+          if (mult > 0xffffffff) throw new BtfError('BTF_INVALID_TYPE', `type ${id}: size overflows 32 bits`, { typeId: id });
+          t = this.typeById(t.type);
+          continue;
+        default:
+          throw new BtfError('BTF_INVALID_TYPE', `type ${id} (${this.describe(t)}) has no size`, { typeId: id });
+      }
+      const total = size * mult;
+      if (total > 0xffffffff) throw new BtfError('BTF_INVALID_TYPE', `type ${id}: size overflows 32 bits`, { typeId: id });
+      return total;
+    }
+  }
+
+  /**
+   * Natural alignment in bytes (libbpf's btf__align_of): scalars align to
+   * min(size, pointer size); structs to their most aligned member, or 1 when
+   * the layout shows they are packed.
+   */
+  alignOf(id: number): number {
+    const memo = (this.alignMemo ??= new Map());
+    const cached = memo.get(id);
+    if (cached !== undefined) {
+      if (cached < 0) throw new BtfError('BTF_LOOP', `type ${id}: contains itself`, { typeId: id });
+      return cached;
+    }
+    memo.set(id, -1);
+    try {
+      const a = this.computeAlign(id);
+      memo.set(id, a);
+      return a;
+    } catch (e) {
+      memo.delete(id);
+      throw e;
+    }
+  }
+
+  private computeAlign(id: number): number {
+    const t = this.typeById(id);
+    switch (t.kind) {
+      case 'int':
+      case 'enum':
+      case 'enum64':
+      case 'float':
+        return Math.max(1, Math.min(t.size, this.pointerSize));
+      case 'ptr':
+        return this.pointerSize;
+      case 'typedef':
+      case 'volatile':
+      case 'const':
+      case 'restrict':
+      case 'type_tag':
+      case 'var':
+      case 'decl_tag':
+      case 'array':
+        return this.alignOf(t.type);
+      case 'struct':
+      case 'union': {
+        let max = 1;
+        for (const m of t.members) {
+          const a = this.alignOf(m.type);
+          if (a > max) max = a;
+          // A member not at a multiple of its alignment: the struct is packed.
+          if (m.bitfieldSize === 0 && m.bitOffset % (8 * a) !== 0) return 1;
+        }
+        if (t.size % max !== 0) return 1;
+        return max;
+      }
+      default:
+        throw new BtfError('BTF_INVALID_TYPE', `type ${id} (${this.describe(t)}) has no alignment`, { typeId: id });
+    }
+  }
+
+  /**
+   * Find a member of struct/union `id` (after resolving typedefs) by name,
+   * looking into anonymous struct/union members too. Returns the member and
+   * its bit offset from the start of the outer type, or undefined.
+   */
+  findMember(id: number, name: string): { member: BtfMember; bitOffset: number; path: number[] } | undefined {
+    const search = (tid: number, base: number, depth: number): { member: BtfMember; bitOffset: number; path: number[] } | undefined => {
+      if (depth > MAX_RESOLVE_DEPTH) throw new BtfError('BTF_LOOP', `type ${id}: anonymous members nest too deep`, { typeId: id });
+      const t = this.resolve(tid);
+      if (t.kind !== 'struct' && t.kind !== 'union') return undefined;
+      for (let i = 0; i < t.members.length; i++) {
+        const m = t.members[i]!;
+        if (m.name === name) return { member: m, bitOffset: base + m.bitOffset, path: [i] };
+      }
+      for (let i = 0; i < t.members.length; i++) {
+        const m = t.members[i]!;
+        if (m.name !== '') continue;
+        const r = search(m.type, base + m.bitOffset, depth + 1);
+        if (r) return { ...r, path: [i, ...r.path] };
+      }
+      return undefined;
+    };
+    return search(id, 0, 0);
+  }
+
+  /** 'struct foo', 'int', 'func bar'...: a short description of one type (no recursion). */
+  describe(t: BtfType): string {
+    const n = t.name || '(anon)';
+    switch (t.kind) {
+      case 'void':
+        return 'void';
+      case 'struct':
+      case 'union':
+      case 'enum':
+        return `${t.kind} ${n}`;
+      case 'enum64':
+        return `enum ${n}`;
+      case 'fwd':
+        return `${t.fwdKind} ${n}`;
+      default:
+        return t.name ? `${t.kind} ${t.name}` : t.kind;
+    }
+  }
+
+  /**
+   * A stable, C-like name for a type, for messages and tools:
+   * `struct task_struct`, `int *`, `char[16]`, `const char *`,
+   * `int (*)(void *, long)`, `u32` (typedef names are kept). FUNC types give
+   * their declaration (`int foo(void *)`), VARs `int counter`.
+   */
+  typeName(id: number): string {
+    const budget = { nodes: 0 };
+    const t = this.typeById(id);
+    if (t.kind === 'func') return this.declarator(t.type, t.name, 0, budget);
+    if (t.kind === 'var') return this.declarator(t.type, t.name, 0, budget);
+    if (t.kind === 'datasec') return `datasec ${t.name}`;
+    if (t.kind === 'decl_tag') return `decl_tag ${t.name}`;
+    return this.declarator(id, '', 0, budget);
+  }
+
+  private declarator(id: number, inner: string, depth: number, budget: { nodes: number }): string {
+    if (depth > MAX_RESOLVE_DEPTH || ++budget.nodes > 4096) {
+      throw new BtfError('BTF_LOOP', `type ${id}: type name too deep or cyclic`, { typeId: id });
+    }
+    const sp = (base: string) => (inner === '' ? base : inner[0] === '[' ? base + inner : `${base} ${inner}`);
+    const t = this.typeById(id);
+    switch (t.kind) {
+      case 'void':
+        return sp('void');
+      case 'int':
+      case 'float':
+      case 'typedef':
+        return sp(t.name || '(anon)');
+      case 'struct':
+      case 'union':
+      case 'enum':
+      case 'enum64':
+      case 'fwd':
+        return sp(this.describe(t));
+      case 'ptr':
+        return this.declarator(t.type, '*' + inner, depth + 1, budget);
+      case 'const':
+      case 'volatile':
+      case 'restrict': {
+        const q = t.kind;
+        const target = this.typeById(t.type);
+        if (target.kind === 'ptr') return this.declarator(t.type, inner ? `${q} ${inner}` : q, depth + 1, budget);
+        return `${q} ${this.declarator(t.type, inner, depth + 1, budget)}`;
+      }
+      case 'type_tag':
+        return this.declarator(t.type, inner, depth + 1, budget);
+      case 'array': {
+        const wrapped = inner.startsWith('*') ? `(${inner})` : inner;
+        return this.declarator(t.type, `${wrapped}[${t.nelems}]`, depth + 1, budget);
+      }
+      case 'func_proto': {
+        const params = t.params.map((p, i) =>
+          p.type === 0 && i === t.params.length - 1 ? '...' : this.declarator(p.type, '', depth + 1, budget),
+        );
+        const wrapped = inner.startsWith('*') ? `(${inner})` : inner;
+        return this.declarator(t.returnType, `${wrapped}(${params.length ? params.join(', ') : 'void'})`, depth + 1, budget);
+      }
+      case 'func':
+        return this.declarator(t.type, t.name + inner, depth + 1, budget);
+      case 'var':
+      case 'decl_tag':
+        return this.declarator(t.type, inner, depth + 1, budget);
+      case 'datasec':
+        return sp(`datasec ${t.name}`);
+    }
+  }
+}

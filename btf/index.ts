@@ -1,0 +1,15 @@
+/**
+ * BTF: parse, query, build/marshal, dump. Pure (no kernel access).
+ *
+ * - {@link Btf}: lazy parser + query API (typeById, findByName, resolve, sizeOf, typeName...)
+ * - ./types.ts: the type model (one plain interface per kind, `kind` discriminant)
+ * - {@link parseBtfExt}: .BTF.ext func_info / line_info / CO-RE relocations
+ * - {@link dumpRaw} / {@link dumpJson}: `bpftool btf dump` formats
+ */
+export * from './errors.ts';
+export * from './types.ts';
+export { Btf, BTF_MAGIC, BTF_HEADER_LEN, type BtfHeader, type BtfParseOptions } from './btf.ts';
+export { StringTable } from './strings.ts';
+export * from './ext.ts';
+export { loadBtf, loadBtfFile, parseElfBtf, type LoadedBtf } from './load.ts';
+export { dumpRaw, dumpJson, formatTypeRaw, formatTypeJson } from './dump-raw.ts';
