@@ -6,3 +6,7 @@ export * from './lpm.ts';
 export * from './pin.ts';
 export * from './probe.ts';
 export * from './btf-handle.ts';
+export * from './program.ts';
+export * from './prog-types.ts';
+export * from './verifier.ts';
+export * from './insn.ts';

@@ -26,3 +26,16 @@ export { BtfHandle, BtfLoadError } from '../bpf/btf-handle.ts';
 export { BpfError, NotSupportedError, type BpfErrorContext } from '../syscall/errors.ts';
 export { possibleCpus, possibleCpuCount, onlineCpus } from '../syscall/cpus.ts';
 export { setBpfBackend, BpfCmd, type BpfBackend, type AttrRef } from '../syscall/bpf.ts';
+export {
+  Program,
+  progIds,
+  progInfoByFd,
+  type ProgramSpec,
+  type LoadOptions,
+  type ProgInfo,
+  type TestRunOptions,
+  type TestRunResult,
+} from '../bpf/program.ts';
+export { ProgType, AttachType, ProgFlags, progTypeName, attachTypeName, type ProgTypeName, type AttachTypeName } from '../bpf/prog-types.ts';
+export { VerifierError, type SourceLine } from '../bpf/verifier.ts';
+export { asm, encodeInsns, Helper, type Insn } from '../bpf/insn.ts';

@@ -1,0 +1,371 @@
+/**
+ * Programs: an inert ProgramSpec (instructions and metadata, what an object
+ * file describes) and a live Program that owns the fd the kernel returned.
+ */
+import {
+  BpfCmd,
+  BpfError,
+  Errno,
+  GetIdAttr,
+  InfoAttr,
+  ObjPinAttr,
+  ProgLoadAttr,
+  ProgTestRunAttr,
+  addressOf,
+  adoptFd,
+  bpfCall,
+  bpfRaw,
+  closeFd,
+  coldAttr,
+  dupFd,
+  ensureMemlock,
+  getName,
+  putName,
+  putPtr,
+} from '../syscall/index.ts';
+import { TsbpfError } from '../lib/errors.ts';
+import { checkPinPath, unpinPath } from './pin.ts';
+import { INSN_SIZE } from './insn.ts';
+import {
+  progTypeName,
+  resolveAttachType,
+  resolveProgType,
+  type AttachTypeName,
+  type ProgTypeName,
+} from './prog-types.ts';
+import { VerifierError, type SourceLine } from './verifier.ts';
+
+export interface ProgramSpec {
+  name: string;
+  type: number | ProgTypeName;
+  /** Raw instructions, 8 bytes each, fully relocated. */
+  instructions: Uint8Array;
+  license: string;
+  expectedAttachType?: number | AttachTypeName;
+  /** BTF id of the attach target (fentry, lsm, tp_btf, freplace, struct_ops). */
+  attachBtfId?: number;
+  /** fd of the program an freplace program extends, or of the BTF object holding attachBtfId. */
+  attachFd?: number;
+  flags?: number;
+  kernelVersion?: number;
+  ifindex?: number;
+  /** Section name the program came from, for errors and auto-attach. */
+  sectionName?: string;
+  /** Program BTF (fd of a loaded BTF object) with func_info/line_info records. */
+  btf?: {
+    fd: number;
+    funcInfo?: Uint8Array;
+    funcInfoRecSize?: number;
+    lineInfo?: Uint8Array;
+    lineInfoRecSize?: number;
+  };
+  /** fds referenced by index from BPF_PSEUDO_MAP_IDX / kfunc calls. */
+  fdArray?: number[];
+}
+
+export interface LoadOptions {
+  /** 1 or 2: verifier log level used when a load fails (1 by default; 2 is verbose). */
+  logLevel?: 1 | 2;
+  /** Always request a log, even when the load succeeds (kept in program.verifierLog). */
+  alwaysLog?: boolean;
+  /** Largest log buffer to try (bytes). */
+  maxLogSize?: number;
+  /** Map an instruction index to its C source line, for verifier errors. */
+  sourceOf?: (insn: number) => SourceLine | undefined;
+}
+
+export interface ProgInfo {
+  type: number;
+  typeName: string;
+  id: number;
+  tag: string;
+  name: string;
+  jitedLen: number;
+  xlatedLen: number;
+  loadTime: bigint;
+  createdByUid: number;
+  mapIds: number[];
+  btfId: number;
+  runTimeNs: bigint;
+  runCount: bigint;
+  verifiedInsns: number;
+  gplCompatible: boolean;
+}
+
+export interface TestRunOptions {
+  /** Packet or input data (skb, xdp). */
+  data?: Uint8Array;
+  /** Room for output data (defaults to data's size + 256 for packet programs). */
+  dataOutSize?: number;
+  /** Context in (e.g. struct __sk_buff, or raw_tp args). */
+  ctx?: Uint8Array;
+  ctxOutSize?: number;
+  repeat?: number;
+  flags?: number;
+  cpu?: number;
+}
+
+export interface TestRunResult {
+  retval: number;
+  /** Average ns per run, as reported by the kernel. */
+  duration: number;
+  data?: Buffer;
+  ctx?: Buffer;
+}
+
+const PROG_INFO_SIZE = 232;
+
+function sanitizeName(name: string): string {
+  return name.replace(/[^A-Za-z0-9_.]/g, '_').slice(0, 15);
+}
+
+export class Program implements Disposable {
+  readonly name: string;
+  readonly type: number;
+  /** The verifier's log, when LoadOptions.alwaysLog asked for it. */
+  readonly verifierLog: string | undefined;
+  #fd: number;
+
+  constructor(fd: number, name: string, type: number, log?: string) {
+    this.#fd = fd;
+    this.name = name;
+    this.type = type;
+    this.verifierLog = log;
+  }
+
+  /** Load a program. A verifier rejection throws VerifierError with the log. */
+  static load(spec: ProgramSpec, opts: LoadOptions = {}): Program {
+    ensureMemlock();
+    const type = resolveProgType(spec.type);
+    if (spec.instructions.byteLength % INSN_SIZE || spec.instructions.byteLength === 0) {
+      throw new TsbpfError('BAD_PROGRAM', `program '${spec.name}': ${spec.instructions.byteLength} bytes of instructions is not a whole number of 8-byte instructions`);
+    }
+    const license = Buffer.from(spec.license + '\0');
+    const fdArray = spec.fdArray?.length ? Buffer.from(Int32Array.from(spec.fdArray).buffer) : undefined;
+    const attempt = (log: Uint8Array | undefined, level: number): { r: number; trueSize: number } => {
+      const a = coldAttr(ProgLoadAttr.SIZE);
+      const u = a.u32;
+      u[ProgLoadAttr.prog_type >> 2] = type;
+      u[ProgLoadAttr.insn_cnt >> 2] = spec.instructions.byteLength / INSN_SIZE;
+      putPtr(u, ProgLoadAttr.insns, addressOf(spec.instructions));
+      putPtr(u, ProgLoadAttr.license, addressOf(license));
+      if (log) {
+        u[ProgLoadAttr.log_level >> 2] = level;
+        u[ProgLoadAttr.log_size >> 2] = log.byteLength;
+        putPtr(u, ProgLoadAttr.log_buf, addressOf(log));
+      }
+      u[ProgLoadAttr.kern_version >> 2] = spec.kernelVersion ?? 0;
+      u[ProgLoadAttr.prog_flags >> 2] = spec.flags ?? 0;
+      putName(a, ProgLoadAttr.prog_name, sanitizeName(spec.name));
+      u[ProgLoadAttr.prog_ifindex >> 2] = spec.ifindex ?? 0;
+      u[ProgLoadAttr.expected_attach_type >> 2] = resolveAttachType(spec.expectedAttachType);
+      if (spec.btf) {
+        u[ProgLoadAttr.prog_btf_fd >> 2] = spec.btf.fd;
+        if (spec.btf.funcInfo?.byteLength) {
+          u[ProgLoadAttr.func_info_rec_size >> 2] = spec.btf.funcInfoRecSize ?? 8;
+          putPtr(u, ProgLoadAttr.func_info, addressOf(spec.btf.funcInfo));
+          u[ProgLoadAttr.func_info_cnt >> 2] = spec.btf.funcInfo.byteLength / (spec.btf.funcInfoRecSize ?? 8);
+        }
+        if (spec.btf.lineInfo?.byteLength) {
+          u[ProgLoadAttr.line_info_rec_size >> 2] = spec.btf.lineInfoRecSize ?? 16;
+          putPtr(u, ProgLoadAttr.line_info, addressOf(spec.btf.lineInfo));
+          u[ProgLoadAttr.line_info_cnt >> 2] = spec.btf.lineInfo.byteLength / (spec.btf.lineInfoRecSize ?? 16);
+        }
+      }
+      u[ProgLoadAttr.attach_btf_id >> 2] = spec.attachBtfId ?? 0;
+      u[ProgLoadAttr.attach_prog_fd >> 2] = spec.attachFd ?? 0;
+      if (fdArray) putPtr(u, ProgLoadAttr.fd_array, addressOf(fdArray));
+      const r = bpfRaw(BpfCmd.PROG_LOAD, a, ProgLoadAttr.SIZE);
+      return { r, trueSize: u[ProgLoadAttr.log_true_size >> 2]! };
+    };
+    const retry = (fn: () => { r: number; trueSize: number }) => {
+      let res = fn();
+      for (let i = 0; (res.r === -Errno.EAGAIN || res.r === -Errno.EINTR) && i < 5; i++) res = fn();
+      return res;
+    };
+
+    const maxLog = opts.maxLogSize ?? 64 << 20;
+    const level = opts.logLevel ?? 1;
+    if (!opts.alwaysLog) {
+      const { r } = retry(() => attempt(undefined, 0));
+      if (r >= 0) return new Program(adoptFd(r), spec.name, type);
+      // Only verifier-style failures are worth a second load with a log. EPERM is one of them
+      // (e.g. a pointer leak) unless it came from a capability check, which leaves the log empty.
+      if (r !== -Errno.EACCES && r !== -Errno.EINVAL && r !== -Errno.E2BIG && r !== -Errno.EPERM) {
+        throw new BpfError('BPF_PROG_LOAD', -r, { object: spec.name, caps: capsFor(type) });
+      }
+    }
+    let size = 256 * 1024;
+    for (;;) {
+      const log = new Uint8Array(size);
+      const { r, trueSize } = retry(() => attempt(log, level));
+      const text = cstr(log);
+      if (r >= 0) return new Program(adoptFd(r), spec.name, type, opts.alwaysLog ? text : undefined);
+      // ENOSPC: the log did not fit. Newer kernels say how much room they need.
+      if (r === -Errno.ENOSPC && size < maxLog) {
+        size = Math.min(maxLog, Math.max(size * 4, trueSize + 1));
+        continue;
+      }
+      if (r === -Errno.EPERM && !text) throw new BpfError('BPF_PROG_LOAD', -r, { object: spec.name, caps: capsFor(type) });
+      throw new VerifierError(spec.name, -r, text, opts.sourceOf);
+    }
+  }
+
+  static fromPin(path: string): Program {
+    checkPinPath(path, 'open');
+    const p = Buffer.from(path + '\0');
+    const a = coldAttr(ObjPinAttr.SIZE);
+    putPtr(a.u32, ObjPinAttr.pathname, addressOf(p));
+    return Program.#adopt(adoptFd(bpfCall(BpfCmd.OBJ_GET, a, ObjPinAttr.SIZE, { object: path })));
+  }
+
+  static fromId(id: number): Program {
+    const a = coldAttr(GetIdAttr.SIZE);
+    a.u32[0] = id;
+    return Program.#adopt(adoptFd(bpfCall(BpfCmd.PROG_GET_FD_BY_ID, a, GetIdAttr.SIZE, { object: `program id ${id}` })));
+  }
+
+  static fromFd(fd: number): Program {
+    return Program.#adopt(dupFd(fd));
+  }
+
+  static #adopt(fd: number): Program {
+    try {
+      const info = progInfoByFd(fd);
+      return new Program(fd, info.name, info.type);
+    } catch (e) {
+      closeFd(fd);
+      throw e;
+    }
+  }
+
+  get fd(): number {
+    if (this.#fd < 0) throw new TsbpfError('CLOSED', `program '${this.name}' is closed`);
+    return this.#fd;
+  }
+
+  get closed(): boolean {
+    return this.#fd < 0;
+  }
+
+  close(): void {
+    if (this.#fd < 0) return;
+    closeFd(this.#fd);
+    this.#fd = -1;
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  info(): ProgInfo {
+    return progInfoByFd(this.fd);
+  }
+
+  pin(path: string): void {
+    checkPinPath(path, 'pin');
+    const p = Buffer.from(path + '\0');
+    const a = coldAttr(ObjPinAttr.SIZE);
+    putPtr(a.u32, ObjPinAttr.pathname, addressOf(p));
+    a.u32[ObjPinAttr.bpf_fd >> 2] = this.fd;
+    bpfCall(BpfCmd.OBJ_PIN, a, ObjPinAttr.SIZE, { object: `${this.name} -> ${path}`, hints: { EEXIST: 'something is already pinned at that path' } });
+  }
+
+  unpin(path: string): void {
+    unpinPath(path);
+  }
+
+  /** Run the program once or `repeat` times in the kernel (BPF_PROG_TEST_RUN). */
+  testRun(opts: TestRunOptions = {}): TestRunResult {
+    const data = opts.data;
+    const dataOut = data ? new Uint8Array(opts.dataOutSize ?? data.byteLength + 256) : opts.dataOutSize ? new Uint8Array(opts.dataOutSize) : undefined;
+    const ctxOut = opts.ctxOutSize ? new Uint8Array(opts.ctxOutSize) : undefined;
+    const a = coldAttr(ProgTestRunAttr.SIZE);
+    const u = a.u32;
+    u[ProgTestRunAttr.prog_fd >> 2] = this.fd;
+    if (data) {
+      u[ProgTestRunAttr.data_size_in >> 2] = data.byteLength;
+      putPtr(u, ProgTestRunAttr.data_in, addressOf(data));
+    }
+    if (dataOut) {
+      u[ProgTestRunAttr.data_size_out >> 2] = dataOut.byteLength;
+      putPtr(u, ProgTestRunAttr.data_out, addressOf(dataOut));
+    }
+    if (opts.ctx) {
+      u[ProgTestRunAttr.ctx_size_in >> 2] = opts.ctx.byteLength;
+      putPtr(u, ProgTestRunAttr.ctx_in, addressOf(opts.ctx));
+    }
+    if (ctxOut) {
+      u[ProgTestRunAttr.ctx_size_out >> 2] = ctxOut.byteLength;
+      putPtr(u, ProgTestRunAttr.ctx_out, addressOf(ctxOut));
+    }
+    u[ProgTestRunAttr.repeat >> 2] = opts.repeat ?? 1;
+    u[ProgTestRunAttr.flags >> 2] = opts.flags ?? 0;
+    u[ProgTestRunAttr.cpu >> 2] = opts.cpu ?? 0;
+    bpfCall(BpfCmd.PROG_TEST_RUN, a, ProgTestRunAttr.SIZE, {
+      object: this.name,
+      hints: { ENOTSUPP: `${progTypeName(this.type)} programs cannot be test-run`, EOPNOTSUPP: `${progTypeName(this.type)} programs cannot be test-run` },
+    });
+    const res: TestRunResult = { retval: u[ProgTestRunAttr.retval >> 2]! | 0, duration: u[ProgTestRunAttr.duration >> 2]! };
+    if (dataOut) res.data = Buffer.from(dataOut.subarray(0, Math.min(dataOut.byteLength, u[ProgTestRunAttr.data_size_out >> 2]!)));
+    if (ctxOut) res.ctx = Buffer.from(ctxOut.subarray(0, Math.min(ctxOut.byteLength, u[ProgTestRunAttr.ctx_size_out >> 2]!)));
+    return res;
+  }
+}
+
+function cstr(b: Uint8Array): string {
+  const end = b.indexOf(0);
+  return new TextDecoder().decode(b.subarray(0, end < 0 ? b.length : end));
+}
+
+/** Tracing programs need CAP_PERFMON besides CAP_BPF; network programs CAP_NET_ADMIN. */
+function capsFor(type: number): ('PERFMON' | 'NET_ADMIN')[] {
+  const tracing = [2, 5, 7, 17, 24, 26, 29, 28];
+  return tracing.includes(type) ? ['PERFMON'] : [3, 4, 6, 14, 16, 30, 22].includes(type) ? ['NET_ADMIN'] : [];
+}
+
+export function progInfoByFd(fd: number): ProgInfo {
+  const mapIds = new Uint32Array(64);
+  const info = new Uint8Array(PROG_INFO_SIZE);
+  const d = new DataView(info.buffer);
+  d.setUint32(52, mapIds.length, true); // nr_map_ids: room we give
+  putPtr(new Uint32Array(info.buffer), 56, addressOf(new Uint8Array(mapIds.buffer)));
+  const a = coldAttr(InfoAttr.SIZE);
+  a.u32[InfoAttr.bpf_fd >> 2] = fd;
+  a.u32[InfoAttr.info_len >> 2] = info.byteLength;
+  putPtr(a.u32, InfoAttr.info, addressOf(info));
+  bpfCall(BpfCmd.OBJ_GET_INFO_BY_FD, a, InfoAttr.SIZE, { object: `program fd ${fd}` });
+  const type = d.getUint32(0, true);
+  const nMaps = Math.min(d.getUint32(52, true), mapIds.length);
+  return {
+    type,
+    typeName: progTypeName(type),
+    id: d.getUint32(4, true),
+    tag: Buffer.from(info.subarray(8, 16)).toString('hex'),
+    jitedLen: d.getUint32(16, true),
+    xlatedLen: d.getUint32(20, true),
+    loadTime: d.getBigUint64(40, true),
+    createdByUid: d.getUint32(48, true),
+    mapIds: [...mapIds.subarray(0, nMaps)],
+    name: getName(info, 64),
+    gplCompatible: (d.getUint32(84, true) & 1) === 1,
+    btfId: d.getUint32(128, true),
+    runTimeNs: d.getBigUint64(192, true),
+    runCount: d.getBigUint64(200, true),
+    verifiedInsns: d.getUint32(216, true),
+  };
+}
+
+/** Ids of every program on the system. */
+export function* progIds(): Generator<number, void, undefined> {
+  let id = 0;
+  for (;;) {
+    const a = coldAttr(GetIdAttr.SIZE);
+    a.u32[0] = id;
+    const r = bpfRaw(BpfCmd.PROG_GET_NEXT_ID, a, GetIdAttr.SIZE);
+    if (r === -Errno.ENOENT) return;
+    if (r < 0) throw new BpfError('BPF_PROG_GET_NEXT_ID', -r);
+    id = a.u32[GetIdAttr.next_id >> 2]!;
+    yield id;
+  }
+}
