@@ -430,7 +430,7 @@ export class BpfMap implements Disposable {
   }
 
   #updateHints(): Partial<Record<string, string>> {
-    const arrayLike = this.type === MapType.ARRAY || this.type === MapType.PERCPU_ARRAY || this.type === MapType.PROG_ARRAY || this.type === MapType.ARRAY_OF_MAPS;
+    const arrayLike = INDEXED.has(this.type);
     return {
       E2BIG: arrayLike
         ? `index out of range (max_entries ${this.maxEntries})`
@@ -438,6 +438,8 @@ export class BpfMap implements Disposable {
       EEXIST: 'the key already exists (NOEXIST was given)',
       ENOENT: 'the key does not exist (EXIST was given)',
       EBADF: isMapOfMaps(this.type) || this.type === MapType.PROG_ARRAY ? 'the value must be an open fd' : undefined,
+      // Element writes check no capability: EPERM means the map refuses user-space writes.
+      EPERM: 'the map is frozen (BPF_MAP_FREEZE) or this fd was opened read-only',
     };
   }
 
@@ -452,6 +454,7 @@ export class BpfMap implements Disposable {
     if (r === -Errno.ENOENT) return false;
     this.#fail(BpfCmd.MAP_DELETE_ELEM, r, {
       EINVAL: this.type === MapType.ARRAY || this.type === MapType.PERCPU_ARRAY ? 'array elements cannot be deleted' : undefined,
+      EPERM: this.#updateHints().EPERM,
     });
   }
 
@@ -793,6 +796,21 @@ export class BpfMap implements Disposable {
 }
 
 let batchKnown = false;
+
+/** Maps whose keys are indexes below max_entries: E2BIG means out of range, not full. */
+const INDEXED = new Set<number>([
+  MapType.ARRAY,
+  MapType.PERCPU_ARRAY,
+  MapType.PROG_ARRAY,
+  MapType.PERF_EVENT_ARRAY,
+  MapType.CGROUP_ARRAY,
+  MapType.ARRAY_OF_MAPS,
+  MapType.DEVMAP,
+  MapType.SOCKMAP,
+  MapType.CPUMAP,
+  MapType.XSKMAP,
+  MapType.REUSEPORT_SOCKARRAY,
+]);
 
 function cmdName(cmd: number): string {
   for (const [k, v] of Object.entries(BpfCmd)) if (v === cmd) return `BPF_${k}`;
