@@ -14,7 +14,7 @@
  */
 import type { Buffer } from 'node:buffer';
 import { BtfError } from './errors.ts';
-import { asBuffer, decodeCString, encodeUtf8 } from './strings.ts';
+import { asBuffer, decodeCString, encodeUtf8, StringTable } from './strings.ts';
 import {
   BTF_KIND,
   KIND_NAMES,
@@ -147,6 +147,7 @@ export class Btf {
   private hashNext: Int32Array | undefined;
   private indexed = 0;
   private alignMemo: Map<number, number> | undefined;
+  private strIndex: StringTable | undefined;
   private ptrSize: number | undefined;
 
   private constructor(
@@ -322,7 +323,18 @@ export class Btf {
     return s;
   }
 
-  /** Is `off` a valid string offset (in range, terminated)? */
+  /**
+   * Offset of the first occurrence of string `s` in the string sections
+   * (base first), or undefined. Builds an index of all strings on first use.
+   */
+  findString(s: string): number | undefined {
+    if (s === '') return 0;
+    const inBase = this.base?.findString(s);
+    if (inBase !== undefined) return inBase;
+    return (this.strIndex ??= new StringTable(this.strings, this.stringOffset)).find(s);
+  }
+
+  /** The string section holding offset `off` and the offset inside it. */
   private strBytesAt(off: number): [Uint8Array, number] {
     if (off < this.stringOffset) return this.base!.strBytesAt(off);
     return [this.strings, off - this.stringOffset];

@@ -13,3 +13,5 @@ export { StringTable } from './strings.ts';
 export * from './ext.ts';
 export { loadBtf, loadBtfFile, parseElfBtf, type LoadedBtf } from './load.ts';
 export { dumpRaw, dumpJson, formatTypeRaw, formatTypeJson } from './dump-raw.ts';
+export { BtfBuilder, marshalBtf } from './builder.ts';
+export { marshalTypes, encodeType, typeWords, type MarshalOptions } from './marshal.ts';

@@ -59,13 +59,18 @@ export class StringTable {
   /** Offset added to every offset (the base's string section length, for split BTF). */
   readonly startOffset: number;
 
+  /** Looks strings up in the base BTF's table first (split BTF reuses base strings). */
+  private readonly baseFind: ((s: string) => number | undefined) | undefined;
+
   /**
    * @param initial existing string section bytes (should start with NUL for base BTF);
-   *   when omitted the table starts with the single empty string.
+   *   when omitted the table starts with the single empty string (base BTF) or empty (split BTF).
    * @param startOffset for split BTF: the base string section length.
+   * @param baseFind for split BTF: finds a string in the base's table.
    */
-  constructor(initial?: Uint8Array, startOffset = 0) {
+  constructor(initial?: Uint8Array, startOffset = 0, baseFind?: (s: string) => number | undefined) {
     this.startOffset = startOffset;
+    this.baseFind = baseFind;
     if (initial === undefined) initial = startOffset ? new Uint8Array(0) : new Uint8Array(1);
     this.initial = initial;
     this.size = initial.length;
@@ -91,9 +96,11 @@ export class StringTable {
     return idx;
   }
 
-  /** Offset of `s`, adding it if absent. `''` is offset 0 for base BTF. */
+  /** Offset of `s`, adding it if absent. `''` is always offset 0. */
   add(s: string): number {
-    if (s === '' && this.startOffset === 0) return 0;
+    if (s === '') return 0;
+    const inBase = this.baseFind?.(s);
+    if (inBase !== undefined) return inBase;
     const idx = (this.index ??= this.buildIndex());
     const found = idx.get(s);
     if (found !== undefined) return found;
@@ -110,8 +117,8 @@ export class StringTable {
 
   /** Offset of `s` if present, without adding it. */
   find(s: string): number | undefined {
-    if (s === '' && this.startOffset === 0) return 0;
-    return (this.index ??= this.buildIndex()).get(s);
+    if (s === '') return 0;
+    return this.baseFind?.(s) ?? (this.index ??= this.buildIndex()).get(s);
   }
 
   /** The section bytes. */
