@@ -330,6 +330,7 @@ export class BpfMap implements Disposable {
   lookup(key: MapKey): Buffer | undefined;
   lookup<T extends Uint8Array>(key: MapKey, out: T, flags?: number): T | undefined;
   lookup(key: MapKey, out?: Uint8Array, flags = 0): Uint8Array | undefined {
+    this.#checkOut(out);
     if (!this.#lookupRaw(key, flags)) return undefined;
     return this.#copyValue(out);
   }
@@ -363,6 +364,13 @@ export class BpfMap implements Disposable {
     if (r === 0) return true;
     if (r === -Errno.ENOENT) return false;
     this.#fail(BpfCmd.MAP_LOOKUP_ELEM, r);
+  }
+
+  /** Refuse a wrong-sized output buffer before the syscall: pop and lookupAndDelete would lose the value. */
+  #checkOut(out: Uint8Array | undefined): void {
+    if (out && out.byteLength !== this.valueBytes && out.byteLength !== this.valueSize) {
+      throw new MapSizeError(`map '${this.name}': output buffer must be ${this.valueBytes} bytes, got ${out.byteLength}`);
+    }
   }
 
   #copyValue(out?: Uint8Array): Buffer | Uint8Array {
@@ -462,6 +470,7 @@ export class BpfMap implements Disposable {
   lookupAndDelete(key: MapKey): Buffer | undefined;
   lookupAndDelete<T extends Uint8Array>(key: MapKey, out: T): T | undefined;
   lookupAndDelete(key: MapKey, out?: Uint8Array): Uint8Array | undefined {
+    this.#checkOut(out);
     const s = this.#scratch();
     this.#putKey(s, key);
     const r = this.#elem(BpfCmd.MAP_LOOKUP_AND_DELETE_ELEM, this.#vaddr, 0);
@@ -485,6 +494,7 @@ export class BpfMap implements Disposable {
   pop(): Buffer | undefined;
   pop<T extends Uint8Array>(out: T): T | undefined;
   pop(out?: Uint8Array): Uint8Array | undefined {
+    this.#checkOut(out);
     const r = this.#elem(BpfCmd.MAP_LOOKUP_AND_DELETE_ELEM, this.#vaddr, 0);
     if (r === -Errno.ENOENT) return undefined;
     if (r !== 0) this.#fail(BpfCmd.MAP_LOOKUP_AND_DELETE_ELEM, r);
@@ -495,6 +505,7 @@ export class BpfMap implements Disposable {
   peek(): Buffer | undefined;
   peek<T extends Uint8Array>(out: T): T | undefined;
   peek(out?: Uint8Array): Uint8Array | undefined {
+    this.#checkOut(out);
     const r = this.#elem(BpfCmd.MAP_LOOKUP_ELEM, this.#vaddr, 0);
     if (r === -Errno.ENOENT) return undefined;
     if (r !== 0) this.#fail(BpfCmd.MAP_LOOKUP_ELEM, r);
@@ -848,12 +859,13 @@ function putScalar(s: NativeBlock, off: number, size: number, v: MapKey, what: s
         d.setUint32(off, v >>> 0, true);
         return;
       default:
+        if (v < -(2 ** 63) || v >= 2 ** 64) throw new MapSizeError(`map '${map}': ${what} ${v} does not fit in 8 bytes`);
         d.setBigUint64(off, BigInt.asUintN(64, BigInt(v)), true);
         return;
     }
   }
   if (typeof v === 'bigint') {
-    if (size !== 8 && (v < -(1n << BigInt(size * 8 - 1)) || v >= 1n << BigInt(size * 8))) {
+    if (v < -(1n << BigInt(size * 8 - 1)) || v >= 1n << BigInt(size * 8)) {
       throw new MapSizeError(`map '${map}': ${what} ${v} does not fit in ${size} bytes`);
     }
     if (size === 8) s.view.setBigUint64(off, BigInt.asUintN(64, v), true);
