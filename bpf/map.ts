@@ -39,6 +39,7 @@ import {
   MapFlags,
   MapType,
   UpdateFlags,
+  isKeyless,
   isMapOfMaps,
   isPerCpu,
   mapTypeName,
@@ -721,6 +722,8 @@ export class BpfMap implements Disposable {
   }
 
   #batchReadFallback(cmd: number, cursor: BatchCursor, keys: Uint8Array, values: Uint8Array, n: number): number {
+    // The fallback walks keys; these maps have none (get_next_key fails with EINVAL or EOPNOTSUPP).
+    if (isKeyless(this.type)) throw new NotSupportedError(`batch lookups of ${mapTypeName(this.type)} maps`, 'no keys to walk: use pop() or peek()');
     const ks = this.keySize;
     const vb = this.valueBytes;
     let got = 0;
