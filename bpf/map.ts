@@ -458,6 +458,7 @@ export class BpfMap implements Disposable {
     if (this.keySize === 4 && typeof key === 'number' && key >= 0 && key <= 0xffff_ffff && Number.isInteger(key)) {
       s.u32[this.#koff >> 2] = key;
     } else this.#putKey(s, key);
+    deletions++;
     const r = this.#elem(BpfCmd.MAP_DELETE_ELEM, 0, 0);
     if (r === 0) return true;
     if (r === -Errno.ENOENT) return false;
@@ -474,6 +475,7 @@ export class BpfMap implements Disposable {
     this.#checkOut(out);
     const s = this.#scratch();
     this.#putKey(s, key);
+    deletions++;
     const r = this.#elem(BpfCmd.MAP_LOOKUP_AND_DELETE_ELEM, this.#vaddr, 0);
     if (r === -Errno.ENOENT) return undefined;
     if (r !== 0) this.#fail(BpfCmd.MAP_LOOKUP_AND_DELETE_ELEM, r);
@@ -589,9 +591,12 @@ export class BpfMap implements Disposable {
    * one is handed out, so deleting the current key inside the loop is safe.
    * If the key the walk stands on is deleted by someone else, the kernel
    * restarts hash maps from their first key; the walk notices when it is handed
-   * its first key again and throws IterationRestartedError rather than repeat
-   * keys silently, and it never yields more than max_entries keys (no endless
-   * loop, whatever the map's churn).
+   * the map's first key again and throws IterationRestartedError rather than
+   * repeat keys silently (after deletions made in this process it re-reads
+   * the first key, which may itself have been deleted; deletions by programs
+   * or other processes that also remove the first key go unnoticed), and it
+   * never yields more than max_entries keys (no endless loop, whatever the
+   * map's churn).
    */
   *keys(): Generator<Buffer, void, undefined> {
     for (const k of this.#walk()) yield Buffer.from(k);
@@ -619,9 +624,17 @@ export class BpfMap implements Disposable {
     first.set(s.bytes.subarray(this.#nkoff, this.#nkoff + ks));
     cur.set(first);
     const limit = this.maxEntries > 0 ? this.maxEntries : Number.MAX_SAFE_INTEGER;
+    let mark = deletions;
     for (let n = 0; ; n++) {
       if (n >= limit) {
         throw new TsbpfError('ITERATION_ABORTED', `iteration of '${this.name}' passed max_entries (${this.maxEntries}) keys; the map changed under it`);
+      }
+      if (deletions !== mark) {
+        // Keys were deleted while the caller held `cur`, maybe the first key:
+        // re-read it, or a restart would land on a new first key unnoticed.
+        mark = deletions;
+        if (!this.#nextKeyRaw(undefined)) return;
+        first.set(this.#s!.bytes.subarray(this.#nkoff, this.#nkoff + ks));
       }
       // Fetch the successor before the caller sees `cur`, so it may delete `cur`.
       const more = this.#nextKeyRaw(cur);
@@ -765,6 +778,7 @@ export class BpfMap implements Disposable {
     u[MapBatchAttr.count >> 2] = n;
     u[MapBatchAttr.map_fd >> 2] = this.#fd;
     u[MapBatchAttr.elem_flags >> 2] = elemFlags;
+    if (cmd === BpfCmd.MAP_DELETE_BATCH || cmd === BpfCmd.MAP_LOOKUP_AND_DELETE_BATCH) deletions++;
     const r = bpfRaw(cmd, a, MapBatchAttr.SIZE);
     const count = u[MapBatchAttr.count >> 2]!;
     if (r === 0) return { count, err: 0, unsupported: false };
@@ -810,6 +824,9 @@ export class BpfMap implements Disposable {
 }
 
 let batchKnown = false;
+
+/** Deletions made through any BpfMap of this process; walks re-read the first key when it moves. */
+let deletions = 0;
 
 /** Maps whose keys are indexes below max_entries: E2BIG means out of range, not full. */
 const INDEXED = new Set<number>([
