@@ -1,0 +1,13 @@
+/**
+ * tsbpf's ELF64 reader: pure, bounds-checked, zero-copy, both byte orders.
+ * Entry point: parseElf(bytes).
+ */
+export * from './constants.ts';
+export { ElfError, type ElfErrorCode } from './errors.ts';
+export { ElfFile, parseElf } from './file.ts';
+export type { ElfHeader } from './header.ts';
+export { iterateNotes, parseNotes, noteAlignment, type ElfNote } from './notes.ts';
+export type { ElfProgramHeader } from './program-headers.ts';
+export type { ElfRelocation, ElfRelocationSection } from './relocations.ts';
+export { ElfSection } from './sections.ts';
+export { ElfSymbol } from './symbols.ts';
