@@ -736,15 +736,20 @@ export class Btf {
    * the layout shows they are packed.
    */
   alignOf(id: number): number {
+    return this.alignAt(id, 0);
+  }
+
+  private alignAt(id: number, depth: number): number {
     const memo = (this.alignMemo ??= new Map());
     const cached = memo.get(id);
     if (cached !== undefined) {
       if (cached < 0) throw new BtfError('BTF_LOOP', `type ${id}: contains itself`, { typeId: id });
       return cached;
     }
+    if (depth > 4 * MAX_RESOLVE_DEPTH) throw new BtfError('BTF_LOOP', `type ${id}: nested too deep`, { typeId: id });
     memo.set(id, -1);
     try {
-      const a = this.computeAlign(id);
+      const a = this.computeAlign(id, depth);
       memo.set(id, a);
       return a;
     } catch (e) {
@@ -753,7 +758,7 @@ export class Btf {
     }
   }
 
-  private computeAlign(id: number): number {
+  private computeAlign(id: number, depth: number): number {
     const t = this.typeById(id);
     switch (t.kind) {
       case 'int':
@@ -771,12 +776,12 @@ export class Btf {
       case 'var':
       case 'decl_tag':
       case 'array':
-        return this.alignOf(t.type);
+        return this.alignAt(t.type, depth + 1);
       case 'struct':
       case 'union': {
         let max = 1;
         for (const m of t.members) {
-          const a = this.alignOf(m.type);
+          const a = this.alignAt(m.type, depth + 1);
           if (a > max) max = a;
           // A member not at a multiple of its alignment: the struct is packed.
           if (m.bitfieldSize === 0 && m.bitOffset % (8 * a) !== 0) return 1;
@@ -795,8 +800,10 @@ export class Btf {
    * its bit offset from the start of the outer type, or undefined.
    */
   findMember(id: number, name: string): { member: BtfMember; bitOffset: number; path: number[] } | undefined {
+    let budget = 100_000; // visited members: bounds hostile fan-out of anonymous members
     const search = (tid: number, base: number, depth: number): { member: BtfMember; bitOffset: number; path: number[] } | undefined => {
       if (depth > MAX_RESOLVE_DEPTH) throw new BtfError('BTF_LOOP', `type ${id}: anonymous members nest too deep`, { typeId: id });
+      if (--budget < 0) throw new BtfError('BTF_LOOP', `type ${id}: too many anonymous members to search`, { typeId: id });
       const t = this.resolve(tid);
       if (t.kind !== 'struct' && t.kind !== 'union') return undefined;
       for (let i = 0; i < t.members.length; i++) {

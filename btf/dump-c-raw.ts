@@ -1,0 +1,177 @@
+/**
+ * A flat, word-level view of a Btf (base types included) for the C dumper.
+ *
+ * The C dump touches every type and most members of vmlinux (~126k types);
+ * decoding each into objects costs more than the whole dump should. This view
+ * gives the dumper the BTF type section as native-endian 32-bit words plus the
+ * word offset of every type id, so it reads fields in place.
+ *
+ * Fast path: the parsed Btf already holds exactly that (its `words` and
+ * `offsets`); we read them without copying (split BTF: base and own words are
+ * concatenated once). Fallback, when a Btf does not expose them (another
+ * implementation, or a future refactor): the types are re-encoded from the
+ * public `typeById` objects, with a private string table. Both give the same
+ * dump (tested).
+ */
+import type { Btf } from './btf.ts';
+import { BTF_KIND, type BtfType } from './types.ts';
+
+export interface RawBtfView {
+  /** Number of type ids, void included: ids are 0..n-1. */
+  readonly n: number;
+  /** Native-endian type words. */
+  readonly words: Uint32Array;
+  /** Word offset of each type id in `words` (index 0, void, is unused). */
+  readonly toff: Uint32Array;
+  /** The string at a name offset found in `words`. */
+  str(off: number): string;
+  /** Which path built the view (for tests). */
+  readonly path: 'words' | 'decoded';
+}
+
+interface BtfInternals {
+  words?: unknown;
+  offsets?: unknown;
+}
+
+/** The chain base..btf, base-most first. */
+function chainOf(btf: Btf): Btf[] {
+  const chain: Btf[] = [];
+  for (let b: Btf | undefined = btf; b; b = b.base) chain.unshift(b);
+  return chain;
+}
+
+function internals(b: Btf): { words: Uint32Array; offsets: Uint32Array } | undefined {
+  const i = b as unknown as BtfInternals;
+  if (i.words instanceof Uint32Array && i.offsets instanceof Uint32Array && i.offsets.length === b.count) {
+    return { words: i.words, offsets: i.offsets };
+  }
+  return undefined;
+}
+
+/** Build the view (`forceDecode` takes the fallback path: for tests). */
+export function rawView(btf: Btf, forceDecode = false): RawBtfView {
+  const chain = chainOf(btf);
+  const parts = forceDecode ? undefined : chain.map(internals);
+  if (parts && parts.every((p) => p !== undefined)) {
+    const ps = parts as { words: Uint32Array; offsets: Uint32Array }[];
+    const n = btf.length;
+    const toff = new Uint32Array(n);
+    let words: Uint32Array;
+    if (ps.length === 1) {
+      words = ps[0]!.words;
+      toff.set(ps[0]!.offsets, 1);
+    } else {
+      let total = 0;
+      for (const p of ps) total += p.words.length;
+      words = new Uint32Array(total);
+      let wbase = 0;
+      for (let c = 0; c < ps.length; c++) {
+        const p = ps[c]!;
+        words.set(p.words, wbase);
+        const first = chain[c]!.firstTypeId;
+        const offs = p.offsets;
+        for (let i = 0; i < offs.length; i++) toff[first + i] = offs[i]! + wbase;
+        wbase += p.words.length;
+      }
+    }
+    return { n, words, toff, str: (off) => btf.stringAt(off), path: 'words' };
+  }
+  return encodeView(btf);
+}
+
+const FUNC_LINKAGE = { static: 0, global: 1, extern: 2 } as const;
+const INT_ENC = { none: 0, signed: 1, char: 2, bool: 4 } as const;
+
+/** The fallback: re-encode every type from its decoded object. */
+function encodeView(btf: Btf): RawBtfView {
+  const n = btf.length;
+  const toff = new Uint32Array(n);
+  let words = new Uint32Array(Math.max(1024, n * 8));
+  let len = 0;
+  const strs: string[] = [''];
+  const strIndex = new Map<string, number>([['', 0]]);
+  const s = (x: string): number => {
+    let o = strIndex.get(x);
+    if (o === undefined) {
+      o = strs.length;
+      strs.push(x);
+      strIndex.set(x, o);
+    }
+    return o;
+  };
+  const put = (...ws: number[]) => {
+    if (len + ws.length > words.length) {
+      const nw = new Uint32Array(Math.max(words.length * 2, len + ws.length));
+      nw.set(words.subarray(0, len));
+      words = nw;
+    }
+    for (const w of ws) words[len++] = w >>> 0;
+  };
+  const info = (kind: number, vlen: number, kflag: boolean) => ((kflag ? 0x80000000 : 0) | (kind << 24) | (vlen & 0xffff)) >>> 0;
+  for (let id = 1; id < n; id++) {
+    toff[id] = len;
+    const t = btf.typeById(id) as Exclude<BtfType, { kind: 'void' }>;
+    const name = s(t.name);
+    switch (t.kind) {
+      case 'int':
+        put(name, info(BTF_KIND.INT, 0, false), t.size, (INT_ENC[t.encoding] << 24) | (t.bitOffset << 16) | t.bits);
+        break;
+      case 'ptr':
+      case 'typedef':
+      case 'volatile':
+      case 'const':
+      case 'restrict':
+        put(name, info(BTF_KIND[t.kind.toUpperCase() as 'PTR'], 0, false), t.type);
+        break;
+      case 'type_tag':
+        put(name, info(BTF_KIND.TYPE_TAG, 0, t.kindFlag), t.type);
+        break;
+      case 'array':
+        put(name, info(BTF_KIND.ARRAY, 0, false), 0, t.type, t.indexType, t.nelems);
+        break;
+      case 'struct':
+      case 'union':
+        put(name, info(t.kind === 'struct' ? BTF_KIND.STRUCT : BTF_KIND.UNION, t.members.length, t.kindFlag), t.size);
+        for (const m of t.members) {
+          put(s(m.name), m.type, t.kindFlag ? (m.bitfieldSize << 24) | m.bitOffset : m.bitOffset);
+        }
+        break;
+      case 'enum':
+        put(name, info(BTF_KIND.ENUM, t.values.length, t.signed), t.size);
+        for (const v of t.values) put(s(v.name), v.value);
+        break;
+      case 'enum64':
+        put(name, info(BTF_KIND.ENUM64, t.values.length, t.signed), t.size);
+        for (const v of t.values) {
+          const u = BigInt.asUintN(64, v.value);
+          put(s(v.name), Number(u & 0xffffffffn), Number(u >> 32n));
+        }
+        break;
+      case 'fwd':
+        put(name, info(BTF_KIND.FWD, 0, t.fwdKind === 'union'), 0);
+        break;
+      case 'func':
+        put(name, info(BTF_KIND.FUNC, FUNC_LINKAGE[t.linkage], false), t.type);
+        break;
+      case 'func_proto':
+        put(name, info(BTF_KIND.FUNC_PROTO, t.params.length, false), t.returnType);
+        for (const p of t.params) put(s(p.name), p.type);
+        break;
+      case 'var':
+        put(name, info(BTF_KIND.VAR, 0, false), t.type, FUNC_LINKAGE[t.linkage]);
+        break;
+      case 'datasec':
+        put(name, info(BTF_KIND.DATASEC, t.vars.length, false), t.size);
+        for (const v of t.vars) put(v.type, v.offset, v.size);
+        break;
+      case 'float':
+        put(name, info(BTF_KIND.FLOAT, 0, false), t.size);
+        break;
+      case 'decl_tag':
+        put(name, info(BTF_KIND.DECL_TAG, 0, t.kindFlag), t.type, t.componentIdx);
+        break;
+    }
+  }
+  return { n, words: words.subarray(0, len), toff, str: (off) => strs[off] ?? '', path: 'decoded' };
+}

@@ -1,0 +1,230 @@
+/**
+ * Mutation fuzzing of BTF and BTF.ext blobs with a seeded PRNG: every input
+ * either parses (and then walking, resolving, naming, sizing, dumping and
+ * re-marshalling every type succeeds or throws BtfError) or throws BtfError.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Btf, BtfBuilder, BtfError, dumpJson, dumpRaw, parseBtfExt } from '../btf/index.ts';
+import { readElfSections } from '../btf/elf-sections.ts';
+import { FIXTURES, CILIUM, TESTMOD, hasCilium, corpusVmlinux } from './fixtures/btf/corpus.ts';
+
+/** mulberry32 */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function section(file: string, name: string): Uint8Array | undefined {
+  return readElfSections(readFileSync(file)).section(name);
+}
+
+const seeds: { name: string; btf: Uint8Array; ext?: Uint8Array }[] = [];
+for (const f of [join(FIXTURES, 'core.o'), join(FIXTURES, 'core-eb.o')]) {
+  seeds.push({ name: f, btf: section(f, '.BTF')!, ext: section(f, '.BTF.ext') });
+}
+if (hasCilium) {
+  for (const f of ['testdata/loader-el.elf', 'testdata/loader-eb.elf', 'btf/testdata/relocs-el.elf', 'testdata/map_spin_lock-el.elf']) {
+    const p = join(CILIUM, f);
+    const btf = section(p, '.BTF');
+    if (btf) seeds.push({ name: f, btf, ext: section(p, '.BTF.ext') });
+  }
+}
+
+type Mutator = (u: Uint8Array, d: DataView, le: boolean, r: () => number) => Uint8Array;
+const int = (r: () => number, n: number) => Math.floor(r() * n);
+const interesting = [0, 1, 2, 3, 4, 0x7f, 0x80, 0xff, 0xffff, 0x10000, 0xffffff, 0x1000000, 0x7fffffff, 0x80000000, 0xfffffff0, 0xffffffff];
+const pick = (r: () => number) => (r() < 0.5 ? interesting[int(r, interesting.length)]! : int(r, 0x100000000));
+
+/** Word offsets of the types in a (valid) BTF blob, for targeted mutations. */
+function typeWordOffsets(u: Uint8Array, d: DataView, le: boolean): number[] {
+  const hdr = d.getUint32(4, le);
+  const start = hdr + d.getUint32(8, le);
+  const end = start + d.getUint32(12, le);
+  const out: number[] = [];
+  const extra: Record<number, [number, number]> = {
+    1: [1, 0], 3: [3, 0], 4: [0, 3], 5: [0, 3], 6: [0, 2], 13: [0, 2], 14: [1, 0], 15: [0, 3], 17: [1, 0], 19: [0, 3],
+  };
+  for (let o = start; o + 12 <= end; ) {
+    out.push(o);
+    const info = d.getUint32(o + 4, le);
+    const [f, v] = extra[(info >>> 24) & 0x1f] ?? [0, 0];
+    o += 12 + 4 * (f + v * (info & 0xffff));
+  }
+  void u;
+  return out;
+}
+
+const btfMutators: Mutator[] = [
+  // random byte flips
+  (u, _d, _le, r) => {
+    for (let i = 1 + int(r, 8); i > 0; i--) u[int(r, u.length)] = int(r, 256);
+    return u;
+  },
+  // truncation
+  (u, _d, _le, r) => u.subarray(0, int(r, u.length)),
+  // huge / odd header fields
+  (u, d, le, r) => (d.setUint32(4 + 4 * int(r, 5), pick(r), le), u),
+  // a random word anywhere
+  (u, d, le, r) => (d.setUint32(4 * int(r, u.length >> 2), pick(r), le), u),
+  // vlen bomb / kind change / kind_flag flip on a type
+  (u, d, le, r) => {
+    const ts = typeWordOffsets(u, d, le);
+    const o = ts[int(r, ts.length)]!;
+    const info = d.getUint32(o + 4, le);
+    const what = int(r, 3);
+    const v = what === 0 ? (info & ~0xffff) | 0xffff : what === 1 ? (info & 0xe0ffffff) | (int(r, 32) << 24) : info ^ 0x80000000;
+    d.setUint32(o + 4, v >>> 0, le);
+    return u;
+  },
+  // self reference / reference loops / out of range references
+  (u, d, le, r) => {
+    const ts = typeWordOffsets(u, d, le);
+    const i = int(r, ts.length);
+    const o = ts[i]!;
+    const target = r() < 0.5 ? i + 1 : r() < 0.5 ? int(r, ts.length + 1) : pick(r);
+    const slot = r() < 0.5 ? 8 : 12 + 4 * int(r, 6);
+    if (o + slot + 4 <= u.length) d.setUint32(o + slot, target >>> 0, le);
+    return u;
+  },
+  // name offsets pointing anywhere
+  (u, d, le, r) => {
+    const ts = typeWordOffsets(u, d, le);
+    d.setUint32(ts[int(r, ts.length)]!, r() < 0.5 ? int(r, 4096) : pick(r), le);
+    return u;
+  },
+];
+
+const extMutators: Mutator[] = [
+  btfMutators[0]!,
+  btfMutators[1]!,
+  (u, d, le, r) => (d.setUint32(4 + 4 * int(r, 7), pick(r), le), u),
+  btfMutators[3]!,
+  // record size / record count bombs
+  (u, d, le, r) => {
+    const hdr = d.getUint32(4, le);
+    const block = 8 + 8 * int(r, 3);
+    const off = hdr + d.getUint32(block, le);
+    if (off + 12 <= u.length) d.setUint32(off + 4 * int(r, 3), pick(r), le);
+    return u;
+  },
+];
+
+function expectBtfError(f: () => unknown): void {
+  try {
+    f();
+  } catch (e) {
+    if (!(e instanceof BtfError)) throw e;
+  }
+}
+
+function exercise(btf: Btf): void {
+  for (let id = 0; id < btf.length; id++) {
+    expectBtfError(() => {
+      const t = btf.typeById(id);
+      expectBtfError(() => btf.resolve(id));
+      expectBtfError(() => btf.sizeOf(id));
+      expectBtfError(() => btf.alignOf(id));
+      expectBtfError(() => btf.typeName(id));
+      if (t.kind === 'struct' || t.kind === 'union') expectBtfError(() => btf.findMember(id, 'x'));
+      if (t.name) expectBtfError(() => btf.findAllByName(t.name));
+    });
+  }
+  expectBtfError(() => dumpRaw(btf));
+  expectBtfError(() => dumpJson(btf));
+  expectBtfError(() => BtfBuilder.from(btf).build());
+}
+
+describe('fuzz', () => {
+  it('mutated BTF and BTF.ext: BtfError or success, nothing else, no hang', () => {
+    const r = prng(0x5eed);
+    const t0 = Date.now();
+    let parsed = 0;
+    let rejected = 0;
+    let extParsed = 0;
+    const N = 4000;
+    for (let i = 0; i < N; i++) {
+      const seed = seeds[i % seeds.length]!;
+      const le = seed.btf[0] === 0x9f;
+      const u = new Uint8Array(seed.btf);
+      const rounds = 1 + int(r, 3);
+      let m = u;
+      for (let k = 0; k < rounds; k++) {
+        const d = new DataView(m.buffer, m.byteOffset, m.byteLength);
+        try {
+          m = btfMutators[int(r, btfMutators.length)]!(m, d, le, r);
+        } catch (e) {
+          if (!(e instanceof RangeError)) throw e; // the mutator itself walked off a broken blob
+        }
+      }
+      let btf: Btf | undefined;
+      try {
+        btf = Btf.parse(m);
+        parsed++;
+      } catch (e) {
+        if (!(e instanceof BtfError)) throw new Error(`input ${i} (${seed.name}): ${String(e)}`, { cause: e });
+        rejected++;
+      }
+      try {
+        if (btf) exercise(btf);
+      } catch (e) {
+        throw new Error(`input ${i} (${seed.name}): ${String(e)}`, { cause: e });
+      }
+      if (seed.ext) {
+        const e8 = new Uint8Array(seed.ext);
+        const ed = new DataView(e8.buffer);
+        let em = e8;
+        try {
+          em = extMutators[int(r, extMutators.length)]!(e8, ed, le, r);
+        } catch (e) {
+          if (!(e instanceof RangeError)) throw e;
+        }
+        try {
+          parseBtfExt(em, btf ?? Btf.parse(seed.btf));
+          extParsed++;
+        } catch (e) {
+          if (!(e instanceof BtfError)) throw new Error(`ext input ${i} (${seed.name}): ${String(e)}`, { cause: e });
+        }
+      }
+    }
+    expect(parsed).toBeGreaterThan(N / 10);
+    expect(rejected).toBeGreaterThan(N / 10);
+    expect(extParsed).toBeGreaterThan(0);
+    expect(Date.now() - t0).toBeLessThan(15_000);
+  });
+
+  it.skipIf(!hasCilium)('mutated split BTF on a real base', () => {
+    const base = Btf.parse(corpusVmlinux());
+    const raw = readFileSync(TESTMOD);
+    const r = prng(42);
+    for (let i = 0; i < 300; i++) {
+      const u = new Uint8Array(raw);
+      const d = new DataView(u.buffer);
+      const m = btfMutators[int(r, btfMutators.length)]!(u, d, true, r);
+      let btf: Btf | undefined;
+      try {
+        btf = Btf.parse(m, { base });
+      } catch (e) {
+        if (!(e instanceof BtfError)) throw e;
+      }
+      if (btf) {
+        for (let id = btf.firstTypeId; id < btf.length; id++) {
+          expectBtfError(() => {
+            btf.typeById(id);
+            btf.typeName(id);
+            btf.sizeOf(id);
+          });
+        }
+        expectBtfError(() => dumpRaw(btf));
+        expectBtfError(() => BtfBuilder.from(btf).build());
+      }
+    }
+  });
+});
