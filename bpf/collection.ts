@@ -1,0 +1,446 @@
+/**
+ * Loading a CollectionSpec into the kernel: BTF first, then maps (inner
+ * templates before their outer maps, pinned maps reused when compatible),
+ * then programs (linked, relocated, verified), then the initial contents of
+ * prog arrays and maps of maps. A Collection owns everything it created.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Btf } from '../btf/btf.ts';
+import { TsbpfError } from '../lib/errors.ts';
+import { Mapping, mmapFd, pageSize, PROT_READ, PROT_WRITE } from '../syscall/mmap.ts';
+import { BtfHandle } from './btf-handle.ts';
+import { fixupBtfForKernel } from './btf-fixup.ts';
+import { internalMapName, type CollectionSpec, type FuncSpec, type ObjMapSpec, type VariableSpec } from './collection-spec.ts';
+import { INSN_SIZE, Op, PseudoCall, PseudoSrc } from './insn.ts';
+import { fillKconfig } from './kconfig.ts';
+import { linkProgram, type LinkedProgram } from './linker.ts';
+import { BpfMap } from './map.ts';
+import { MapFlags, MapType, isMapOfMaps, mapTypeName, resolveMapType } from './map-types.ts';
+import { Program, type LoadOptions } from './program.ts';
+import { ProgType, resolveProgType } from './prog-types.ts';
+import type { SourceLine } from './verifier.ts';
+
+/** CO-RE: resolves the relocations of one function placed at `start` in `insns`. */
+export type CoreApplier = (func: FuncSpec, insns: Uint8Array, start: number, local: Btf, target: () => Btf) => void;
+
+let coreApplier: CoreApplier | undefined;
+/** Installed by the CO-RE module (btf/core.ts) so the loader stays independent of it. */
+export function setCoreApplier(fn: CoreApplier): void {
+  coreApplier = fn;
+}
+
+export interface CollectionOptions {
+  /** Directory (on bpffs) for maps with `pinning: by-name` (LIBBPF_PIN_BY_NAME). */
+  pinPath?: string;
+  /** BTF to resolve CO-RE and ksyms against instead of the running kernel's (like libbpf's btf_custom_path). */
+  kernelBtf?: string | Btf;
+  /** Verifier options for every program. */
+  program?: LoadOptions;
+  /** Only load these programs (by name); maps are all created. */
+  programs?: string[];
+  /** Values for kconfig externs that override the running kernel's config. */
+  kconfig?: Record<string, string>;
+}
+
+export class CollectionError extends TsbpfError {}
+
+/** Variables of global data sections, read and written through the mmapped map. */
+export class Variable {
+  readonly #mapping: () => Mapping | undefined;
+  constructor(
+    readonly spec: VariableSpec,
+    mapping: () => Mapping | undefined,
+    readonly writable: boolean,
+  ) {
+    this.#mapping = mapping;
+  }
+
+  #view(): Uint8Array {
+    const m = this.#mapping();
+    if (!m) throw new TsbpfError('CLOSED', `variable '${this.spec.name}': its map is closed or not mmapable`);
+    return new Uint8Array(m.buffer, this.spec.offset, this.spec.size);
+  }
+
+  /** A copy of the current bytes. */
+  get(): Buffer {
+    return Buffer.from(this.#view());
+  }
+
+  set(value: Uint8Array | number | bigint): void {
+    if (!this.writable) throw new TsbpfError('READ_ONLY', `variable '${this.spec.name}' is in a read-only section`);
+    this.#view().set(encodeVariable(this.spec, value));
+  }
+}
+
+export class Collection implements Disposable {
+  readonly maps: Record<string, BpfMap> = {};
+  readonly programs: Record<string, Program> = {};
+  readonly variables: Record<string, Variable> = {};
+  /** Non-fatal things the loader did differently from the object's wishes. */
+  readonly warnings: string[] = [];
+  readonly #mappings: Mapping[] = [];
+  #btf: BtfHandle | undefined;
+  #closed = false;
+
+  /** @internal */
+  adoptBtf(h: BtfHandle | undefined): void {
+    this.#btf = h;
+  }
+
+  /** @internal */
+  addMapping(m: Mapping): void {
+    this.#mappings.push(m);
+  }
+
+  /** fd of the program BTF loaded for this collection, or -1. */
+  get btfFd(): number {
+    return this.#btf && !this.#closed ? this.#btf.fd : -1;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const m of this.#mappings) m.unmap();
+    for (const p of Object.values(this.programs)) p.close();
+    for (const m of Object.values(this.maps)) m.close();
+    this.#btf?.close();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** Write a typed value into a variable's initial bytes in the spec (e.g. a .rodata constant before load). */
+export function setVariable(spec: CollectionSpec, name: string, value: Uint8Array | number | bigint): void {
+  const v = spec.variables[name];
+  if (!v) throw new TsbpfError('NO_VARIABLE', `no global variable '${name}'; variables: ${Object.keys(spec.variables).join(', ') || 'none'}`);
+  const m = spec.maps[v.map];
+  if (!m?.data) throw new TsbpfError('NO_VARIABLE', `variable '${name}' has no initial data`);
+  m.data.set(encodeVariable(v, value), v.offset);
+}
+
+function encodeVariable(v: VariableSpec, value: Uint8Array | number | bigint): Uint8Array {
+  if (value instanceof Uint8Array) {
+    if (value.byteLength !== v.size) throw new TsbpfError('BAD_SIZE', `variable '${v.name}' is ${v.size} bytes, got ${value.byteLength}`);
+    return value;
+  }
+  const b = new Uint8Array(v.size);
+  const d = new DataView(b.buffer);
+  const n = BigInt(value);
+  if (v.size === 1) d.setUint8(0, Number(BigInt.asUintN(8, n)));
+  else if (v.size === 2) d.setUint16(0, Number(BigInt.asUintN(16, n)), true);
+  else if (v.size === 4) d.setUint32(0, Number(BigInt.asUintN(32, n)), true);
+  else if (v.size === 8) d.setBigUint64(0, BigInt.asUintN(64, n), true);
+  else throw new TsbpfError('BAD_SIZE', `variable '${v.name}' is ${v.size} bytes: give a Uint8Array`);
+  return b;
+}
+
+let vmlinux: Btf | undefined;
+/** The running kernel's BTF, parsed once (lazily: types decode on demand). */
+export function kernelBtf(): Btf {
+  if (!vmlinux) {
+    if (!existsSync('/sys/kernel/btf/vmlinux')) throw new CollectionError('NO_KERNEL_BTF', 'this kernel has no /sys/kernel/btf/vmlinux (CONFIG_DEBUG_INFO_BTF); pass kernelBtf');
+    vmlinux = Btf.parse(readFileSync('/sys/kernel/btf/vmlinux'));
+  }
+  return vmlinux;
+}
+
+// Map types whose key/value BTF the kernel refuses (libbpf leaves them out too).
+const NO_BTF_KV = new Set<number>([
+  MapType.PERF_EVENT_ARRAY,
+  MapType.CGROUP_ARRAY,
+  MapType.STACK_TRACE,
+  MapType.ARRAY_OF_MAPS,
+  MapType.HASH_OF_MAPS,
+  MapType.DEVMAP,
+  MapType.DEVMAP_HASH,
+  MapType.CPUMAP,
+  MapType.XSKMAP,
+  MapType.SOCKMAP,
+  MapType.SOCKHASH,
+  MapType.QUEUE,
+  MapType.STACK,
+  MapType.RINGBUF,
+  MapType.USER_RINGBUF,
+]);
+
+export function loadCollection(spec: CollectionSpec, opts: CollectionOptions = {}): Collection {
+  const coll = new Collection();
+  try {
+    load(spec, opts, coll);
+    return coll;
+  } catch (e) {
+    coll.close();
+    throw e;
+  }
+}
+
+function load(spec: CollectionSpec, opts: CollectionOptions, coll: Collection): void {
+  let target: Btf | undefined;
+  const targetBtf = (): Btf => {
+    if (!target) target = typeof opts.kernelBtf === 'string' ? Btf.parse(readFileSync(opts.kernelBtf)) : (opts.kernelBtf ?? kernelBtf());
+    return target;
+  };
+
+  // 1. Program BTF.
+  if (spec.btf) {
+    try {
+      coll.adoptBtf(BtfHandle.load(fixupBtfForKernel(spec, spec.btf)));
+    } catch (e) {
+      // BTF is optional to the kernel: go on without it, as libbpf does, and say so.
+      coll.warnings.push(`program BTF was rejected, loading without it: ${(e as Error).message}`);
+    }
+  }
+  const btfFd = coll.btfFd;
+
+  // 2. Maps.
+  if (spec.maps['.kconfig']) fillKconfigMap(spec, opts);
+  for (const m of Object.values(spec.maps)) coll.maps[m.name] = createMap(spec.name, m, btfFd, opts, coll);
+
+  // 3. Programs.
+  const names = opts.programs ?? Object.keys(spec.programs);
+  for (const name of names) {
+    const p = spec.programs[name];
+    if (!p) throw new CollectionError('NO_PROGRAM', `no program '${name}' in the object; programs: ${Object.keys(spec.programs).join(', ')}`);
+    const linked = linkProgram(spec, name, {
+      mapFd: (m) => {
+        const map = coll.maps[m];
+        if (!map) throw new CollectionError('NO_MAP', `program '${name}' refers to map '${m}', which the object does not define`);
+        return map.fd;
+      },
+      extern: (ext, v, insn) => resolveExtern(spec, coll, ext, v, insn, name, targetBtf),
+      core: coreApplier && spec.btf ? (f, insns, start) => coreApplier!(f, insns, start, spec.btf!, targetBtf) : undefined,
+    });
+    if (!coreApplier && Object.values(spec.functions).some((f) => f.coreRelos.length)) {
+      throw new CollectionError('NO_CORE', 'the object has CO-RE relocations but no CO-RE engine is installed');
+    }
+    const type = resolveProgType(p.type);
+    const attachBtfId = p.attachBtfId ?? attachTarget(type, p.sectionName, p.attachTo, p.expectedAttachType, targetBtf);
+    const sourceOf = (insn: number): SourceLine | undefined => sourceLine(linked, insn);
+    coll.programs[name] = Program.load(
+      {
+        name,
+        type,
+        instructions: linked.insns,
+        license: p.license || spec.license,
+        expectedAttachType: p.expectedAttachType,
+        attachBtfId,
+        flags: p.flags,
+        kernelVersion: p.kernelVersion,
+        sectionName: p.sectionName,
+        btf:
+          btfFd >= 0
+            ? { fd: btfFd, funcInfo: linked.funcInfo, funcInfoRecSize: 8, lineInfo: linked.lineInfo, lineInfoRecSize: 16 }
+            : undefined,
+      },
+      { ...opts.program, sourceOf },
+    );
+  }
+
+  // 4. Initial contents: prog arrays and maps of maps.
+  for (const m of Object.values(spec.maps)) {
+    if (!m.initial?.length) continue;
+    const map = coll.maps[m.name]!;
+    for (const { index, name } of m.initial) {
+      if (resolveMapType(m.type) === MapType.PROG_ARRAY) {
+        const prog = coll.programs[name];
+        if (!prog) {
+          if (opts.programs) continue; // not loaded on purpose
+          throw new CollectionError('NO_PROGRAM', `prog array '${m.name}' slot ${index} names program '${name}', which is not in the object`);
+        }
+        map.update(index, prog.fd);
+      } else if (isMapOfMaps(resolveMapType(m.type))) {
+        const inner = coll.maps[name];
+        if (!inner) throw new CollectionError('NO_MAP', `map of maps '${m.name}' slot ${index} names map '${name}', which is not in the object`);
+        map.update(index, inner.fd);
+      }
+    }
+  }
+
+  // 5. Variables of global data, through mmapped maps.
+  for (const v of Object.values(spec.variables)) {
+    const m = spec.maps[v.map];
+    const map = coll.maps[v.map];
+    if (!m || !map) continue;
+    const writable = !m.freeze;
+    let mapping: Mapping | undefined;
+    const get = () => {
+      if (coll.closed) return undefined;
+      if (!mapping && ((m.flags ?? 0) & MapFlags.MMAPABLE) !== 0) {
+        const len = Math.ceil(Math.max(1, m.valueSize) / pageSize()) * pageSize();
+        mapping = mmapFd(map.fd, len, writable ? PROT_READ | PROT_WRITE : PROT_READ, 0, `mmap of ${v.map}`);
+        coll.addMapping(mapping);
+      }
+      return mapping;
+    };
+    coll.variables[v.name] = new Variable(v, get, writable);
+  }
+}
+
+function fillKconfigMap(spec: CollectionSpec, opts: CollectionOptions): void {
+  const m = spec.maps['.kconfig']!;
+  const data = m.data!;
+  for (const e of Object.values(spec.externs)) {
+    if (e.kind !== 'kconfig') continue;
+    const varType = spec.btf!.typeById(e.btfId!);
+    const typeId = varType.kind === 'var' ? varType.type : varType.id;
+    const ok = fillKconfig(e.name, spec.btf!, typeId, data.subarray(e.offset!, e.offset! + e.size!), opts.kconfig);
+    if (!ok && !e.weak) throw new CollectionError('KCONFIG_MISSING', `kconfig extern '${e.name}' has no value in this kernel's config (declare it __weak to accept 0)`);
+  }
+}
+
+function createMap(objName: string, m: ObjMapSpec, btfFd: number, opts: CollectionOptions, coll: Collection): BpfMap {
+  const type = resolveMapType(m.type);
+  const kernelName = m.origin === 'data' || m.origin === 'kconfig' ? internalMapName(objName, m.name) : m.name;
+  if (m.pinning === 'by-name') {
+    if (!opts.pinPath) throw new CollectionError('NO_PIN_PATH', `map '${m.name}' asks to be pinned by name: give options.pinPath (a directory on bpffs)`);
+    const path = join(opts.pinPath, m.name);
+    if (existsSync(path)) {
+      const pinned = BpfMap.fromPin(path);
+      const i = pinned.info();
+      const want = { type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags ?? 0 };
+      const got = { type: i.type, keySize: i.keySize, valueSize: i.valueSize, maxEntries: i.maxEntries, flags: i.flags };
+      if (JSON.stringify(want) !== JSON.stringify(got)) {
+        pinned.close();
+        throw new CollectionError('PIN_MISMATCH', `map '${m.name}' pinned at ${path} is ${describe(got)}, the object wants ${describe(want)}`);
+      }
+      return pinned;
+    }
+  }
+  const useBtf = btfFd >= 0 && !NO_BTF_KV.has(type) && (m.btfKeyType || m.btfValueType);
+  const base = { ...m, type, name: kernelName, btfKeyTypeId: useBtf ? m.btfKeyType ?? 0 : 0, btfValueTypeId: useBtf ? m.btfValueType ?? 0 : 0 };
+  let map: BpfMap;
+  try {
+    map = BpfMap.create(base, useBtf ? { btfFd } : {});
+  } catch (e) {
+    if (!useBtf) throw e;
+    // Some kernels refuse BTF for a type; retry without it, as libbpf does.
+    map = BpfMap.create({ ...base, btfKeyTypeId: 0, btfValueTypeId: 0 });
+    coll.warnings.push(`map '${m.name}' was created without BTF: ${(e as Error).message}`);
+  }
+  try {
+    if (m.data && m.valueSize > 0) {
+      map.update(0, m.data);
+    }
+    if (m.freeze) map.freeze();
+    if (m.pinning === 'by-name' && opts.pinPath) map.pin(join(opts.pinPath, m.name));
+  } catch (e) {
+    map.close();
+    throw e;
+  }
+  return map;
+}
+
+function describe(x: { type: number; keySize: number; valueSize: number; maxEntries: number; flags: number }): string {
+  return `${mapTypeName(x.type)} key ${x.keySize} value ${x.valueSize} max_entries ${x.maxEntries} flags 0x${x.flags.toString(16)}`;
+}
+
+/** Resolve an extern reference at instruction `insn` (absolute index). */
+function resolveExtern(spec: CollectionSpec, coll: Collection, name: string, v: DataView, insn: number, prog: string, target: () => Btf): void {
+  const e = spec.externs[name];
+  if (!e) throw new CollectionError('UNKNOWN_EXTERN', `program '${prog}' refers to undefined symbol '${name}'`);
+  const o = insn * INSN_SIZE;
+  const code = v.getUint8(o);
+  const setSrc = (src: number) => v.setUint8(o + 1, (v.getUint8(o + 1) & 0x0f) | (src << 4));
+  switch (e.kind) {
+    case 'kconfig': {
+      setSrc(PseudoSrc.MAP_VALUE);
+      v.setInt32(o + 4, coll.maps['.kconfig']!.fd, true);
+      v.setInt32(o + INSN_SIZE + 4, e.offset!, true);
+      return;
+    }
+    case 'kfunc': {
+      if (code !== (Op.JMP | Op.CALL)) throw new CollectionError('BAD_EXTERN', `program '${prog}': kfunc '${name}' is referenced by a non-call instruction`);
+      const id = findKernelId(target(), name, 'func');
+      if (id === undefined) {
+        if (!e.weak) throw new CollectionError('KFUNC_MISSING', `program '${prog}': kfunc '${name}' is not in the kernel's BTF`);
+        // A missing weak kfunc: poison the call like libbpf, so the verifier rejects it only if reached.
+        v.setUint8(o + 1, 0);
+        v.setInt16(o + 2, 0, true);
+        v.setInt32(o + 4, 0xbad2310, true);
+        return;
+      }
+      setSrc(PseudoCall.KFUNC_CALL);
+      v.setInt16(o + 2, 0, true);
+      v.setInt32(o + 4, id, true);
+      return;
+    }
+    case 'ksym': {
+      const varType = e.btfId !== undefined ? spec.btf?.typeById(e.btfId) : undefined;
+      const typed = varType?.kind === 'var' && spec.btf!.resolve(varType.type).kind !== 'void';
+      if (typed) {
+        const id = findKernelId(target(), name, 'var');
+        if (id === undefined) {
+          if (!e.weak) throw new CollectionError('KSYM_MISSING', `program '${prog}': ksym '${name}' is not in the kernel's BTF`);
+          v.setInt32(o + 4, 0, true);
+          v.setInt32(o + INSN_SIZE + 4, 0, true);
+          return;
+        }
+        setSrc(PseudoSrc.BTF_ID);
+        v.setInt32(o + 4, id, true);
+        v.setInt32(o + INSN_SIZE + 4, 0, true);
+        return;
+      }
+      const addr = kallsymsAddress(name);
+      if (addr === undefined && !e.weak) throw new CollectionError('KSYM_MISSING', `program '${prog}': ksym '${name}' is not in /proc/kallsyms`);
+      const a = addr ?? 0n;
+      v.setInt32(o + 4, Number(BigInt.asIntN(32, a)), true);
+      v.setInt32(o + INSN_SIZE + 4, Number(BigInt.asIntN(32, a >> 32n)), true);
+      return;
+    }
+  }
+}
+
+function findKernelId(btf: Btf, name: string, kind: 'func' | 'var'): number | undefined {
+  const t = btf.findByName(name, kind);
+  return t?.id;
+}
+
+let kallsyms: Map<string, bigint> | undefined;
+function kallsymsAddress(name: string): bigint | undefined {
+  if (!kallsyms) {
+    kallsyms = new Map();
+    for (const line of readFileSync('/proc/kallsyms', 'utf8').split('\n')) {
+      const [addr, , sym] = line.split(/\s+/);
+      if (sym && addr && !kallsyms.has(sym)) kallsyms.set(sym, BigInt('0x' + addr));
+    }
+  }
+  return kallsyms.get(name);
+}
+
+/** BTF id of what a tracing program attaches to (tp_btf, fentry/fexit/fmod_ret, lsm, iter). */
+function attachTarget(type: number, section: string, to: string, _eat: unknown, target: () => Btf): number | undefined {
+  if (type !== ProgType.TRACING && type !== ProgType.LSM) return undefined;
+  if (!to) return undefined;
+  let name: string;
+  let kind: 'func' | 'typedef';
+  if (section.startsWith('tp_btf')) {
+    name = `btf_trace_${to}`;
+    kind = 'typedef';
+  } else if (section.startsWith('lsm')) {
+    name = `bpf_lsm_${to}`;
+    kind = 'func';
+  } else if (section.startsWith('iter')) {
+    name = `bpf_iter_${to}`;
+    kind = 'func';
+  } else {
+    name = to;
+    kind = 'func';
+  }
+  const t = target().findByName(name, kind);
+  if (!t) throw new CollectionError('NO_ATTACH_TARGET', `section '${section}': the kernel's BTF has no ${kind} '${name}' to attach to`);
+  return t.id;
+}
+
+function sourceLine(linked: LinkedProgram, insn: number): SourceLine | undefined {
+  let best: (typeof linked.lines)[number] | undefined;
+  for (const l of linked.lines) if (l.insnOff <= insn && (!best || l.insnOff >= best.insnOff)) best = l;
+  if (!best) return undefined;
+  return { file: best.fileName ?? '', line: best.line, column: best.column, text: best.lineText ?? '' };
+}
