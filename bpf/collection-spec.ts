@@ -127,6 +127,8 @@ export interface CollectionSpec {
 export interface SpecOptions {
   /** Program types for sections whose names follow no convention, by program or section name. */
   programTypes?: Record<string, { type: number | ProgTypeName; expectedAttachType?: number | AttachTypeName }>;
+  /** Program type for every section that matches no convention and is not in programTypes. */
+  defaultProgramType?: { type: number | ProgTypeName; expectedAttachType?: number | AttachTypeName };
   /** Object name (defaults to the file name). */
   name?: string;
 }
@@ -619,8 +621,8 @@ class SpecReader {
     const over = this.opts.programTypes ?? {};
     for (const [key, f] of Object.entries(this.spec.functions)) {
       if (f.section === '.text' || !f.global) continue;
-      const given = over[f.name] ?? over[f.section];
       const m = matchSection(f.section);
+      const given = over[f.name] ?? over[f.section] ?? (m ? undefined : this.opts.defaultProgramType);
       if (!m && !given) throw new UnknownSectionError(f.section, f.name);
       const p: ObjProgramSpec = {
         name: f.name,

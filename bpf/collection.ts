@@ -153,6 +153,7 @@ export function kernelBtf(): Btf {
 
 // Map types whose key/value BTF the kernel refuses (libbpf leaves them out too).
 const NO_BTF_KV = new Set<number>([
+  MapType.PROG_ARRAY,
   MapType.PERF_EVENT_ARRAY,
   MapType.CGROUP_ARRAY,
   MapType.STACK_TRACE,

@@ -39,3 +39,18 @@ export {
 export { ProgType, AttachType, ProgFlags, progTypeName, attachTypeName, type ProgTypeName, type AttachTypeName } from '../bpf/prog-types.ts';
 export { VerifierError, type SourceLine } from '../bpf/verifier.ts';
 export { asm, encodeInsns, Helper, type Insn } from '../bpf/insn.ts';
+export {
+  loadCollectionSpec,
+  ObjectError,
+  type CollectionSpec,
+  type ObjMapSpec,
+  type ObjProgramSpec,
+  type FuncSpec,
+  type VariableSpec,
+  type ExternSpec,
+  type SpecOptions,
+  type Reloc,
+} from '../bpf/collection-spec.ts';
+export { loadCollection, setVariable, Collection, CollectionError, Variable, type CollectionOptions } from '../bpf/collection.ts';
+export { UnknownSectionError, SECTION_DEFS, matchSection, type SectionDef, type AutoAttachKind } from '../bpf/section-names.ts';
+export { LinkError } from '../bpf/linker.ts';
