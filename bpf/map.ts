@@ -433,6 +433,8 @@ export class BpfMap implements Disposable {
       s.u32[this.#koff >> 2] = key;
     } else if (this.keySize) this.#putKey(s, key);
     codec.encode(value, s.bytes, s.view, this.#voff);
+    // Per-CPU: the kernel reads a slot for every CPU; copy the value to each, like update() does with a scalar.
+    for (let o = this.valueStride; o < this.valueBytes; o += this.valueStride) s.bytes.copyWithin(this.#voff + o, this.#voff, this.#voff + this.valueSize);
     const f = typeof flags === 'string' ? UpdateFlags[flags] : flags;
     const r = this.#elem(BpfCmd.MAP_UPDATE_ELEM, this.#vaddr, f);
     if (r !== 0) this.#fail(BpfCmd.MAP_UPDATE_ELEM, r, this.#updateHints());
