@@ -86,7 +86,8 @@ export function linkProgram(spec: CollectionSpec, programName: string, ctx: Link
       const code = f.insns[i * INSN_SIZE]!;
       const src = f.insns[i * INSN_SIZE + 1]! >> 4;
       const r = byInsn.get(i);
-      const isSubCall = code === CALL && src === PseudoCall.CALL;
+      // Clang emits kfunc calls as pseudo calls too (src 1, relocated against the undefined symbol): those are externs.
+      const isSubCall = code === CALL && src === PseudoCall.CALL && r?.kind !== 'extern';
       const isFuncRef = code === LD_IMM64 && (r?.kind === 'func' || src === PseudoSrc.FUNC);
       if (isSubCall || isFuncRef) {
         const callee = target(f, r, i, v.getInt32(i * INSN_SIZE + 4, true));
