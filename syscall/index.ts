@@ -11,3 +11,4 @@ export * from './perf.ts';
 export * from './rlimit.ts';
 export * from './socket.ts';
 export { addressOf } from './libc.ts';
+export * from './perf-attr.ts';
