@@ -3,7 +3,7 @@
  * smallest valid map of the type once and the answer is cached, like libbpf's
  * libbpf_probe_bpf_map_type.
  */
-import { BpfCmd, Errno, MapCreateAttr, adoptFd, bpfRaw, closeFd, coldAttr } from '../syscall/index.ts';
+import { BpfCmd, Errno, MapCreateAttr, adoptFd, bpfRaw, closeFd, coldAttr, pageSize } from '../syscall/index.ts';
 import { kernelVersion } from '../syscall/rlimit.ts';
 import { loadBtfBlob, tinyIntBtf } from './btf-handle.ts';
 import { MapFlags, MapType } from './map-types.ts';
@@ -33,7 +33,8 @@ function shapeOf(type: number): ProbeShape {
       return { key: 0, value: 4, max: 1 };
     case MapType.RINGBUF:
     case MapType.USER_RINGBUF:
-      return { key: 0, value: 0, max: 4096 };
+      // One page: 4096 is refused (EINVAL) on kernels with 16K or 64K pages.
+      return { key: 0, value: 0, max: pageSize() };
     case MapType.STACK_TRACE:
       return { key: 4, value: 8, max: 1 };
     case MapType.CGROUP_STORAGE:
