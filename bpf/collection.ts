@@ -357,8 +357,17 @@ function resolveExtern(spec: CollectionSpec, coll: Collection, name: string, v: 
       return;
     }
     case 'kfunc': {
-      if (code !== (Op.JMP | Op.CALL)) throw new CollectionError('BAD_EXTERN', `program '${prog}': kfunc '${name}' is referenced by a non-call instruction`);
+      const isLoad = code === (Op.LD | Op.DW | Op.IMM);
+      if (code !== (Op.JMP | Op.CALL) && !isLoad) throw new CollectionError('BAD_EXTERN', `program '${prog}': kfunc '${name}' is referenced by an instruction that is neither a call nor ld_imm64`);
       const id = findKernelId(target(), name, 'func');
+      if (isLoad) {
+        // `if (kfunc)` / bpf_ksym_exists(kfunc): the kfunc's BTF id when the kernel has it, 0 when a weak one is missing (as libbpf).
+        if (id === undefined && !e.weak) throw new CollectionError('KFUNC_MISSING', `program '${prog}': kfunc '${name}' is not in the kernel's BTF`);
+        if (id !== undefined) setSrc(PseudoSrc.BTF_ID);
+        v.setInt32(o + 4, id ?? 0, true);
+        v.setInt32(o + INSN_SIZE + 4, 0, true);
+        return;
+      }
       if (id === undefined) {
         if (!e.weak) throw new CollectionError('KFUNC_MISSING', `program '${prog}': kfunc '${name}' is not in the kernel's BTF`);
         // A missing weak kfunc: poison the call like libbpf, so the verifier rejects it only if reached.
