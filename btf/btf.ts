@@ -141,7 +141,6 @@ export class Btf {
 
   /** Decoded types, in chunks of 1024 ids allocated on demand (a sparse cache). */
   private readonly cache: ((BtfType | undefined)[] | undefined)[] = [];
-  private nameCache = new Map<number, string>();
   // Incremental name index.
   private hashHeads: Int32Array | undefined;
   private hashNext: Int32Array | undefined;
@@ -315,12 +314,7 @@ export class Btf {
       return this.base!.stringAt(off);
     }
     if (off === 0) return '';
-    let s = this.nameCache.get(off);
-    if (s === undefined) {
-      s = decodeCString(this.strings, off - this.stringOffset);
-      this.nameCache.set(off, s);
-    }
-    return s;
+    return decodeCString(this.strings, off - this.stringOffset);
   }
 
   /**

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Btf, type BtfParseOptions } from './btf.ts';
 import { BtfError } from './errors.ts';
 import { parseBtfExt, type BtfExt } from './ext.ts';
-import { isElf, readElfSections } from './elf-sections.ts';
+import { parseElf, type ElfFile } from '../elf/index.ts';
 
 export interface LoadedBtf {
   btf: Btf;
@@ -14,13 +14,21 @@ export interface LoadedBtf {
   ext?: BtfExt;
 }
 
-/** .BTF (and .BTF.ext) of an ELF object. Throws BTF_NO_BTF when there is no .BTF section. */
-export function parseElfBtf(elf: Uint8Array, opts: BtfParseOptions = {}): LoadedBtf {
-  const secs = readElfSections(elf);
-  const data = secs.section('.BTF');
+/** Does `bytes` start with the ELF magic? */
+export function isElf(bytes: Uint8Array): boolean {
+  return bytes.length >= 4 && bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46;
+}
+
+/**
+ * .BTF (and .BTF.ext) of an ELF object (bytes, or an ElfFile from elf/).
+ * Throws BTF_NO_BTF when there is no .BTF section; ElfError for a broken ELF.
+ */
+export function parseElfBtf(elf: Uint8Array | ElfFile, opts: BtfParseOptions = {}): LoadedBtf {
+  const file = elf instanceof Uint8Array ? parseElf(elf) : elf;
+  const data = file.section('.BTF')?.data;
   if (!data) throw new BtfError('BTF_NO_BTF', 'ELF file has no .BTF section');
   const btf = Btf.parse(data, opts);
-  const extData = secs.section('.BTF.ext');
+  const extData = file.section('.BTF.ext')?.data;
   return extData ? { btf, ext: parseBtfExt(extData, btf) } : { btf };
 }
 

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BtfError, CORE_RELO_KINDS, loadBtf, parseBtfExt, type BtfExt, type Btf } from '../btf/index.ts';
-import { readElfSections } from '../btf/elf-sections.ts';
+import { readElfSections } from './fixtures/btf/corpus.ts';
 import { FIXTURES, corpusElfs } from './fixtures/btf/corpus.ts';
 
 const CORE_C = join(FIXTURES, 'core.c');

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Btf, BtfBuilder, BtfError, dumpJson, dumpRaw, parseBtfExt } from '../btf/index.ts';
-import { readElfSections } from '../btf/elf-sections.ts';
+import { readElfSections } from './fixtures/btf/corpus.ts';
 import { FIXTURES, CILIUM, TESTMOD, hasCilium, corpusVmlinux } from './fixtures/btf/corpus.ts';
 
 /** mulberry32 */
@@ -155,7 +155,7 @@ describe('fuzz', () => {
       const le = seed.btf[0] === 0x9f;
       const u = new Uint8Array(seed.btf);
       const rounds = 1 + int(r, 3);
-      let m = u;
+      let m: Uint8Array = u;
       for (let k = 0; k < rounds; k++) {
         const d = new DataView(m.buffer, m.byteOffset, m.byteLength);
         try {
@@ -180,7 +180,7 @@ describe('fuzz', () => {
       if (seed.ext) {
         const e8 = new Uint8Array(seed.ext);
         const ed = new DataView(e8.buffer);
-        let em = e8;
+        let em: Uint8Array = e8;
         try {
           em = extMutators[int(r, extMutators.length)]!(e8, ed, le, r);
         } catch (e) {

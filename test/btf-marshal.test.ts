@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Btf, BtfBuilder, BtfError, dumpRaw, loadBtf, marshalBtf, type BtfTypeInput } from '../btf/index.ts';
-import { readElfSections } from '../btf/elf-sections.ts';
+import { readElfSections } from './fixtures/btf/corpus.ts';
 import { FIXTURES, VMLINUX, TESTMOD, hasVmlinux, hasCilium, corpusElfs, corpusVmlinux, kernelModules } from './fixtures/btf/corpus.ts';
 
 const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Buffer.compare(Buffer.from(a), Buffer.from(b)) === 0;

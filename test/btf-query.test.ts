@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Btf, BtfBuilder, BtfError, loadBtf, type BtfErrorCode } from '../btf/index.ts';
-import { readElfSections } from '../btf/elf-sections.ts';
+import { readElfSections } from './fixtures/btf/corpus.ts';
 import { FIXTURES } from './fixtures/btf/corpus.ts';
 
 const core = loadBtf(readFileSync(join(FIXTURES, 'core.o'))).btf;
