@@ -32,6 +32,7 @@ import {
   putPtr,
   type BpfErrorContext,
 } from '../syscall/index.ts';
+import { readlinkSync } from 'node:fs';
 import { TsbpfError } from '../lib/errors.ts';
 import type { Codec } from './codec.ts';
 import type { MapSpec } from './map-spec.ts';
@@ -246,6 +247,8 @@ export class BpfMap implements Disposable {
   static #adopt(fd: number, what: string): BpfMap {
     let info: MapInfo;
     try {
+      // OBJ_GET_INFO_BY_FD also answers for programs, links and BTF, in their own layouts.
+      if (!isMapFd(fd)) throw new TsbpfError('NOT_A_MAP', `${what} is not a BPF map`);
       info = mapInfoByFd(fd, what);
     } catch (e) {
       closeFd(fd);
@@ -844,6 +847,15 @@ const INDEXED = new Set<number>([
   MapType.XSKMAP,
   MapType.REUSEPORT_SOCKARRAY,
 ]);
+
+/** Whether an fd is a BPF map (an anon inode named bpf-map); true when /proc cannot tell, leaving it to the kernel. */
+function isMapFd(fd: number): boolean {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`) === 'anon_inode:bpf-map';
+  } catch {
+    return true;
+  }
+}
 
 function cmdName(cmd: number): string {
   for (const [k, v] of Object.entries(BpfCmd)) if (v === cmd) return `BPF_${k}`;
