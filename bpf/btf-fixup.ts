@@ -13,9 +13,11 @@ import type { CollectionSpec } from './collection-spec.ts';
 export function fixupBtfForKernel(spec: CollectionSpec, btf: Btf): Uint8Array {
   const b = BtfBuilder.from(btf);
   let dummyVar = 0;
+  let intType = 0;
   const intId = (): number => {
-    for (const t of btf.types()) if (t.kind === 'int' && t.size === 4 && t.name === 'int') return t.id;
-    return b.add({ kind: 'int', name: 'int', size: 4, encoding: 'signed', bitOffset: 0, bits: 32 } as BtfTypeInput);
+    if (intType) return intType;
+    for (const t of btf.types()) if (t.kind === 'int' && t.size === 4 && t.name === 'int') return (intType = t.id);
+    return (intType = b.add({ kind: 'int', name: 'int', size: 4, encoding: 'signed', bitOffset: 0, bits: 32 } as BtfTypeInput));
   };
   const replace = (t: BtfType, next: Record<string, unknown>) => b.replace(t.id, { ...t, ...next } as unknown as BtfTypeInput);
 
@@ -44,8 +46,12 @@ export function fixupBtfForKernel(spec: CollectionSpec, btf: Btf): Uint8Array {
         // DATASECs hold only VARs: stand a dummy int variable in for each kfunc.
         dummyVar ||= b.add({ kind: 'var', name: 'dummy_ksym', type: intId(), linkage: 'global' } as BtfTypeInput);
         type = dummyVar;
+      } else if (t.name === '.ksyms' && vt.kind === 'var') {
+        // As libbpf: every ksym variable becomes a 4-byte int. An untyped one (`const void`) is otherwise
+        // a VAR of type void, which the kernel rejects ("Invalid type_id"), and with it the whole program BTF.
+        replace(vt, { linkage: 'global', type: intId() });
       }
-      return { type, offset, size: vt.kind === 'func' ? 4 : v.size };
+      return { type, offset, size: t.name === '.ksyms' ? 4 : v.size };
     });
     if (t.name === '.kconfig') size = spec.maps['.kconfig']?.valueSize ?? size;
     if (t.name === '.ksyms') {
