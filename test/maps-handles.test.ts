@@ -3,7 +3,8 @@
  * reports, mapIds(), close() and `using`, and use after close.
  */
 import { describe, expect } from 'vitest';
-import { BpfError, BpfMap, MapFlags, mapIds, mapInfoByFd, type MapSpec } from '../lib/index.ts';
+import { BpfError, BpfMap, BtfHandle, MapFlags, Program, asm, encodeInsns, mapIds, mapInfoByFd, type MapSpec } from '../lib/index.ts';
+import { tinyIntBtf } from '../bpf/btf-handle.ts';
 import { ktest } from './helpers/kernel.ts';
 
 function thrown(fn: () => unknown): Error & { code?: string } {
@@ -56,10 +57,21 @@ describe('opening maps', () => {
     }
   });
 
-  ktest('fromFd of an fd that is not a map is a typed error (and the duplicate is closed)', () => {
-    const e = thrown(() => BpfMap.fromFd(0));
-    expect(e).toBeInstanceOf(BpfError);
-    expect((e as BpfError).command).toBe('BPF_OBJ_GET_INFO_BY_FD');
+  ktest('fromFd of an fd that is not a map is refused with code NOT_A_MAP', () => {
+    // OBJ_GET_INFO_BY_FD would answer for programs and BTF in their own layouts.
+    const prog = Program.load({ name: 'ret0', type: 'SOCKET_FILTER', instructions: encodeInsns([asm.mov64Imm(0, 0), asm.exit()]), license: 'GPL' });
+    const btf = BtfHandle.load(tinyIntBtf());
+    try {
+      for (const fd of [prog.fd, btf.fd, 0]) {
+        const e = thrown(() => BpfMap.fromFd(fd));
+        expect(e.code).toBe('NOT_A_MAP');
+        expect(e.message).toMatch(/not a BPF map/);
+      }
+    } finally {
+      prog.close();
+      btf.close();
+    }
+    expect(thrown(() => BpfMap.fromFd(100_000))).toMatchObject({ code: 'EBADF' });
   });
 });
 

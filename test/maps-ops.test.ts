@@ -623,4 +623,16 @@ describe('sizes and integer encoding', () => {
       expect([...t.entries()]).toEqual([[2, 7n]]);
     });
   });
+
+  ktest('typed() on a per-CPU map writes the value to every CPU', () => {
+    const ncpu = possibleCpuCount();
+    withMap({ type: 'PERCPU_ARRAY', keySize: 4, valueSize: 4, maxEntries: 4 }, (m) => {
+      m.updatePerCpu(1, range(ncpu, 7)); // leaves distinct per-CPU bytes in the scratch block
+      const t = m.typed(u32, u32);
+      t.set(0, 5);
+      expect(m.lookupPerCpu(0)!.map((b) => b.readUInt32LE())).toEqual(Array(ncpu).fill(5));
+      expect(t.get(1)).toBe(7); // get() decodes the first CPU's slot
+      expect(m.lookupPerCpu(1)!.map((b) => b.readUInt32LE())).toEqual(range(ncpu, 7));
+    });
+  });
 });

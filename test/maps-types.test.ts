@@ -16,6 +16,10 @@ import {
   lpmKeyFromCidr,
   possibleCpuCount,
   setBpfBackend,
+  Program,
+  asm,
+  encodeInsns,
+  progInfoByFd,
   type MapSpec,
 } from '../lib/index.ts';
 import { tinyIntBtf } from '../bpf/btf-handle.ts';
@@ -100,6 +104,17 @@ describe('probes', () => {
       expect(second.cmds).toEqual([]);
       expect(second.result).toBe(first.result);
     }
+  });
+
+  ktest('probes agree with creation: the types this file creates unconditionally are reported supported', () => {
+    const types = [
+      'HASH', 'ARRAY', 'PROG_ARRAY', 'PERF_EVENT_ARRAY', 'PERCPU_HASH', 'PERCPU_ARRAY', 'STACK_TRACE', 'CGROUP_ARRAY',
+      'LRU_HASH', 'LRU_PERCPU_HASH', 'LPM_TRIE', 'ARRAY_OF_MAPS', 'HASH_OF_MAPS', 'DEVMAP', 'SOCKMAP', 'CPUMAP', 'XSKMAP',
+      'SOCKHASH', 'CGROUP_STORAGE', 'REUSEPORT_SOCKARRAY', 'PERCPU_CGROUP_STORAGE', 'QUEUE', 'STACK', 'SK_STORAGE',
+      'DEVMAP_HASH', 'STRUCT_OPS', 'RINGBUF', 'TASK_STORAGE', 'BLOOM_FILTER', 'USER_RINGBUF',
+    ] as const;
+    for (const t of types) expect(isMapTypeSupported(MapType[t]), t).toBe(true);
+    expect(isMapTypeSupported(MapType.UNSPEC)).toBe(false);
   });
 
   ktest('an unknown map type is NotSupportedError (code NOT_SUPPORTED), not a bare EINVAL', () => {
@@ -304,7 +319,7 @@ describe('maps of maps', () => {
 
 describe('fd arrays', () => {
   ktest('PROG_ARRAY: created; a non-program fd is refused with a typed error', () => {
-    // Inserting a real program fd needs a loaded program: covered with the loader.
+    // Inserting a real program fd needs a loaded program: see the next test (Program comes with the loader).
     withMap({ type: 'PROG_ARRAY', keySize: 4, valueSize: 4, maxEntries: 4, name: 'progs' }, (m) => {
       expect(m.info().typeName).toBe('PROG_ARRAY');
       const other = BpfMap.create({ type: 'ARRAY', keySize: 4, valueSize: 4, maxEntries: 1 });
@@ -320,6 +335,18 @@ describe('fd arrays', () => {
       expect(bad.code).toBe('EBADF');
       expect((bad as BpfError).hint).toMatch(/open fd/);
       expect(m.delete(0)).toBe(false); // nothing was inserted
+    });
+  });
+
+  ktest('PROG_ARRAY: holds a real program; lookup gives its id', () => {
+    using prog = Program.load({ name: 'ret0', type: 'SOCKET_FILTER', instructions: encodeInsns([asm.mov64Imm(0, 0), asm.exit()]), license: 'GPL' });
+    withMap({ type: 'PROG_ARRAY', keySize: 4, valueSize: 4, maxEntries: 4, name: 'progs' }, (m) => {
+      m.update(2, prog);
+      const id = m.lookup(2)!.readUInt32LE();
+      expect(id).toBeGreaterThan(0);
+      expect(id).toBe(progInfoByFd(prog.fd).id);
+      expect(m.delete(2)).toBe(true);
+      expect(m.lookup(2)).toBeUndefined();
     });
   });
 

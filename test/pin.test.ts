@@ -6,7 +6,19 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, type TestContext } from 'vitest';
-import { BpfError, BpfMap, MapFlags, PinPathError, isBpffs, possibleCpuCount, setBpfBackend, type MapSpec } from '../lib/index.ts';
+import {
+  BpfError,
+  BpfMap,
+  MapFlags,
+  PinPathError,
+  Program,
+  asm,
+  encodeInsns,
+  isBpffs,
+  possibleCpuCount,
+  setBpfBackend,
+  type MapSpec,
+} from '../lib/index.ts';
 import { BPFFS, bpffsSkipReason, which } from './helpers/env.ts';
 import { pintest } from './helpers/kernel.ts';
 
@@ -154,6 +166,16 @@ describe('pinning', () => {
     m.pin(join(dir, 'm4b'));
     using p = BpfMap.fromPin(join(dir, 'm4b'));
     expect(p.info().id).toBe(m.info().id);
+  });
+
+  pintest('fromPin of a pinned program is refused with code NOT_A_MAP', () => {
+    const path = join(dir, 'prog');
+    using prog = Program.load({ name: 'ret0', type: 'SOCKET_FILTER', instructions: encodeInsns([asm.mov64Imm(0, 0), asm.exit()]), license: 'GPL' });
+    prog.pin(path);
+    const e = thrown(() => BpfMap.fromPin(path));
+    expect(e.code).toBe('NOT_A_MAP');
+    expect(e.message).toContain(path);
+    rmSync(path);
   });
 
   pintest('pin after close is CLOSED', () => {
