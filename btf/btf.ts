@@ -216,7 +216,10 @@ export class Btf {
     const strStart = hdrLen + header.strOff;
     const strings = asBuffer(bytes.subarray(strStart, strStart + header.strLen));
     if (!base && (strings.length === 0 || strings[0] !== 0)) {
-      throw new BtfError('BTF_MALFORMED', 'BTF string section must start with an empty string');
+      throw new BtfError(
+        'BTF_MALFORMED',
+        'BTF string section must start with an empty string (split BTF, e.g. a kernel module? it needs its base: --base FILE / { base })',
+      );
     }
     if (strings.length && strings[strings.length - 1] !== 0) {
       throw new BtfError('BTF_MALFORMED', 'BTF string section is not NUL-terminated');
@@ -265,6 +268,16 @@ export class Btf {
     if (firstId + n - 1 > 0x7fffffff) throw new BtfError('BTF_MALFORMED', 'too many types');
     if (n < offs.length) offs = offs.slice(0, n);
     return offs;
+  }
+
+  /**
+   * Low-level access for hot loops (C dumper, CO-RE candidate scans): this
+   * blob's type section as native-endian 32-bit words (layout per
+   * include/uapi/linux/btf.h: name_off, info, size/type, then kind data) and
+   * the word offset of each own type (index = id - firstTypeId). Do not modify.
+   */
+  rawTypes(): { readonly words: Uint32Array; readonly offsets: Uint32Array } {
+    return { words: this.words, offsets: this.offsets };
   }
 
   /** Total number of type ids, including void and the base's types: valid ids are 0..length-1. */

@@ -121,3 +121,34 @@ describe('kernel modules', () => {
     }
   });
 });
+
+describe('tsbpf btf dump', async () => {
+  const { btfDump, btfDumpCommand } = await import('../lib/commands/btf.ts');
+  const core = new URL('./fixtures/btf/core.o', import.meta.url).pathname;
+
+  it.skipIf(!hasBpftool)('raw and json formats equal bpftool for an object', () => {
+    expect(btfDump(core)).toBe(bpftool(['btf', 'dump', 'file', core]));
+    expect(btfDump(core, { format: 'json' })).toBe(bpftool(['-j', 'btf', 'dump', 'file', core]));
+  });
+
+  it.skipIf(!hasCilium || !hasBpftool)('--base for split BTF', () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'tsbpf-btf-'));
+    const basePath = join(tmp, 'vmlinux.btf');
+    writeFileSync(basePath, corpusVmlinux());
+    expect(btfDump(TESTMOD, { base: basePath }) === bpftool(['btf', 'dump', 'file', TESTMOD, '-B', basePath])).toBe(true);
+  });
+
+  it('reports errors as BtfError and bad usage as exit code 2', async () => {
+    expect(() => btfDump('/nonexistent/file')).toThrow(BtfError);
+    expect(() => btfDump(core, { format: 'yaml' as never })).toThrow(BtfError);
+    const err = process.stderr.write;
+    process.stderr.write = (() => true) as never;
+    try {
+      expect(await btfDumpCommand.run([])).toBe(2);
+      expect(await btfDumpCommand.run([core, '--format', 'yaml'])).toBe(2);
+      expect(await btfDumpCommand.run([core, '--base'])).toBe(2);
+    } finally {
+      process.stderr.write = err;
+    }
+  });
+});
