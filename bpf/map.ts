@@ -787,9 +787,8 @@ export class BpfMap implements Disposable {
     const r = bpfRaw(cmd, a, MapBatchAttr.SIZE);
     const count = u[MapBatchAttr.count >> 2]!;
     if (r === 0) return { count, err: 0, unsupported: false };
-    // ENOTSUPP: this map type has no batch ops; EINVAL with nothing done: the kernel predates batching.
-    const unsupported = r === -Errno.ENOTSUPP || r === -Errno.EOPNOTSUPP || (r === -Errno.EINVAL && count === 0 && !batchKnown);
-    if (r === -Errno.EINVAL && !unsupported) batchKnown = true;
+    // ENOTSUPP: this map type has no batch ops; EINVAL: bad arguments, or a kernel that predates batching.
+    const unsupported = r === -Errno.ENOTSUPP || r === -Errno.EOPNOTSUPP || (r === -Errno.EINVAL && !kernelHasBatchOps());
     return { count, err: r, unsupported };
   }
 
@@ -828,7 +827,21 @@ export class BpfMap implements Disposable {
   }
 }
 
-let batchKnown = false;
+let batchOps: boolean | undefined;
+
+/**
+ * Whether the kernel knows the batch commands (5.6+). An unknown command fails
+ * with EINVAL without touching the attr, so the count left in it proves
+ * nothing; a known one, given no map (fd -1), fails with EBADF. Cached.
+ */
+function kernelHasBatchOps(): boolean {
+  if (batchOps === undefined) {
+    const a = coldAttr(MapBatchAttr.SIZE);
+    a.u32[MapBatchAttr.map_fd >> 2] = 0xffff_ffff;
+    batchOps = bpfRaw(BpfCmd.MAP_LOOKUP_BATCH, a, MapBatchAttr.SIZE) !== -Errno.EINVAL;
+  }
+  return batchOps;
+}
 
 /** Deletions made through any BpfMap of this process; walks re-read the first key when it moves. */
 let deletions = 0;
