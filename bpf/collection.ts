@@ -20,6 +20,8 @@ import { MapFlags, MapType, isMapOfMaps, mapTypeName, resolveMapType } from './m
 import { Program, type LoadOptions } from './program.ts';
 import { ProgType, resolveProgType } from './prog-types.ts';
 import type { SourceLine } from './verifier.ts';
+import { autoAttach } from './link/attach-all.ts';
+import type { Link } from './link/link.ts';
 
 /** CO-RE: resolves the relocations of one function placed at `start` in `insns`. */
 export type CoreApplier = (func: FuncSpec, insns: Uint8Array, start: number, local: Btf, target: () => Btf) => void;
@@ -76,6 +78,8 @@ export class Variable {
 export class Collection implements Disposable {
   readonly maps: Record<string, BpfMap> = {};
   readonly programs: Record<string, Program> = {};
+  /** Links made by attachAll (closed with the collection). */
+  readonly links: Record<string, Link> = {};
   readonly variables: Record<string, Variable> = {};
   /** Non-fatal things the loader did differently from the object's wishes. */
   readonly warnings: string[] = [];
@@ -98,9 +102,38 @@ export class Collection implements Disposable {
     return this.#btf && !this.#closed ? this.#btf.fd : -1;
   }
 
+  /** The spec this collection was loaded from. */
+  spec: CollectionSpec | undefined;
+
+  /**
+   * Attach every program whose section names its hook (tracepoints, raw
+   * tracepoints, kprobes, ksyscalls, uprobes with a path, BTF tracing, iterators),
+   * like a libbpf skeleton's attach. Returns the new links, also kept in `links`.
+   */
+  attachAll(): Record<string, Link> {
+    if (this.#closed) throw new TsbpfError('CLOSED', 'collection is closed');
+    const made: Record<string, Link> = {};
+    try {
+      for (const [name, prog] of Object.entries(this.programs)) {
+        const ps = this.spec?.programs[name];
+        if (!ps || this.links[name]) continue;
+        const link = autoAttach(prog, ps);
+        if (link) made[name] = this.links[name] = link;
+      }
+    } catch (e) {
+      for (const [n, l] of Object.entries(made)) {
+        l.close();
+        delete this.links[n];
+      }
+      throw e;
+    }
+    return made;
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    for (const l of Object.values(this.links)) l.close();
     for (const m of this.#mappings) m.unmap();
     for (const p of Object.values(this.programs)) p.close();
     for (const m of Object.values(this.maps)) m.close();
@@ -173,6 +206,7 @@ const NO_BTF_KV = new Set<number>([
 
 export function loadCollection(spec: CollectionSpec, opts: CollectionOptions = {}): Collection {
   const coll = new Collection();
+  coll.spec = spec;
   try {
     load(spec, opts, coll);
     return coll;
@@ -370,10 +404,11 @@ function resolveExtern(spec: CollectionSpec, coll: Collection, name: string, v: 
       }
       if (id === undefined) {
         if (!e.weak) throw new CollectionError('KFUNC_MISSING', `program '${prog}': kfunc '${name}' is not in the kernel's BTF`);
-        // A missing weak kfunc: poison the call like libbpf, so the verifier rejects it only if reached.
-        v.setUint8(o + 1, 0);
+        // A missing weak kfunc: a kfunc call to BTF id 0, exactly as libbpf 1.1 (the verifier rejects it only if
+        // reached; the program tag stays libbpf's). Later libbpf turns it into a bogus helper call instead.
+        setSrc(PseudoCall.KFUNC_CALL);
         v.setInt16(o + 2, 0, true);
-        v.setInt32(o + 4, 0xbad2310, true);
+        v.setInt32(o + 4, 0, true);
         return;
       }
       setSrc(PseudoCall.KFUNC_CALL);

@@ -126,11 +126,18 @@ export class Program implements Disposable {
   readonly verifierLog: string | undefined;
   #fd: number;
 
-  constructor(fd: number, name: string, type: number, log?: string) {
+  /** Expected attach type given at load (0 when none); attach helpers use it. */
+  readonly attachType: number;
+  /** The SEC() name it was loaded from, when it came from an object. */
+  readonly sectionName: string | undefined;
+
+  constructor(fd: number, name: string, type: number, log?: string, meta: { attachType?: number; sectionName?: string } = {}) {
     this.#fd = fd;
     this.name = name;
     this.type = type;
     this.verifierLog = log;
+    this.attachType = meta.attachType ?? 0;
+    this.sectionName = meta.sectionName;
   }
 
   /** Load a program. A verifier rejection throws VerifierError with the log. */
@@ -141,6 +148,7 @@ export class Program implements Disposable {
       throw new TsbpfError('BAD_PROGRAM', `program '${spec.name}': ${spec.instructions.byteLength} bytes of instructions is not a whole number of 8-byte instructions`);
     }
     const license = Buffer.from(spec.license + '\0');
+    const meta = { attachType: resolveAttachType(spec.expectedAttachType), sectionName: spec.sectionName };
     const fdArray = spec.fdArray?.length ? Buffer.from(Int32Array.from(spec.fdArray).buffer) : undefined;
     const attempt = (log: Uint8Array | undefined, level: number): { r: number; trueSize: number } => {
       const a = coldAttr(ProgLoadAttr.SIZE);
@@ -188,7 +196,7 @@ export class Program implements Disposable {
     const level = opts.logLevel ?? 1;
     if (!opts.alwaysLog) {
       const { r } = retry(() => attempt(undefined, 0));
-      if (r >= 0) return new Program(adoptFd(r), spec.name, type);
+      if (r >= 0) return new Program(adoptFd(r), spec.name, type, undefined, meta);
       // Only verifier-style failures are worth a second load with a log. EPERM is one of them
       // (e.g. a pointer leak) unless it came from a capability check, which leaves the log empty.
       if (r !== -Errno.EACCES && r !== -Errno.EINVAL && r !== -Errno.E2BIG && r !== -Errno.EPERM) {
@@ -200,7 +208,7 @@ export class Program implements Disposable {
       const log = new Uint8Array(size);
       const { r, trueSize } = retry(() => attempt(log, level));
       const text = cstr(log);
-      if (r >= 0) return new Program(adoptFd(r), spec.name, type, opts.alwaysLog ? text : undefined);
+      if (r >= 0) return new Program(adoptFd(r), spec.name, type, opts.alwaysLog ? text : undefined, meta);
       // ENOSPC: the log did not fit. Newer kernels say how much room they need.
       if (r === -Errno.ENOSPC && size < maxLog) {
         size = Math.min(maxLog, Math.max(size * 4, trueSize + 1));

@@ -54,3 +54,4 @@ export {
 export { loadCollection, setVariable, Collection, CollectionError, Variable, type CollectionOptions } from '../bpf/collection.ts';
 export { UnknownSectionError, SECTION_DEFS, matchSection, type SectionDef, type AutoAttachKind } from '../bpf/section-names.ts';
 export { LinkError } from '../bpf/linker.ts';
+export * from '../bpf/link/index.ts';

@@ -110,13 +110,62 @@ export const ProgTestRunAttr = {
 export const LinkCreateAttr = {
   prog_fd: 0,
   target_fd: 4,
+  target_ifindex: 4,
   attach_type: 8,
   flags: 12,
+  // The rest is a union whose member depends on the attach type.
   target_btf_id: 16,
   iter_info: 16,
   iter_info_len: 24,
   perf_event_cookie: 16,
+  kprobe_multi_flags: 16,
+  kprobe_multi_cnt: 20,
+  kprobe_multi_syms: 24,
+  kprobe_multi_addrs: 32,
+  kprobe_multi_cookies: 40,
+  tracing_target_btf_id: 16,
+  tracing_cookie: 24,
+  netfilter_pf: 16,
+  netfilter_hooknum: 20,
+  netfilter_priority: 24,
+  netfilter_flags: 28,
+  tcx_relative_fd: 16,
+  tcx_expected_revision: 24,
+  uprobe_multi_path: 16,
+  uprobe_multi_offsets: 24,
+  uprobe_multi_ref_ctr_offsets: 32,
+  uprobe_multi_cookies: 40,
+  uprobe_multi_cnt: 48,
+  uprobe_multi_flags: 52,
+  uprobe_multi_pid: 56,
   SIZE: 64,
+} as const;
+
+export const RawTracepointAttr = { name: 0, prog_fd: 8, cookie: 16, SIZE: 16 } as const;
+
+/** BPF_PROG_ATTACH and BPF_PROG_DETACH. */
+export const ProgAttachAttr = {
+  target_fd: 0,
+  attach_bpf_fd: 4,
+  attach_type: 8,
+  attach_flags: 12,
+  replace_bpf_fd: 16,
+  SIZE: 20,
+} as const;
+
+export const LinkUpdateAttr = { link_fd: 0, new_prog_fd: 4, flags: 8, old_prog_fd: 12, SIZE: 16 } as const;
+export const LinkDetachAttr = { link_fd: 0, SIZE: 4 } as const;
+export const IterCreateAttr = { link_fd: 0, flags: 4, SIZE: 8 } as const;
+
+/** BPF_PROG_QUERY. */
+export const ProgQueryAttr = {
+  target_fd: 0,
+  attach_type: 4,
+  query_flags: 8,
+  attach_flags: 12,
+  prog_ids: 16,
+  prog_cnt: 24,
+  SIZE: 28,
 } as const;
 
 /** `struct bpf_map_info` (written by BPF_OBJ_GET_INFO_BY_FD). */

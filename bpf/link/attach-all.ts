@@ -1,0 +1,59 @@
+/**
+ * Auto-attach, like a libbpf skeleton's attach: every program whose SEC()
+ * names its hook completely (tracepoint/cat/name, raw_tp/name, kprobe/func,
+ * ksyscall/name, uprobe/path:func, tp_btf, fentry/fexit/lsm, iter) is attached;
+ * programs whose hook needs a target the section cannot name (xdp, tc,
+ * cgroup, socket) are left alone.
+ */
+import type { ObjProgramSpec } from '../collection-spec.ts';
+import type { Program } from '../program.ts';
+import { TsbpfError } from '../../lib/errors.ts';
+import { attachIter } from './iter.ts';
+import { attachKprobe, attachKprobeMulti, attachKsyscall } from './kprobe.ts';
+import type { Link } from './link.ts';
+import { attachRawTracepoint, attachTracing } from './raw-tracepoint.ts';
+import { attachTracepoint } from './tracepoint.ts';
+import { attachUprobe } from './uprobe.ts';
+
+/** Attach one program as its section says; undefined when the section names no complete hook. */
+export function autoAttach(prog: Program, spec: ObjProgramSpec): Link | undefined {
+  const to = spec.attachTo;
+  const sec = spec.sectionName;
+  switch (spec.autoAttach) {
+    case 'tracepoint': {
+      const i = to.indexOf('/');
+      if (i <= 0) return undefined;
+      return attachTracepoint(prog, to.slice(0, i), to.slice(i + 1));
+    }
+    case 'raw_tracepoint':
+      return to ? attachRawTracepoint(prog, to) : undefined;
+    case 'tracing':
+    case 'lsm':
+    case 'freplace':
+      return attachTracing(prog);
+    case 'kprobe':
+    case 'kretprobe': {
+      if (!to) return undefined;
+      const m = /^([^+]+)(?:\+(\d+|0x[0-9a-f]+))?$/i.exec(to);
+      if (!m) throw new TsbpfError('BAD_SECTION', `section '${sec}': expected kprobe/<function>[+<offset>]`);
+      return attachKprobe(prog, m[1]!, { retprobe: spec.autoAttach === 'kretprobe', offset: m[2] ? Number(m[2]) : 0 });
+    }
+    case 'ksyscall':
+    case 'kretsyscall':
+      return to ? attachKsyscall(prog, to, { retprobe: spec.autoAttach === 'kretsyscall' }) : undefined;
+    case 'kprobe.multi':
+    case 'kretprobe.multi':
+      return to ? attachKprobeMulti(prog, to, { retprobe: spec.autoAttach === 'kretprobe.multi' }) : undefined;
+    case 'uprobe':
+    case 'uretprobe': {
+      // uprobe/<path>:<function>[+<offset>]
+      const m = /^(.+):([^:+]+)(?:\+(\d+|0x[0-9a-f]+))?$/i.exec(to);
+      if (!m) return undefined;
+      return attachUprobe(prog, m[1]!, m[2]!, { retprobe: spec.autoAttach === 'uretprobe', offset: m[3] ? Number(m[3]) : 0 });
+    }
+    case 'iter':
+      return attachIter(prog);
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,18 @@
+export * from './link.ts';
+export * from './perf-event.ts';
+export * from './tracepoint.ts';
+export * from './raw-tracepoint.ts';
+export * from './kprobe.ts';
+export * from './uprobe.ts';
+export * from './xdp.ts';
+export * from './tcx.ts';
+export * from './cgroup.ts';
+export * from './sockmap.ts';
+export * from './socket-filter.ts';
+export * from './netns.ts';
+export * from './netfilter.ts';
+export * from './iter.ts';
+export * from './trace-pipe.ts';
+export * from './attach-all.ts';
+export { tracepointId, tracefsRoot } from './tracefs.ts';
+export { ifindexOf } from './netdev.ts';

@@ -1,0 +1,93 @@
+/** kprobe / kretprobe / ksyscall, and kprobe_multi (one link, many functions). */
+import { TsbpfError } from '../../lib/errors.ts';
+import { NativeBlock } from '../../syscall/index.ts';
+import type { Program } from '../program.ts';
+import { AttachType, ProgType, progTypeName } from '../prog-types.ts';
+import { CleanupLink, FdLink, Link, linkCreate } from './link.ts';
+import { attachToPerfEvent } from './perf-event.ts';
+import { openProbe } from './probe-pmu.ts';
+import { readFileSync } from 'node:fs';
+
+export interface KprobeOptions {
+  retprobe?: boolean;
+  offset?: number;
+  /** Concurrent kretprobe instances (uses the tracefs path). */
+  maxactive?: number;
+  cookie?: bigint;
+}
+
+function needKprobe(prog: Program, what: string): void {
+  if (prog.type !== ProgType.KPROBE) {
+    throw new TsbpfError('WRONG_PROGRAM_TYPE', `cannot attach ${progTypeName(prog.type)} program '${prog.name}' to ${what}: it needs a KPROBE program`);
+  }
+}
+
+export function attachKprobe(prog: Program, symbol: string, opts: KprobeOptions = {}): Link {
+  needKprobe(prog, `kprobe ${symbol}`);
+  const { fd, cleanup } = openProbe({ kind: 'kprobe', ret: !!opts.retprobe, target: symbol, offset: BigInt(opts.offset ?? 0), maxactive: opts.maxactive });
+  const link = attachToPerfEvent(prog, fd, `${opts.retprobe ? 'kretprobe' : 'kprobe'} ${symbol} -> ${prog.name}`, opts.cookie);
+  return cleanup ? new CleanupLink(link, cleanup) : link;
+}
+
+/** The arch's syscall wrapper prefix (__x64_sys_, __arm64_sys_), found in kallsyms. */
+let prefix: string | undefined;
+export function syscallPrefix(): string {
+  if (prefix !== undefined) return prefix;
+  const syms = readFileSync('/proc/kallsyms', 'utf8');
+  for (const p of ['__x64_sys_', '__arm64_sys_', '__s390x_sys_', '__riscv_sys_', '__se_sys_', 'sys_']) {
+    if (syms.includes(` ${p}getpid\n`)) return (prefix = p);
+  }
+  return (prefix = 'sys_');
+}
+
+export function attachKsyscall(prog: Program, syscall: string, opts: Omit<KprobeOptions, 'offset'> = {}): Link {
+  return attachKprobe(prog, syscallPrefix() + syscall, opts);
+}
+
+/** kprobe.multi: many functions, given as names or a glob over available_filter_functions/kallsyms. */
+export function attachKprobeMulti(prog: Program, symbols: string[] | string, opts: { retprobe?: boolean; cookies?: bigint[] } = {}): FdLink {
+  needKprobe(prog, 'kprobe.multi');
+  const names = typeof symbols === 'string' ? globKallsyms(symbols) : symbols;
+  if (!names.length) throw new TsbpfError('NO_SYMBOL', `no kernel function matches '${String(symbols)}'`);
+  // An array of char* pointing into one native block of NUL-terminated names.
+  const strs = names.map((n) => Buffer.from(n + '\0'));
+  const total = strs.reduce((a, b) => a + b.byteLength, 0);
+  const block = new NativeBlock(total + names.length * 8 + (opts.cookies ? names.length * 8 : 0));
+  try {
+    let off = names.length * 8 + (opts.cookies ? names.length * 8 : 0);
+    strs.forEach((s, i) => {
+      block.bytes.set(s, off);
+      block.view.setBigUint64(i * 8, BigInt(block.addr + off), true);
+      off += s.byteLength;
+    });
+    opts.cookies?.forEach((c, i) => block.view.setBigUint64(names.length * 8 + i * 8, c, true));
+    const fd = linkCreate(
+      {
+        progFd: prog.fd,
+        targetFd: 0,
+        attachType: AttachType.TRACE_KPROBE_MULTI,
+        extra: (u, v) => {
+          u[16 >> 2] = opts.retprobe ? 1 : 0; // BPF_F_KPROBE_MULTI_RETURN
+          u[20 >> 2] = names.length;
+          v.setBigUint64(24, BigInt(block.addr), true);
+          if (opts.cookies) v.setBigUint64(40, BigInt(block.addr + names.length * 8), true);
+        },
+      },
+      { object: `kprobe.multi ${String(symbols)}`, caps: ['PERFMON'], hints: { ESRCH: 'a symbol was not found', EOPNOTSUPP: 'this kernel has no kprobe_multi (fprobe) support' } },
+    );
+    return new FdLink(fd, `kprobe.multi ${typeof symbols === 'string' ? symbols : `${names.length} functions`} -> ${prog.name}`);
+  } finally {
+    block.free();
+  }
+}
+
+function globKallsyms(glob: string): string[] {
+  const re = new RegExp('^' + glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$');
+  const out = new Set<string>();
+  for (const line of readFileSync('/proc/kallsyms', 'utf8').split('\n')) {
+    const [, t, name] = line.split(' ');
+    if (name && (t === 't' || t === 'T') && !name.includes('.') && re.test(name)) out.add(name);
+  }
+  return [...out];
+}
+

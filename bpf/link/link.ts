@@ -1,0 +1,338 @@
+/**
+ * Links: what keeps an attached program attached. A Link owns the fds that
+ * hold the attachment (a BPF link fd, a perf event fd, or both) and detaches
+ * on close(). Kinds without BPF links (prog-attach, socket options, perf
+ * ioctls) are Links too, so every attach returns the same shape.
+ */
+import {
+  BpfCmd,
+  BpfError,
+  Errno,
+  GetIdAttr,
+  InfoAttr,
+  LinkCreateAttr,
+  LinkDetachAttr,
+  LinkUpdateAttr,
+  ObjPinAttr,
+  ProgAttachAttr,
+  addressOf,
+  adoptFd,
+  bpfCall,
+  bpfRaw,
+  closeFd,
+  coldAttr,
+  putPtr,
+  type BpfErrorContext,
+} from '../../syscall/index.ts';
+import { TsbpfError } from '../../lib/errors.ts';
+import { checkPinPath, unpinPath } from '../pin.ts';
+import type { Program } from '../program.ts';
+import { attachTypeName } from '../prog-types.ts';
+
+export const LinkType = {
+  UNSPEC: 0,
+  RAW_TRACEPOINT: 1,
+  TRACING: 2,
+  CGROUP: 3,
+  ITER: 4,
+  NETNS: 5,
+  XDP: 6,
+  PERF_EVENT: 7,
+  KPROBE_MULTI: 8,
+  STRUCT_OPS: 9,
+  NETFILTER: 10,
+  TCX: 11,
+  UPROBE_MULTI: 12,
+  NETKIT: 13,
+  SOCKMAP: 14,
+} as const;
+
+const LINK_NAMES: string[] = [];
+for (const [n, v] of Object.entries(LinkType)) LINK_NAMES[v] = n;
+export function linkTypeName(t: number): string {
+  return LINK_NAMES[t] ?? `UNKNOWN(${t})`;
+}
+
+export interface LinkInfo {
+  type: number;
+  typeName: string;
+  id: number;
+  progId: number;
+  /** The raw union that follows (type specific), for tools. */
+  raw: Uint8Array;
+}
+
+/** A hook is missing (no such tracepoint, symbol, interface), or the kernel lacks the attach kind. */
+export class AttachError extends TsbpfError {
+  constructor(code: string, message: string) {
+    super(code, message);
+  }
+}
+
+export abstract class Link implements Disposable {
+  /** What was attached where, for messages and `link list`. */
+  readonly description: string;
+  #closed = false;
+
+  constructor(description: string) {
+    this.description = description;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The BPF link fd, or -1 for attachments that have none (prog-attach, socket filters, legacy perf). */
+  abstract get fd(): number;
+
+  /** Detach and release every fd; safe to call more than once. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.release();
+  }
+
+  protected abstract release(): void;
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** Pin the link in bpffs: the program stays attached after this process exits, until the pin is removed. */
+  pin(path: string): void {
+    const fd = this.#linkFd('pin');
+    checkPinPath(path, 'pin');
+    const p = Buffer.from(path + '\0');
+    const a = coldAttr(ObjPinAttr.SIZE);
+    putPtr(a.u32, ObjPinAttr.pathname, addressOf(p));
+    a.u32[ObjPinAttr.bpf_fd >> 2] = fd;
+    bpfCall(BpfCmd.OBJ_PIN, a, ObjPinAttr.SIZE, { object: `${this.description} -> ${path}`, hints: { EEXIST: 'something is already pinned at that path' } });
+  }
+
+  unpin(path: string): void {
+    unpinPath(path);
+  }
+
+  /** Replace the attached program atomically (BPF_LINK_UPDATE). */
+  update(prog: Program, opts: { expected?: Program } = {}): void {
+    const fd = this.#linkFd('update');
+    const a = coldAttr(LinkUpdateAttr.SIZE);
+    a.u32[LinkUpdateAttr.link_fd >> 2] = fd;
+    a.u32[LinkUpdateAttr.new_prog_fd >> 2] = prog.fd;
+    if (opts.expected) {
+      a.u32[LinkUpdateAttr.flags >> 2] = 1 << 2; // BPF_F_REPLACE
+      a.u32[LinkUpdateAttr.old_prog_fd >> 2] = opts.expected.fd;
+    }
+    bpfCall(BpfCmd.LINK_UPDATE, a, LinkUpdateAttr.SIZE, {
+      object: this.description,
+      hints: { EOPNOTSUPP: 'this kind of link cannot be updated', EINVAL: 'the new program does not fit this hook (type or attach type)' },
+    });
+  }
+
+  /** Detach the program but keep the link fd (BPF_LINK_DETACH); pinned links become defunct. */
+  detach(): void {
+    const a = coldAttr(LinkDetachAttr.SIZE);
+    a.u32[0] = this.#linkFd('detach');
+    bpfCall(BpfCmd.LINK_DETACH, a, LinkDetachAttr.SIZE, { object: this.description });
+  }
+
+  info(): LinkInfo {
+    return linkInfoByFd(this.#linkFd('info'));
+  }
+
+  #linkFd(what: string): number {
+    if (this.#closed) throw new TsbpfError('CLOSED', `link ${this.description} is closed`);
+    const fd = this.fd;
+    if (fd < 0) throw new TsbpfError('NOT_A_BPF_LINK', `cannot ${what} ${this.description}: it is attached without a BPF link (old kernel or prog-attach API)`);
+    return fd;
+  }
+}
+
+/** A BPF link fd (BPF_LINK_CREATE, BPF_RAW_TRACEPOINT_OPEN, BPF_OBJ_GET). */
+export class FdLink extends Link {
+  #fd: number;
+  /** Extra fds that must live as long as the link (e.g. its perf event). */
+  #extra: number[];
+
+  constructor(fd: number, description: string, extra: number[] = []) {
+    super(description);
+    this.#fd = fd;
+    this.#extra = extra;
+  }
+
+  get fd(): number {
+    return this.closed ? -1 : this.#fd;
+  }
+
+  protected release(): void {
+    closeFd(this.#fd);
+    for (const fd of this.#extra) closeFd(fd);
+    this.#extra = [];
+  }
+
+  /** Open a pinned link. */
+  static fromPin(path: string): FdLink {
+    checkPinPath(path, 'open');
+    const p = Buffer.from(path + '\0');
+    const a = coldAttr(ObjPinAttr.SIZE);
+    putPtr(a.u32, ObjPinAttr.pathname, addressOf(p));
+    const fd = adoptFd(bpfCall(BpfCmd.OBJ_GET, a, ObjPinAttr.SIZE, { object: path }));
+    return new FdLink(fd, `pinned link ${path}`);
+  }
+
+  static fromId(id: number): FdLink {
+    const a = coldAttr(GetIdAttr.SIZE);
+    a.u32[0] = id;
+    const fd = adoptFd(bpfCall(BpfCmd.LINK_GET_FD_BY_ID, a, GetIdAttr.SIZE, { object: `link id ${id}` }));
+    return new FdLink(fd, `link id ${id}`);
+  }
+}
+
+/** An attachment through BPF_PROG_ATTACH: close() issues BPF_PROG_DETACH. */
+export class ProgAttachLink extends Link {
+  #target: number;
+  #ownsTarget: boolean;
+  #progFd: number;
+  #attachType: number;
+
+  constructor(targetFd: number, ownsTarget: boolean, progFd: number, attachType: number, description: string) {
+    super(description);
+    this.#target = targetFd;
+    this.#ownsTarget = ownsTarget;
+    this.#progFd = progFd;
+    this.#attachType = attachType;
+  }
+
+  get fd(): number {
+    return -1;
+  }
+
+  protected release(): void {
+    const a = coldAttr(ProgAttachAttr.SIZE);
+    a.u32[ProgAttachAttr.target_fd >> 2] = this.#target;
+    a.u32[ProgAttachAttr.attach_bpf_fd >> 2] = this.#progFd;
+    a.u32[ProgAttachAttr.attach_type >> 2] = this.#attachType;
+    bpfRaw(BpfCmd.PROG_DETACH, a, ProgAttachAttr.SIZE); // best effort: the target may be gone
+    closeFd(this.#progFd);
+    if (this.#ownsTarget) closeFd(this.#target);
+  }
+}
+
+/** An attachment that lives as long as some fds (a legacy perf event, a socket option): closing them detaches. */
+export class FdsLink extends Link {
+  #fds: number[];
+  #onClose: (() => void) | undefined;
+  constructor(fds: number[], description: string, onClose?: () => void) {
+    super(description);
+    this.#fds = fds;
+    this.#onClose = onClose;
+  }
+  get fd(): number {
+    return -1;
+  }
+  protected release(): void {
+    this.#onClose?.();
+    for (const fd of this.#fds) closeFd(fd);
+    this.#fds = [];
+  }
+}
+
+/** A set of links closed together (e.g. one perf event per CPU). */
+export class MultiLink extends Link {
+  readonly links: Link[];
+  constructor(links: Link[], description: string) {
+    super(description);
+    this.links = links;
+  }
+  get fd(): number {
+    return -1;
+  }
+  protected release(): void {
+    for (const l of this.links) l.close();
+  }
+}
+
+export interface LinkCreate {
+  progFd: number;
+  targetFd: number;
+  attachType: number;
+  flags?: number;
+  /** Fill the type-specific union (offsets in LinkCreateAttr). */
+  extra?: (u32: Uint32Array, view: DataView) => void;
+}
+
+/** BPF_LINK_CREATE; returns an owned fd or throws. */
+export function linkCreate(req: LinkCreate, ctx: BpfErrorContext): number {
+  const r = linkCreateRaw(req);
+  if (r < 0) throw new BpfError('BPF_LINK_CREATE', -r, ctx, `attach type ${attachTypeName(req.attachType)}`);
+  return r;
+}
+
+/** BPF_LINK_CREATE returning an owned fd or -errno. */
+export function linkCreateRaw(req: LinkCreate): number {
+  const a = coldAttr(LinkCreateAttr.SIZE);
+  const u = a.u32;
+  u[LinkCreateAttr.prog_fd >> 2] = req.progFd;
+  u[LinkCreateAttr.target_fd >> 2] = req.targetFd;
+  u[LinkCreateAttr.attach_type >> 2] = req.attachType;
+  u[LinkCreateAttr.flags >> 2] = req.flags ?? 0;
+  req.extra?.(u, a.view);
+  const r = bpfRaw(BpfCmd.LINK_CREATE, a, LinkCreateAttr.SIZE);
+  return r >= 0 ? adoptFd(r) : r;
+}
+
+/** BPF_PROG_ATTACH; throws on failure. */
+export function progAttach(targetFd: number, progFd: number, attachType: number, flags: number, ctx: BpfErrorContext): void {
+  const a = coldAttr(ProgAttachAttr.SIZE);
+  a.u32[ProgAttachAttr.target_fd >> 2] = targetFd;
+  a.u32[ProgAttachAttr.attach_bpf_fd >> 2] = progFd;
+  a.u32[ProgAttachAttr.attach_type >> 2] = attachType;
+  a.u32[ProgAttachAttr.attach_flags >> 2] = flags;
+  bpfCall(BpfCmd.PROG_ATTACH, a, ProgAttachAttr.SIZE, ctx);
+}
+
+const LINK_INFO_SIZE = 256;
+
+export function linkInfoByFd(fd: number): LinkInfo {
+  const info = new Uint8Array(LINK_INFO_SIZE);
+  const a = coldAttr(InfoAttr.SIZE);
+  a.u32[InfoAttr.bpf_fd >> 2] = fd;
+  a.u32[InfoAttr.info_len >> 2] = info.byteLength;
+  putPtr(a.u32, InfoAttr.info, addressOf(info));
+  bpfCall(BpfCmd.OBJ_GET_INFO_BY_FD, a, InfoAttr.SIZE, { object: `link fd ${fd}` });
+  const d = new DataView(info.buffer);
+  const type = d.getUint32(0, true);
+  return { type, typeName: linkTypeName(type), id: d.getUint32(4, true), progId: d.getUint32(8, true), raw: info.slice(16) };
+}
+
+/** Ids of every BPF link on the system. */
+export function* linkIds(): Generator<number, void, undefined> {
+  let id = 0;
+  for (;;) {
+    const a = coldAttr(GetIdAttr.SIZE);
+    a.u32[0] = id;
+    const r = bpfRaw(BpfCmd.LINK_GET_NEXT_ID, a, GetIdAttr.SIZE);
+    if (r === -Errno.ENOENT) return;
+    if (r < 0) throw new BpfError('BPF_LINK_GET_NEXT_ID', -r);
+    id = a.u32[GetIdAttr.next_id >> 2]!;
+    yield id;
+  }
+}
+
+/** A link with something to undo after it is closed (e.g. a tracefs probe event to remove). */
+export class CleanupLink extends Link {
+  readonly #inner: Link;
+  readonly #after: () => void;
+  constructor(inner: Link, after: () => void) {
+    super(inner.description);
+    this.#inner = inner;
+    this.#after = after;
+  }
+  get fd(): number {
+    return this.closed ? -1 : this.#inner.fd;
+  }
+  protected release(): void {
+    this.#inner.close();
+    this.#after();
+  }
+}

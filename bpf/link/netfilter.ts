@@ -1,0 +1,25 @@
+/** Netfilter hooks (6.4+): a BPF link on a protocol family and hook, at a priority. */
+import type { Program } from '../program.ts';
+import { AttachType } from '../prog-types.ts';
+import { FdLink, linkCreate } from './link.ts';
+
+export const NfProto = { ipv4: 2, ipv6: 10 } as const;
+export const NfHook = { prerouting: 0, input: 1, forward: 2, output: 3, postrouting: 4 } as const;
+
+export function attachNetfilter(prog: Program, opts: { family: keyof typeof NfProto; hook: keyof typeof NfHook; priority: number; defrag?: boolean }): FdLink {
+  const fd = linkCreate(
+    {
+      progFd: prog.fd,
+      targetFd: 0,
+      attachType: AttachType.NETFILTER,
+      extra: (u, v) => {
+        u[16 >> 2] = NfProto[opts.family];
+        u[20 >> 2] = NfHook[opts.hook];
+        v.setInt32(24, opts.priority, true);
+        u[28 >> 2] = opts.defrag ? 1 : 0; // BPF_F_NETFILTER_IP_DEFRAG
+      },
+    },
+    { object: `netfilter ${opts.family} ${opts.hook}`, caps: ['NET_ADMIN'], hints: { EINVAL: 'bad family/hook/priority, or this kernel has no BPF netfilter links' } },
+  );
+  return new FdLink(fd, `netfilter ${opts.family}/${opts.hook} prio ${opts.priority} -> ${prog.name}`);
+}

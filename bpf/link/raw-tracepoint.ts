@@ -1,0 +1,33 @@
+/**
+ * raw_tracepoint/<name> (BPF_RAW_TRACEPOINT_OPEN with a name), and the BTF
+ * tracing kinds whose target is fixed at load time: tp_btf, fentry, fexit,
+ * fmod_ret, lsm, freplace (the same command with no name).
+ */
+import { BpfCmd, RawTracepointAttr, addressOf, adoptFd, bpfCall, coldAttr, putPtr } from '../../syscall/index.ts';
+import { TsbpfError } from '../../lib/errors.ts';
+import type { Program } from '../program.ts';
+import { ProgType, progTypeName } from '../prog-types.ts';
+import { FdLink } from './link.ts';
+
+export function attachRawTracepoint(prog: Program, name: string): FdLink {
+  if (prog.type !== ProgType.RAW_TRACEPOINT && prog.type !== ProgType.RAW_TRACEPOINT_WRITABLE) {
+    throw new TsbpfError('WRONG_PROGRAM_TYPE', `cannot attach ${progTypeName(prog.type)} program '${prog.name}' to raw tracepoint ${name}`);
+  }
+  const n = Buffer.from(name + '\0');
+  const a = coldAttr(RawTracepointAttr.SIZE);
+  putPtr(a.u32, RawTracepointAttr.name, addressOf(n));
+  a.u32[RawTracepointAttr.prog_fd >> 2] = prog.fd;
+  const fd = adoptFd(bpfCall(BpfCmd.RAW_TRACEPOINT_OPEN, a, RawTracepointAttr.SIZE, { object: `raw_tracepoint ${name}`, caps: ['PERFMON'], hints: { ENOENT: `there is no raw tracepoint '${name}'` } }));
+  return new FdLink(fd, `raw_tracepoint ${name} -> ${prog.name}`);
+}
+
+/** tp_btf, fentry, fexit, fmod_ret, lsm, freplace: the target was chosen at load (attach_btf_id). */
+export function attachTracing(prog: Program): FdLink {
+  if (prog.type !== ProgType.TRACING && prog.type !== ProgType.LSM && prog.type !== ProgType.EXT) {
+    throw new TsbpfError('WRONG_PROGRAM_TYPE', `program '${prog.name}' is ${progTypeName(prog.type)}, not a BTF tracing program`);
+  }
+  const a = coldAttr(RawTracepointAttr.SIZE);
+  a.u32[RawTracepointAttr.prog_fd >> 2] = prog.fd;
+  const fd = adoptFd(bpfCall(BpfCmd.RAW_TRACEPOINT_OPEN, a, RawTracepointAttr.SIZE, { object: prog.name, caps: ['PERFMON'] }));
+  return new FdLink(fd, `${prog.sectionName ?? 'tracing'} -> ${prog.name}`);
+}
