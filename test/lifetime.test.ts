@@ -81,6 +81,7 @@ describe('fd lifetime', () => {
   ktest('failed creates and opens leak no fd', () => {
     const file = openSync('/proc/self/status', 'r');
     const btfBlob = tinyIntBtf();
+    const btfObj = BtfHandle.load(btfBlob);
     const failing: Array<() => unknown> = [
       () => BpfMap.create({ type: 'LPM_TRIE', keySize: 8, valueSize: 4, maxEntries: 16 }), // no NO_PREALLOC: EINVAL
       () => BpfMap.create({ type: 999, keySize: 4, valueSize: 4, maxEntries: 1 }), // NotSupportedError
@@ -102,6 +103,7 @@ describe('fd lifetime', () => {
       () => BpfMap.fromId(0x7fff_fff0), // ENOENT
       () => BpfMap.fromFd(file), // a duplicate is made, then info fails: the duplicate must be closed
       () => BpfMap.fromFd(100_000), // EBADF on dup
+      () => BpfMap.fromFd(btfObj.fd), // NOT_A_MAP: the duplicate must be closed
       () => BpfMap.fromPin('/sys/fs/bpf/tsbpf-does-not-exist'),
     ];
     const SLOW = 6;
@@ -131,6 +133,7 @@ describe('fd lifetime', () => {
       expectBaseline(b);
     } finally {
       closeSync(file);
+      btfObj.close();
     }
   });
 
