@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Btf } from '../btf/btf.ts';
+import { CoreCache, applyCoreRelo, resolveCoreRelo } from '../btf/core.ts';
 import { TsbpfError } from '../lib/errors.ts';
 import { Mapping, mmapFd, pageSize, PROT_READ, PROT_WRITE } from '../syscall/mmap.ts';
 import { BtfHandle } from './btf-handle.ts';
@@ -23,17 +24,18 @@ import type { SourceLine } from './verifier.ts';
 import { autoAttach } from './link/attach-all.ts';
 import type { Link } from './link/link.ts';
 
-/** CO-RE: resolves the relocations of one function placed at `start` in `insns`. */
-export type CoreApplier = (func: FuncSpec, insns: Uint8Array, start: number, local: Btf, target: () => Btf) => void;
-
-let coreApplier: CoreApplier | undefined;
-/** Installed by the CO-RE module (btf/core.ts) so the loader stays independent of it. */
-export function setCoreApplier(fn: CoreApplier): void {
-  coreApplier = fn;
+/** CO-RE: resolve the relocations of one function placed at `start` in `insns` against the target BTF. */
+function applyCore(func: FuncSpec, insns: Uint8Array, start: number, local: Btf, target: () => Btf, cache: CoreCache, warnings: string[]): void {
+  for (const relo of func.coreRelos) {
+    // The spec keeps instruction indexes relative to the function; the engine labels by byte offset.
+    const res = resolveCoreRelo(local, { ...relo, insnOff: relo.insnOff * INSN_SIZE }, relo.kind === 6 /* type_id_local */ ? [] : target(), cache);
+    const poisoned = applyCoreRelo(insns, start + relo.insnOff, res);
+    if (poisoned) warnings.push(`${func.name}: ${poisoned}`);
+  }
 }
 
 export interface CollectionOptions {
-  /** Directory (on bpffs) for maps with `pinning: by-name` (LIBBPF_PIN_BY_NAME). */
+  /** Directory (on bpffs) for maps with `pinning: by-name` (LIBBPF_PIN_BY_NAME); /sys/fs/bpf by default, as in libbpf. */
   pinPath?: string;
   /** BTF to resolve CO-RE and ksyms against instead of the running kernel's (like libbpf's btf_custom_path). */
   kernelBtf?: string | Btf;
@@ -239,6 +241,7 @@ function load(spec: CollectionSpec, opts: CollectionOptions, coll: Collection): 
   for (const m of Object.values(spec.maps)) coll.maps[m.name] = createMap(spec.name, m, btfFd, opts, coll);
 
   // 3. Programs.
+  const coreCache = new CoreCache();
   const names = opts.programs ?? Object.keys(spec.programs);
   for (const name of names) {
     const p = spec.programs[name];
@@ -250,11 +253,8 @@ function load(spec: CollectionSpec, opts: CollectionOptions, coll: Collection): 
         return map.fd;
       },
       extern: (ext, v, insn) => resolveExtern(spec, coll, ext, v, insn, name, targetBtf),
-      core: coreApplier && spec.btf ? (f, insns, start) => coreApplier!(f, insns, start, spec.btf!, targetBtf) : undefined,
+      core: spec.btf ? (f, insns, start) => applyCore(f, insns, start, spec.btf!, targetBtf, coreCache, coll.warnings) : undefined,
     });
-    if (!coreApplier && Object.values(spec.functions).some((f) => f.coreRelos.length)) {
-      throw new CollectionError('NO_CORE', 'the object has CO-RE relocations but no CO-RE engine is installed');
-    }
     const type = resolveProgType(p.type);
     const attachBtfId = p.attachBtfId ?? attachTarget(type, p.sectionName, p.attachTo, p.expectedAttachType, targetBtf);
     const sourceOf = (insn: number): SourceLine | undefined => sourceLine(linked, insn);
@@ -333,9 +333,9 @@ function fillKconfigMap(spec: CollectionSpec, opts: CollectionOptions): void {
 function createMap(objName: string, m: ObjMapSpec, btfFd: number, opts: CollectionOptions, coll: Collection): BpfMap {
   const type = resolveMapType(m.type);
   const kernelName = m.origin === 'data' || m.origin === 'kconfig' ? internalMapName(objName, m.name) : m.name;
+  const pinDir = opts.pinPath ?? '/sys/fs/bpf';
   if (m.pinning === 'by-name') {
-    if (!opts.pinPath) throw new CollectionError('NO_PIN_PATH', `map '${m.name}' asks to be pinned by name: give options.pinPath (a directory on bpffs)`);
-    const path = join(opts.pinPath, m.name);
+    const path = join(pinDir, m.name);
     if (existsSync(path)) {
       const pinned = BpfMap.fromPin(path);
       const i = pinned.info();
@@ -364,7 +364,7 @@ function createMap(objName: string, m: ObjMapSpec, btfFd: number, opts: Collecti
       map.update(0, m.data);
     }
     if (m.freeze) map.freeze();
-    if (m.pinning === 'by-name' && opts.pinPath) map.pin(join(opts.pinPath, m.name));
+    if (m.pinning === 'by-name') map.pin(join(pinDir, m.name));
   } catch (e) {
     map.close();
     throw e;
