@@ -41,19 +41,19 @@ function countingSyscalls<T>(fn: () => T): { result: T; cmds: number[]; results:
   }
 }
 
-function thrown(fn: () => unknown): Error & { code?: string } {
+function thrown(fn: () => unknown, what = ''): Error & { code?: string } {
   try {
     fn();
   } catch (e) {
     return e as Error & { code?: string };
   }
-  throw new Error('expected an error, nothing was thrown');
+  throw new Error(`expected an error${what ? ` for ${what}` : ''}, nothing was thrown`);
 }
 
 /** The error `fn` throws, and proof that it issued no bpf(2) command. */
-function thrownBeforeSyscall(fn: () => unknown): Error & { code?: string } {
-  const { result, cmds } = countingSyscalls(() => thrown(fn));
-  expect(cmds).toEqual([]);
+function thrownBeforeSyscall(fn: () => unknown, what = ''): Error & { code?: string } {
+  const { result, cmds } = countingSyscalls(() => thrown(fn, what));
+  expect(cmds, what).toEqual([]);
   return result;
 }
 
@@ -595,9 +595,9 @@ describe('sizes and integer encoding', () => {
     ];
     for (const [size, v] of bad) {
       withMap({ type: 'HASH', keySize: size, valueSize: size, maxEntries: 4 }, (m) => {
-        expect(thrownBeforeSyscall(() => m.update(v, 0))).toBeInstanceOf(MapSizeError);
-        expect(thrownBeforeSyscall(() => m.update(0, v))).toBeInstanceOf(MapSizeError);
-        expect(thrownBeforeSyscall(() => m.lookup(v))).toBeInstanceOf(MapSizeError);
+        expect(thrownBeforeSyscall(() => m.update(v, 0), `${size}-byte key ${v}`)).toBeInstanceOf(MapSizeError);
+        expect(thrownBeforeSyscall(() => m.update(0, v), `${size}-byte value ${v}`)).toBeInstanceOf(MapSizeError);
+        expect(thrownBeforeSyscall(() => m.lookup(v), `${size}-byte lookup key ${v}`)).toBeInstanceOf(MapSizeError);
       });
     }
     // A 3-byte key cannot be given as a number.
