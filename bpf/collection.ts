@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Btf } from '../btf/btf.ts';
 import { CoreCache, applyCoreRelo, resolveCoreRelo } from '../btf/core.ts';
 import { TsbpfError } from '../lib/errors.ts';
+import { possibleCpuCount } from '../syscall/cpus.ts';
 import { Mapping, mmapFd, pageSize, PROT_READ, PROT_WRITE } from '../syscall/mmap.ts';
 import { BtfHandle } from './btf-handle.ts';
 import { fixupBtfForKernel } from './btf-fixup.ts';
@@ -334,6 +335,8 @@ function createMap(objName: string, m: ObjMapSpec, btfFd: number, opts: Collecti
   const type = resolveMapType(m.type);
   const kernelName = m.origin === 'data' || m.origin === 'kconfig' ? internalMapName(objName, m.name) : m.name;
   const pinDir = opts.pinPath ?? '/sys/fs/bpf';
+  // As libbpf: a PERF_EVENT_ARRAY without max_entries gets one slot per possible CPU (before the pin check too).
+  if (type === MapType.PERF_EVENT_ARRAY && !m.maxEntries) m = { ...m, maxEntries: possibleCpuCount() };
   if (m.pinning === 'by-name') {
     const path = join(pinDir, m.name);
     if (existsSync(path)) {
