@@ -197,11 +197,9 @@ export class Program implements Disposable {
     if (!opts.alwaysLog) {
       const { r } = retry(() => attempt(undefined, 0));
       if (r >= 0) return new Program(adoptFd(r), spec.name, type, undefined, meta);
-      // Only verifier-style failures are worth a second load with a log. EPERM is one of them
-      // (e.g. a pointer leak) unless it came from a capability check, which leaves the log empty.
-      if (r !== -Errno.EACCES && r !== -Errno.EINVAL && r !== -Errno.E2BIG && r !== -Errno.EPERM) {
-        throw new BpfError('BPF_PROG_LOAD', -r, { object: spec.name, caps: capsFor(type) });
-      }
+      if (r === -Errno.ENOMEM) throw new BpfError('BPF_PROG_LOAD', -r, { object: spec.name });
+      // Any failure is retried with a log: the verifier explains EACCES/EINVAL, but also ENOENT
+      // (a missing ksym), E2BIG or EPERM (a pointer leak). A capability EPERM leaves the log empty.
     }
     let size = 256 * 1024;
     for (;;) {

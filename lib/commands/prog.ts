@@ -14,10 +14,10 @@ import { parseArgs, type Command } from './types.ts';
 
 const loadall: Command = {
   name: 'prog loadall',
-  usage: 'prog loadall OBJ DIR [--pinmaps DIR] [--type T]',
-  summary: 'load every map and program of OBJ and pin each program at DIR/<name>',
+  usage: 'prog loadall OBJ DIR [--autoattach] [--pinmaps DIR] [--type T]',
+  summary: 'load every map and program of OBJ and pin each program (or its link, with --autoattach) at DIR/<name>',
   async run(args) {
-    const { positional, flags } = parseArgs(args);
+    const { positional, flags } = parseArgs(args, ['autoattach']);
     const [obj, dir] = positional;
     if (!obj || !dir) throw new TsbpfError('USAGE', 'prog loadall needs OBJ and DIR');
     const type = flags.get('type');
@@ -38,7 +38,14 @@ const loadall: Command = {
     }
     try {
       for (const w of coll.warnings) process.stderr.write(`tsbpf: warning: ${w}\n`);
-      for (const [name, p] of Object.entries(coll.programs)) p.pin(join(dir, name));
+      // With --autoattach, programs whose section names their hook are attached and their
+      // links pinned (they stay attached until the pin is removed); the rest are pinned as programs.
+      const links = flags.has('autoattach') ? coll.attachAll() : {};
+      for (const [name, p] of Object.entries(coll.programs)) {
+        const link = links[name];
+        if (link && link.fd >= 0) link.pin(join(dir, name));
+        else p.pin(join(dir, name));
+      }
       const pinmaps = flags.get('pinmaps');
       if (pinmaps && pinmaps !== true) {
         if (!existsSync(pinmaps)) mkdirSync(pinmaps, { recursive: true });
