@@ -125,7 +125,12 @@ export abstract class Link implements Disposable {
     }
     bpfCall(BpfCmd.LINK_UPDATE, a, LinkUpdateAttr.SIZE, {
       object: this.description,
-      hints: { EOPNOTSUPP: 'this kind of link cannot be updated', EINVAL: 'the new program does not fit this hook (type or attach type)' },
+      hints: {
+        EOPNOTSUPP: 'this kind of link cannot be updated',
+        // link_update() answers EINVAL both for a link kind without update_prog (raw_tp, tp_btf, tracing,
+        // perf_event, kprobe_multi, uprobe_multi) and for a program that does not fit the hook.
+        EINVAL: 'this kind of link cannot be updated (raw_tp, tp_btf, perf_event, kprobe/uprobe_multi links), or the new program does not fit this hook (type or attach type)',
+      },
     });
   }
 
