@@ -187,6 +187,11 @@ export function kernelBtf(): Btf {
   return vmlinux;
 }
 
+/** Forget the cached kernel BTF (benchmarks measure the cold path with it; tests of BTF reloads). */
+export function dropKernelBtfCache(): void {
+  vmlinux = undefined;
+}
+
 // Map types whose key/value BTF the kernel refuses (libbpf leaves them out too).
 const NO_BTF_KV = new Set<number>([
   MapType.PROG_ARRAY,
