@@ -371,16 +371,10 @@ describe.runIf(hasReadelf && existsSync(LIBC))('host binaries, against binutils 
     }
   });
 
-  it('parses libc.so.6 headers and dynamic symbols in a few ms', () => {
-    const bytes = readFileSync(LIBC);
-    parseElf(bytes).dynamicSymbols(); // warm up the JIT
-    const start = performance.now();
-    const elf = parseElf(bytes);
-    const headers = performance.now() - start;
-    elf.dynamicSymbols();
-    const total = performance.now() - start;
-    expect(headers).toBeLessThan(10);
-    expect(total).toBeLessThan(50); // typically 1-3 ms; generous for loaded CI machines
+  // Speed is measured in bench/, not asserted here: timings on shared machines are noise.
+  it('parses libc.so.6 headers and all its dynamic symbols', () => {
+    const elf = parseElf(readFileSync(LIBC));
+    expect(elf.dynamicSymbols().length).toBeGreaterThan(1000);
   });
 });
 
