@@ -13,6 +13,7 @@
  * public `typeById` objects, with a private string table. Both give the same
  * dump (tested).
  */
+import { Buffer } from 'node:buffer';
 import type { Btf } from './btf.ts';
 import { BTF_KIND, type BtfType } from './types.ts';
 
@@ -23,8 +24,11 @@ export interface RawBtfView {
   readonly words: Uint32Array;
   /** Word offset of each type id in `words` (index 0, void, is unused). */
   readonly toff: Uint32Array;
-  /** The string at a name offset found in `words`. */
-  str(off: number): string;
+  /**
+   * String section bytes, offsets as found in `words` (split BTF: the base's
+   * strings followed by the own ones, as their offsets continue).
+   */
+  readonly strs: Buffer;
   /** Which path built the view (for tests). */
   readonly path: 'words' | 'decoded';
 }
@@ -75,9 +79,23 @@ export function rawView(btf: Btf, forceDecode = false): RawBtfView {
         wbase += p.words.length;
       }
     }
-    return { n, words, toff, str: (off) => btf.stringAt(off), path: 'words' };
+    const strs = chainStrings(chain);
+    if (strs) return { n, words, toff, strs, path: 'words' };
   }
   return encodeView(btf);
+}
+
+/** The string sections of the chain, concatenated (undefined if offsets do not line up). */
+function chainStrings(chain: Btf[]): Buffer | undefined {
+  if (chain.length === 1) return chain[0]!.strings;
+  let total = 0;
+  for (const b of chain) {
+    if (b.stringOffset !== total) return undefined;
+    total += b.strings.length;
+  }
+  const out = Buffer.alloc(total);
+  for (const b of chain) out.set(b.strings, b.stringOffset);
+  return out;
 }
 
 const FUNC_LINKAGE = { static: 0, global: 1, extern: 2 } as const;
@@ -89,13 +107,17 @@ function encodeView(btf: Btf): RawBtfView {
   const toff = new Uint32Array(n);
   let words = new Uint32Array(Math.max(1024, n * 8));
   let len = 0;
-  const strs: string[] = [''];
+  const enc = new TextEncoder();
+  const strChunks: Uint8Array[] = [new Uint8Array(1)];
+  let strLen = 1;
   const strIndex = new Map<string, number>([['', 0]]);
   const s = (x: string): number => {
     let o = strIndex.get(x);
     if (o === undefined) {
-      o = strs.length;
-      strs.push(x);
+      o = strLen;
+      const b = enc.encode(x + '\0');
+      strChunks.push(b);
+      strLen += b.length;
       strIndex.set(x, o);
     }
     return o;
@@ -173,5 +195,11 @@ function encodeView(btf: Btf): RawBtfView {
         break;
     }
   }
-  return { n, words: words.subarray(0, len), toff, str: (off) => strs[off] ?? '', path: 'decoded' };
+  const strs = Buffer.alloc(strLen);
+  let p = 0;
+  for (const c of strChunks) {
+    strs.set(c, p);
+    p += c.length;
+  }
+  return { n, words: words.subarray(0, len), toff, strs, path: 'decoded' };
 }
