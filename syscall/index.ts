@@ -12,3 +12,4 @@ export * from './rlimit.ts';
 export * from './socket.ts';
 export { addressOf } from './libc.ts';
 export * from './perf-attr.ts';
+export * from './netlink.ts';

@@ -16,3 +16,5 @@ export * from './trace-pipe.ts';
 export * from './attach-all.ts';
 export { tracepointId, tracefsRoot } from './tracefs.ts';
 export { ifindexOf } from './netdev.ts';
+export * from './tc.ts';
+export * from './usdt.ts';

@@ -4,18 +4,24 @@ import { Errno } from '../../syscall/index.ts';
 import { NotSupportedError } from '../../syscall/errors.ts';
 import type { Program } from '../program.ts';
 import { AttachType, ProgType, progTypeName } from '../prog-types.ts';
-import { FdLink, linkCreateRaw } from './link.ts';
+import { FdLink, linkCreateRaw, type Link } from './link.ts';
+import { attachTc } from './tc.ts';
 import { ifindexOf } from './netdev.ts';
 import { BpfError } from '../../syscall/errors.ts';
 
-export function attachTcx(prog: Program, iface: string | number, direction: 'ingress' | 'egress'): FdLink {
+/**
+ * Attach with a tcx link; on kernels without tcx (before 6.6) fall back to a
+ * clsact qdisc and a bpf filter (attachTc), unless `fallback` is false.
+ */
+export function attachTcx(prog: Program, iface: string | number, direction: 'ingress' | 'egress', opts: { fallback?: boolean } = {}): Link {
   if (prog.type !== ProgType.SCHED_CLS) throw new TsbpfError('WRONG_PROGRAM_TYPE', `cannot attach ${progTypeName(prog.type)} program '${prog.name}' with tcx: it needs a SCHED_CLS (tc) program`);
   const ifindex = ifindexOf(iface);
   const r = linkCreateRaw({ progFd: prog.fd, targetFd: ifindex, attachType: direction === 'ingress' ? AttachType.TCX_INGRESS : AttachType.TCX_EGRESS });
   if (r >= 0) return new FdLink(r, `tcx ${iface} ${direction} -> ${prog.name}`);
   if (r === -Errno.EINVAL) {
     // Kernels before 6.6 know no tcx attach type; tc there goes through netlink (clsact + bpf filter).
-    throw new NotSupportedError('tcx links', 'this kernel predates tcx (6.6); attach with tc(8) and a clsact qdisc');
+    if (opts.fallback ?? true) return attachTc(prog, iface, direction);
+    throw new NotSupportedError('tcx links', 'this kernel predates tcx (6.6); use attachTc (clsact + bpf filter)');
   }
   throw new BpfError('BPF_LINK_CREATE', -r, { object: `tcx ${iface} ${direction}`, caps: ['NET_ADMIN'] });
 }
