@@ -289,10 +289,37 @@ export class BpfMap implements Disposable {
   }
 
   #putKey(s: NativeBlock, key: MapKey, off = this.#koff): void {
-    putScalar(s, off, this.keySize, key, 'key', this.name);
+    const ks = this.keySize;
+    if (typeof key === 'number') {
+      // The common u32 key: `key >>> 0 === key` holds exactly for integers in [0, 2^32).
+      if (ks === 4 && key >>> 0 === key) {
+        s.u32[off >> 2] = key;
+        return;
+      }
+    } else if (key instanceof Uint8Array && key.length === ks) {
+      copyIn(s, off, key, ks);
+      return;
+    }
+    putScalar(s, off, ks, key, 'key', this.name);
   }
 
   #putValue(s: NativeBlock, value: MapValue): void {
+    // The common u64 value, in every CPU's slot for per-CPU maps (the stride is 8): a number is
+    // written as two u32 halves, without a BigInt; setBigUint64 wraps a negative bigint itself.
+    const isNum = typeof value === 'number' && Number.isSafeInteger(value);
+    if (this.valueSize === 8 && (isNum || (typeof value === 'bigint' && value >= I64_MIN && value < U64_END))) {
+      const u = s.u32;
+      const i = this.#voff >> 2;
+      if (isNum) {
+        u[i] = (value as number) >>> 0;
+        u[i + 1] = Math.floor((value as number) / 0x1_0000_0000) >>> 0;
+      } else s.view.setBigUint64(this.#voff, value as bigint, true);
+      for (let j = i + 2, end = i + (this.valueBytes >> 2); j < end; j += 2) {
+        u[j] = u[i]!;
+        u[j + 1] = u[i + 1]!;
+      }
+      return;
+    }
     if (this.perCpu) {
       // One value for every CPU: replicate a scalar, or take the whole padded buffer.
       if (value instanceof Uint8Array && value.byteLength === this.valueBytes) {
@@ -361,9 +388,7 @@ export class BpfMap implements Disposable {
   /** Lookup leaving the value in the scratch block; false on ENOENT. @internal */
   #lookupRaw(key: MapKey, flags: number): boolean {
     const s = this.#scratch();
-    if (this.keySize === 4 && typeof key === 'number' && key >= 0 && key <= 0xffff_ffff && Number.isInteger(key)) {
-      s.u32[this.#koff >> 2] = key; // the common u32 key, without the generic encoder
-    } else this.#putKey(s, key);
+    this.#putKey(s, key);
     const r = this.#elem(BpfCmd.MAP_LOOKUP_ELEM, this.#vaddr, flags);
     if (r === 0) return true;
     if (r === -Errno.ENOENT) return false;
@@ -372,17 +397,17 @@ export class BpfMap implements Disposable {
 
   /** Refuse a wrong-sized output buffer before the syscall: pop and lookupAndDelete would lose the value. */
   #checkOut(out: Uint8Array | undefined): void {
-    if (out && out.byteLength !== this.valueBytes && out.byteLength !== this.valueSize) {
+    if (out && out.length !== this.valueBytes && out.length !== this.valueSize) {
       throw new MapSizeError(`map '${this.name}': output buffer must be ${this.valueBytes} bytes, got ${out.byteLength}`);
     }
   }
 
   #copyValue(out?: Uint8Array): Buffer | Uint8Array {
     const s = this.#s!;
-    const n = out && out.byteLength === this.valueBytes ? this.valueBytes : this.perCpu && !out ? this.valueBytes : this.valueSize;
+    const n = out && out.length === this.valueBytes ? this.valueBytes : this.perCpu && !out ? this.valueBytes : this.valueSize;
     if (out) {
-      if (out.byteLength !== n) throw new MapSizeError(`map '${this.name}': output buffer must be ${this.valueBytes} bytes, got ${out.byteLength}`);
-      out.set(s.bytes.subarray(this.#voff, this.#voff + n));
+      if (out.length !== n) throw new MapSizeError(`map '${this.name}': output buffer must be ${this.valueBytes} bytes, got ${out.byteLength}`);
+      copyOut(out, s, this.#voff, n);
       return out;
     }
     return Buffer.from(s.bytes.subarray(this.#voff, this.#voff + n));
@@ -406,9 +431,7 @@ export class BpfMap implements Disposable {
    */
   update(key: MapKey, value: MapValue | { fd: number }, flags: UpdateFlag | number = 0): void {
     const s = this.#scratch();
-    if (this.keySize === 4 && typeof key === 'number' && key >= 0 && key <= 0xffff_ffff && Number.isInteger(key)) {
-      s.u32[this.#koff >> 2] = key;
-    } else if (this.keySize) this.#putKey(s, key);
+    if (this.keySize) this.#putKey(s, key);
     this.#putValue(s, typeof value === 'object' && !(value instanceof Uint8Array) ? value.fd : value);
     const f = typeof flags === 'string' ? UpdateFlags[flags] : flags;
     const r = this.#elem(BpfCmd.MAP_UPDATE_ELEM, this.#vaddr, f);
@@ -432,9 +455,7 @@ export class BpfMap implements Disposable {
   /** Encode the value with a codec straight into the scratch block. */
   updateWith<V>(key: MapKey, value: V, codec: Codec<V>, flags: UpdateFlag | number = 0): void {
     const s = this.#scratch();
-    if (this.keySize === 4 && typeof key === 'number' && key >= 0 && key <= 0xffff_ffff && Number.isInteger(key)) {
-      s.u32[this.#koff >> 2] = key;
-    } else if (this.keySize) this.#putKey(s, key);
+    if (this.keySize) this.#putKey(s, key);
     codec.encode(value, s.bytes, s.view, this.#voff);
     // Per-CPU: the kernel reads a slot for every CPU; copy the value to each, like update() does with a scalar.
     for (let o = this.valueStride; o < this.valueBytes; o += this.valueStride) s.bytes.copyWithin(this.#voff + o, this.#voff, this.#voff + this.valueSize);
@@ -460,9 +481,7 @@ export class BpfMap implements Disposable {
   /** Delete a key; false when it was not there. */
   delete(key: MapKey): boolean {
     const s = this.#scratch();
-    if (this.keySize === 4 && typeof key === 'number' && key >= 0 && key <= 0xffff_ffff && Number.isInteger(key)) {
-      s.u32[this.#koff >> 2] = key;
-    } else this.#putKey(s, key);
+    this.#putKey(s, key);
     deletions++;
     const r = this.#elem(BpfCmd.MAP_DELETE_ELEM, 0, 0);
     if (r === 0) return true;
@@ -565,13 +584,12 @@ export class BpfMap implements Disposable {
   nextKey(key?: MapKey, out?: Uint8Array): Uint8Array | undefined {
     if (!this.#nextKeyRaw(key)) return undefined;
     const s = this.#s!;
-    const k = s.bytes.subarray(this.#nkoff, this.#nkoff + this.keySize);
     if (out) {
-      if (out.byteLength !== this.keySize) throw new MapSizeError(`map '${this.name}': key buffer must be ${this.keySize} bytes, got ${out.byteLength}`);
-      out.set(k);
+      if (out.length !== this.keySize) throw new MapSizeError(`map '${this.name}': key buffer must be ${this.keySize} bytes, got ${out.byteLength}`);
+      copyOut(out, s, this.#nkoff, this.keySize);
       return out;
     }
-    return Buffer.from(k);
+    return Buffer.from(s.bytes.subarray(this.#nkoff, this.#nkoff + this.keySize));
   }
 
   /** get_next_key into the scratch next-key slot. */
@@ -873,6 +891,46 @@ function isMapFd(fd: number): boolean {
 function cmdName(cmd: number): string {
   for (const [k, v] of Object.entries(BpfCmd)) if (v === cmd) return `BPF_${k}`;
   return `BPF_CMD_${cmd}`;
+}
+
+const I64_MIN = -(1n << 63n);
+const U64_END = 1n << 64n;
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/*
+ * Copies between a caller's buffer and the scratch block (whose key and value
+ * slots are 8-byte aligned). Keys and values are mostly a few bytes, where
+ * u32 words beat a byte loop, which beats TypedArray#set with its subarray.
+ * (`length`, not `byteLength`: on Node 20 the byteLength getter is a call.)
+ */
+function copyOut(dst: Uint8Array, s: NativeBlock, off: number, n: number): void {
+  if (n > 32) {
+    dst.set(s.bytes.subarray(off, off + n));
+  } else if (LITTLE_ENDIAN && (n & 3) === 0) {
+    const u = s.u32;
+    for (let i = 0; i < n; i += 4) {
+      const w = u[(off + i) >> 2]!;
+      dst[i] = w;
+      dst[i + 1] = w >>> 8;
+      dst[i + 2] = w >>> 16;
+      dst[i + 3] = w >>> 24;
+    }
+  } else {
+    const b = s.bytes;
+    for (let i = 0; i < n; i++) dst[i] = b[off + i]!;
+  }
+}
+
+function copyIn(s: NativeBlock, off: number, src: Uint8Array, n: number): void {
+  if (n > 32) {
+    s.bytes.set(src, off);
+  } else if (LITTLE_ENDIAN && (n & 3) === 0) {
+    const u = s.u32;
+    for (let i = 0; i < n; i += 4) u[(off + i) >> 2] = src[i]! | (src[i + 1]! << 8) | (src[i + 2]! << 16) | (src[i + 3]! << 24);
+  } else {
+    const b = s.bytes;
+    for (let i = 0; i < n; i++) b[off + i] = src[i]!;
+  }
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
