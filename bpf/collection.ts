@@ -120,7 +120,7 @@ export class Collection implements Disposable {
       for (const [name, prog] of Object.entries(this.programs)) {
         const ps = this.spec?.programs[name];
         if (!ps || this.links[name]) continue;
-        const link = autoAttach(prog, ps);
+        const link = autoAttach(prog, ps, this);
         if (link) made[name] = this.links[name] = link;
       }
     } catch (e) {

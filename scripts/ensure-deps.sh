@@ -10,6 +10,7 @@ command -v clang-16 >/dev/null 2>&1 || need+=(clang-16 llvm-16)
 command -v bpftool >/dev/null 2>&1 || [ -x /usr/sbin/bpftool ] || need+=(bpftool)
 [ -d /usr/share/gocode/src/github.com/cilium/ebpf/testdata ] || need+=(golang-github-cilium-ebpf-dev)
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
+[ -f /usr/include/x86_64-linux-gnu/sys/sdt.h ] || [ -f /usr/include/sys/sdt.h ] || need+=(systemtap-sdt-dev)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "ensure-deps: installing ${need[*]}" >&2

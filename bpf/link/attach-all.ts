@@ -1,11 +1,13 @@
 /**
  * Auto-attach, like a libbpf skeleton's attach: every program whose SEC()
  * names its hook completely (tracepoint/cat/name, raw_tp/name, kprobe/func,
- * ksyscall/name, uprobe/path:func, tp_btf, fentry/fexit/lsm, iter) is attached;
+ * ksyscall/name, uprobe/path:func, usdt/path:provider:name, tp_btf,
+ * fentry/fexit/lsm, iter) is attached;
  * programs whose hook needs a target the section cannot name (xdp, tc,
  * cgroup, socket) are left alone.
  */
 import type { ObjProgramSpec } from '../collection-spec.ts';
+import type { Collection } from '../collection.ts';
 import type { Program } from '../program.ts';
 import { TsbpfError } from '../../lib/errors.ts';
 import { attachIter } from './iter.ts';
@@ -14,9 +16,10 @@ import type { Link } from './link.ts';
 import { attachRawTracepoint, attachTracing } from './raw-tracepoint.ts';
 import { attachTracepoint } from './tracepoint.ts';
 import { attachUprobe } from './uprobe.ts';
+import { attachUsdt } from './usdt.ts';
 
 /** Attach one program as its section says; undefined when the section names no complete hook. */
-export function autoAttach(prog: Program, spec: ObjProgramSpec): Link | undefined {
+export function autoAttach(prog: Program, spec: ObjProgramSpec, coll?: Collection): Link | undefined {
   const to = spec.attachTo;
   const sec = spec.sectionName;
   switch (spec.autoAttach) {
@@ -50,6 +53,13 @@ export function autoAttach(prog: Program, spec: ObjProgramSpec): Link | undefine
       const m = /^(.+):([^:+]+)(?:\+(\d+|0x[0-9a-f]+))?$/i.exec(to);
       if (!m) return undefined;
       return attachUprobe(prog, m[1]!, m[2]!, { retprobe: spec.autoAttach === 'uretprobe', offset: m[3] ? Number(m[3]) : 0 });
+    }
+    case 'usdt': {
+      // usdt/<path>:<provider>:<name>; the specs go into the collection's __bpf_usdt_specs map.
+      const m = /^(.+):([^:]+):([^:]+)$/.exec(to);
+      if (!m) return undefined;
+      if (!coll) throw new TsbpfError('NO_COLLECTION', `section '${sec}': attaching a USDT program needs the Collection it was loaded in`);
+      return attachUsdt(coll, prog, m[1]!, m[2]!, m[3]!);
     }
     case 'iter':
       return attachIter(prog);

@@ -30,6 +30,8 @@ export interface ProbeTarget {
   pid?: number;
   /** kretprobe maxactive (legacy tracefs path only). */
   maxactive?: number;
+  /** uprobe: file offset of a u16 reference counter (USDT semaphore) the kernel increments while attached. */
+  refCtrOffset?: bigint;
 }
 
 let legacySeq = 0;
@@ -43,7 +45,7 @@ export function openProbe(t: ProbeTarget): { fd: number; cleanup?: () => void } 
     strBlock.bytes.set(str);
     const attr = perfAttr({
       type: p.type,
-      config: t.ret ? 1n << BigInt(p.retBit) : 0n,
+      config: (t.ret ? 1n << BigInt(p.retBit) : 0n) | ((t.refCtrOffset ?? 0n) << 32n) /* PERF_UPROBE_REF_CTR_OFFSET_SHIFT */,
       sample: 1n,
       wakeup: 1,
       config1: BigInt(strBlock.addr),
@@ -76,7 +78,7 @@ function openLegacyProbe(t: ProbeTarget): { fd: number; cleanup: () => void } {
   const file = `${root}/${t.kind}_events`;
   if (!existsSync(file)) throw new NotSupportedError(`${t.kind}s`, `this kernel has neither the ${t.kind} PMU nor ${file} (CONFIG_${t.kind.toUpperCase()}S is off)`);
   const event = `tsbpf_${process.pid}_${++legacySeq}`;
-  const where = t.kind === 'kprobe' ? `${t.target}${t.offset ? `+${t.offset}` : ''}` : `${t.target}:0x${t.offset.toString(16)}`;
+  const where = t.kind === 'kprobe' ? `${t.target}${t.offset ? `+${t.offset}` : ''}` : `${t.target}:0x${t.offset.toString(16)}${t.refCtrOffset ? `(0x${t.refCtrOffset.toString(16)})` : ''}`;
   const probe = `${t.ret ? 'r' : 'p'}${t.ret && t.maxactive ? t.maxactive : ''}:${t.kind}s/${event} ${where}`;
   try {
     appendFileSync(file, probe + '\n');
