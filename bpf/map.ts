@@ -8,8 +8,6 @@ import {
   BpfCmd,
   BpfError,
   Errno,
-  GetIdAttr,
-  InfoAttr,
   MapBatchAttr,
   MapCreateAttr,
   MapElemAttr,
@@ -17,7 +15,6 @@ import {
   MapInfoLayout,
   NativeBlock,
   NotSupportedError,
-  ObjPinAttr,
   addressOf,
   adoptFd,
   bpfCall,
@@ -47,7 +44,8 @@ import {
   resolveMapType,
   type UpdateFlag,
 } from './map-types.ts';
-import { checkPinPath, unpinPath } from './pin.ts';
+import { unpinPath } from './pin.ts';
+import { objectIds, objectInfo, openById, openPinned, pinFd } from './object.ts';
 import { isMapTypeSupported } from './probe.ts';
 
 export type MapKey = Uint8Array | number | bigint;
@@ -222,21 +220,13 @@ export class BpfMap implements Disposable {
 
   /** Open a map pinned in bpffs. */
   static fromPin(path: string, opts: { readOnly?: boolean; writeOnly?: boolean } = {}): BpfMap {
-    checkPinPath(path, 'open');
-    const p = Buffer.from(path + '\0');
-    const a = coldAttr(ObjPinAttr.SIZE);
-    putPtr(a.u32, ObjPinAttr.pathname, addressOf(p));
-    a.view.setUint32(ObjPinAttr.file_flags, (opts.readOnly ? MapFlags.RDONLY : 0) | (opts.writeOnly ? MapFlags.WRONLY : 0), true);
-    const fd = adoptFd(bpfCall(BpfCmd.OBJ_GET, a, ObjPinAttr.SIZE, { object: path }));
+    const fd = openPinned(path, (opts.readOnly ? MapFlags.RDONLY : 0) | (opts.writeOnly ? MapFlags.WRONLY : 0));
     return BpfMap.#adopt(fd, path);
   }
 
   /** Open a map by its kernel id (needs CAP_SYS_ADMIN). */
   static fromId(id: number): BpfMap {
-    const a = coldAttr(GetIdAttr.SIZE);
-    a.view.setUint32(GetIdAttr.id, id, true);
-    const fd = adoptFd(bpfCall(BpfCmd.MAP_GET_FD_BY_ID, a, GetIdAttr.SIZE, { object: `map id ${id}` }));
-    return BpfMap.#adopt(fd, `map id ${id}`);
+    return BpfMap.#adopt(openById(BpfCmd.MAP_GET_FD_BY_ID, id, 'map'), `map id ${id}`);
   }
 
   /** Open a map from an fd the caller keeps; tsbpf owns a duplicate. */
@@ -821,12 +811,7 @@ export class BpfMap implements Disposable {
 
   /** Pin the map at a bpffs path (e.g. /sys/fs/bpf/my_map). */
   pin(path: string): void {
-    checkPinPath(path, 'pin');
-    const p = Buffer.from(path + '\0');
-    const a = coldAttr(ObjPinAttr.SIZE);
-    putPtr(a.u32, ObjPinAttr.pathname, addressOf(p));
-    a.u32[ObjPinAttr.bpf_fd >> 2] = this.fd;
-    bpfCall(BpfCmd.OBJ_PIN, a, ObjPinAttr.SIZE, { object: `${this.name} -> ${path}`, hints: { EEXIST: 'something is already pinned at that path' } });
+    pinFd(this.fd, path, this.name);
   }
 
   /** Remove a pin (the map lives on while fds or programs hold it). */
@@ -987,11 +972,7 @@ function describeSpec(type: number, spec: MapSpec, flags: number): string {
 /** Decode BPF_OBJ_GET_INFO_BY_FD for a map fd. */
 export function mapInfoByFd(fd: number, what = `fd ${fd}`): MapInfo {
   const info = new Uint8Array(MapInfoLayout.SIZE);
-  const a = coldAttr(InfoAttr.SIZE);
-  a.u32[InfoAttr.bpf_fd >> 2] = fd;
-  a.u32[InfoAttr.info_len >> 2] = info.byteLength;
-  putPtr(a.u32, InfoAttr.info, addressOf(info));
-  bpfCall(BpfCmd.OBJ_GET_INFO_BY_FD, a, InfoAttr.SIZE, { object: what });
+  objectInfo(fd, info, what);
   const d = new DataView(info.buffer, info.byteOffset, info.byteLength);
   const type = d.getUint32(MapInfoLayout.type, true);
   return {
@@ -1013,17 +994,8 @@ export function mapInfoByFd(fd: number, what = `fd ${fd}`): MapInfo {
 }
 
 /** Ids of every map on the system (BPF_MAP_GET_NEXT_ID; needs CAP_SYS_ADMIN). */
-export function* mapIds(): Generator<number, void, undefined> {
-  let id = 0;
-  for (;;) {
-    const a = coldAttr(GetIdAttr.SIZE);
-    a.u32[0] = id;
-    const r = bpfRaw(BpfCmd.MAP_GET_NEXT_ID, a, GetIdAttr.SIZE);
-    if (r === -Errno.ENOENT) return;
-    if (r < 0) throw new BpfError('BPF_MAP_GET_NEXT_ID', -r);
-    id = a.u32[GetIdAttr.next_id >> 2]!;
-    yield id;
-  }
+export function mapIds(): Generator<number, void, undefined> {
+  return objectIds(BpfCmd.MAP_GET_NEXT_ID);
 }
 
 /**

@@ -6,9 +6,6 @@ import {
   BpfCmd,
   BpfError,
   Errno,
-  GetIdAttr,
-  InfoAttr,
-  ObjPinAttr,
   ProgLoadAttr,
   ProgTestRunAttr,
   addressOf,
@@ -24,7 +21,8 @@ import {
   putPtr,
 } from '../syscall/index.ts';
 import { TsbpfError } from '../lib/errors.ts';
-import { checkPinPath, unpinPath } from './pin.ts';
+import { unpinPath } from './pin.ts';
+import { objectIds, objectInfo, openById, openPinned, pinFd } from './object.ts';
 import { INSN_SIZE } from './insn.ts';
 import {
   progTypeName,
@@ -218,17 +216,11 @@ export class Program implements Disposable {
   }
 
   static fromPin(path: string): Program {
-    checkPinPath(path, 'open');
-    const p = Buffer.from(path + '\0');
-    const a = coldAttr(ObjPinAttr.SIZE);
-    putPtr(a.u32, ObjPinAttr.pathname, addressOf(p));
-    return Program.#adopt(adoptFd(bpfCall(BpfCmd.OBJ_GET, a, ObjPinAttr.SIZE, { object: path })));
+    return Program.#adopt(openPinned(path));
   }
 
   static fromId(id: number): Program {
-    const a = coldAttr(GetIdAttr.SIZE);
-    a.u32[0] = id;
-    return Program.#adopt(adoptFd(bpfCall(BpfCmd.PROG_GET_FD_BY_ID, a, GetIdAttr.SIZE, { object: `program id ${id}` })));
+    return Program.#adopt(openById(BpfCmd.PROG_GET_FD_BY_ID, id, 'program'));
   }
 
   static fromFd(fd: number): Program {
@@ -269,12 +261,7 @@ export class Program implements Disposable {
   }
 
   pin(path: string): void {
-    checkPinPath(path, 'pin');
-    const p = Buffer.from(path + '\0');
-    const a = coldAttr(ObjPinAttr.SIZE);
-    putPtr(a.u32, ObjPinAttr.pathname, addressOf(p));
-    a.u32[ObjPinAttr.bpf_fd >> 2] = this.fd;
-    bpfCall(BpfCmd.OBJ_PIN, a, ObjPinAttr.SIZE, { object: `${this.name} -> ${path}`, hints: { EEXIST: 'something is already pinned at that path' } });
+    pinFd(this.fd, path, this.name);
   }
 
   unpin(path: string): void {
@@ -336,11 +323,7 @@ export function progInfoByFd(fd: number): ProgInfo {
   const d = new DataView(info.buffer);
   d.setUint32(52, mapIds.length, true); // nr_map_ids: room we give
   putPtr(new Uint32Array(info.buffer), 56, addressOf(new Uint8Array(mapIds.buffer)));
-  const a = coldAttr(InfoAttr.SIZE);
-  a.u32[InfoAttr.bpf_fd >> 2] = fd;
-  a.u32[InfoAttr.info_len >> 2] = info.byteLength;
-  putPtr(a.u32, InfoAttr.info, addressOf(info));
-  bpfCall(BpfCmd.OBJ_GET_INFO_BY_FD, a, InfoAttr.SIZE, { object: `program fd ${fd}` });
+  objectInfo(fd, info, `program fd ${fd}`);
   const type = d.getUint32(0, true);
   const nMaps = Math.min(d.getUint32(52, true), mapIds.length);
   return {
@@ -363,15 +346,6 @@ export function progInfoByFd(fd: number): ProgInfo {
 }
 
 /** Ids of every program on the system. */
-export function* progIds(): Generator<number, void, undefined> {
-  let id = 0;
-  for (;;) {
-    const a = coldAttr(GetIdAttr.SIZE);
-    a.u32[0] = id;
-    const r = bpfRaw(BpfCmd.PROG_GET_NEXT_ID, a, GetIdAttr.SIZE);
-    if (r === -Errno.ENOENT) return;
-    if (r < 0) throw new BpfError('BPF_PROG_GET_NEXT_ID', -r);
-    id = a.u32[GetIdAttr.next_id >> 2]!;
-    yield id;
-  }
+export function progIds(): Generator<number, void, undefined> {
+  return objectIds(BpfCmd.PROG_GET_NEXT_ID);
 }

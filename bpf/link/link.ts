@@ -7,25 +7,20 @@
 import {
   BpfCmd,
   BpfError,
-  Errno,
-  GetIdAttr,
-  InfoAttr,
   LinkCreateAttr,
   LinkDetachAttr,
   LinkUpdateAttr,
-  ObjPinAttr,
   ProgAttachAttr,
-  addressOf,
   adoptFd,
   bpfCall,
   bpfRaw,
   closeFd,
   coldAttr,
-  putPtr,
   type BpfErrorContext,
 } from '../../syscall/index.ts';
 import { TsbpfError } from '../../lib/errors.ts';
-import { checkPinPath, unpinPath } from '../pin.ts';
+import { unpinPath } from '../pin.ts';
+import { objectIds, objectInfo, openById, openPinned, pinFd } from '../object.ts';
 import type { Program } from '../program.ts';
 import { attachTypeName } from '../prog-types.ts';
 
@@ -100,13 +95,7 @@ export abstract class Link implements Disposable {
 
   /** Pin the link in bpffs: the program stays attached after this process exits, until the pin is removed. */
   pin(path: string): void {
-    const fd = this.#linkFd('pin');
-    checkPinPath(path, 'pin');
-    const p = Buffer.from(path + '\0');
-    const a = coldAttr(ObjPinAttr.SIZE);
-    putPtr(a.u32, ObjPinAttr.pathname, addressOf(p));
-    a.u32[ObjPinAttr.bpf_fd >> 2] = fd;
-    bpfCall(BpfCmd.OBJ_PIN, a, ObjPinAttr.SIZE, { object: `${this.description} -> ${path}`, hints: { EEXIST: 'something is already pinned at that path' } });
+    pinFd(this.#linkFd('pin'), path, this.description);
   }
 
   unpin(path: string): void {
@@ -177,19 +166,11 @@ export class FdLink extends Link {
 
   /** Open a pinned link. */
   static fromPin(path: string): FdLink {
-    checkPinPath(path, 'open');
-    const p = Buffer.from(path + '\0');
-    const a = coldAttr(ObjPinAttr.SIZE);
-    putPtr(a.u32, ObjPinAttr.pathname, addressOf(p));
-    const fd = adoptFd(bpfCall(BpfCmd.OBJ_GET, a, ObjPinAttr.SIZE, { object: path }));
-    return new FdLink(fd, `pinned link ${path}`);
+    return new FdLink(openPinned(path), `pinned link ${path}`);
   }
 
   static fromId(id: number): FdLink {
-    const a = coldAttr(GetIdAttr.SIZE);
-    a.u32[0] = id;
-    const fd = adoptFd(bpfCall(BpfCmd.LINK_GET_FD_BY_ID, a, GetIdAttr.SIZE, { object: `link id ${id}` }));
-    return new FdLink(fd, `link id ${id}`);
+    return new FdLink(openById(BpfCmd.LINK_GET_FD_BY_ID, id, 'link'), `link id ${id}`);
   }
 }
 
@@ -300,28 +281,15 @@ const LINK_INFO_SIZE = 256;
 
 export function linkInfoByFd(fd: number): LinkInfo {
   const info = new Uint8Array(LINK_INFO_SIZE);
-  const a = coldAttr(InfoAttr.SIZE);
-  a.u32[InfoAttr.bpf_fd >> 2] = fd;
-  a.u32[InfoAttr.info_len >> 2] = info.byteLength;
-  putPtr(a.u32, InfoAttr.info, addressOf(info));
-  bpfCall(BpfCmd.OBJ_GET_INFO_BY_FD, a, InfoAttr.SIZE, { object: `link fd ${fd}` });
+  objectInfo(fd, info, `link fd ${fd}`);
   const d = new DataView(info.buffer);
   const type = d.getUint32(0, true);
   return { type, typeName: linkTypeName(type), id: d.getUint32(4, true), progId: d.getUint32(8, true), raw: info.slice(16) };
 }
 
 /** Ids of every BPF link on the system. */
-export function* linkIds(): Generator<number, void, undefined> {
-  let id = 0;
-  for (;;) {
-    const a = coldAttr(GetIdAttr.SIZE);
-    a.u32[0] = id;
-    const r = bpfRaw(BpfCmd.LINK_GET_NEXT_ID, a, GetIdAttr.SIZE);
-    if (r === -Errno.ENOENT) return;
-    if (r < 0) throw new BpfError('BPF_LINK_GET_NEXT_ID', -r);
-    id = a.u32[GetIdAttr.next_id >> 2]!;
-    yield id;
-  }
+export function linkIds(): Generator<number, void, undefined> {
+  return objectIds(BpfCmd.LINK_GET_NEXT_ID);
 }
 
 /** A link with something to undo after it is closed (e.g. a tracefs probe event to remove). */

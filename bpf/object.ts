@@ -1,0 +1,56 @@
+/**
+ * What maps, programs, links and BTF objects share in the kernel: pinning in
+ * bpffs, opening a pin, opening by id, walking ids, and BPF_OBJ_GET_INFO_BY_FD.
+ */
+import { BpfCmd, BpfError, Errno, GetIdAttr, InfoAttr, ObjPinAttr, addressOf, adoptFd, bpfCall, bpfRaw, bpfCmdName, coldAttr, putPtr } from '../syscall/index.ts';
+import { checkPinPath } from './pin.ts';
+
+/** Pin `fd` at a bpffs path. */
+export function pinFd(fd: number, path: string, what: string): void {
+  checkPinPath(path, 'pin');
+  const p = Buffer.from(path + '\0');
+  const a = coldAttr(ObjPinAttr.SIZE);
+  putPtr(a.u32, ObjPinAttr.pathname, addressOf(p));
+  a.u32[ObjPinAttr.bpf_fd >> 2] = fd;
+  bpfCall(BpfCmd.OBJ_PIN, a, ObjPinAttr.SIZE, { object: `${what} -> ${path}`, hints: { EEXIST: 'something is already pinned at that path' } });
+}
+
+/** Open what is pinned at `path` (BPF_OBJ_GET); returns an owned fd. */
+export function openPinned(path: string, fileFlags = 0): number {
+  checkPinPath(path, 'open');
+  const p = Buffer.from(path + '\0');
+  const a = coldAttr(ObjPinAttr.SIZE);
+  putPtr(a.u32, ObjPinAttr.pathname, addressOf(p));
+  a.u32[ObjPinAttr.file_flags >> 2] = fileFlags;
+  return adoptFd(bpfCall(BpfCmd.OBJ_GET, a, ObjPinAttr.SIZE, { object: path }));
+}
+
+/** Open an object by id with one of the *_GET_FD_BY_ID commands; returns an owned fd. */
+export function openById(cmd: number, id: number, what: string): number {
+  const a = coldAttr(GetIdAttr.SIZE);
+  a.u32[GetIdAttr.id >> 2] = id;
+  return adoptFd(bpfCall(cmd, a, GetIdAttr.SIZE, { object: `${what} id ${id}` }));
+}
+
+/** Walk the ids of every object of a kind with one of the *_GET_NEXT_ID commands. */
+export function* objectIds(cmd: number): Generator<number, void, undefined> {
+  let id = 0;
+  for (;;) {
+    const a = coldAttr(GetIdAttr.SIZE);
+    a.u32[GetIdAttr.start_id >> 2] = id;
+    const r = bpfRaw(cmd, a, GetIdAttr.SIZE);
+    if (r === -Errno.ENOENT) return;
+    if (r < 0) throw new BpfError(bpfCmdName(cmd), -r);
+    id = a.u32[GetIdAttr.next_id >> 2]!;
+    yield id;
+  }
+}
+
+/** BPF_OBJ_GET_INFO_BY_FD into `info`, whose size tells the kernel how much it may write. */
+export function objectInfo(fd: number, info: Uint8Array, what: string): void {
+  const a = coldAttr(InfoAttr.SIZE);
+  a.u32[InfoAttr.bpf_fd >> 2] = fd;
+  a.u32[InfoAttr.info_len >> 2] = info.byteLength;
+  putPtr(a.u32, InfoAttr.info, addressOf(info));
+  bpfCall(BpfCmd.OBJ_GET_INFO_BY_FD, a, InfoAttr.SIZE, { object: what });
+}
