@@ -21,7 +21,10 @@ export function fixupBtfForKernel(spec: CollectionSpec, btf: Btf): Uint8Array {
   };
   const replace = (t: BtfType, next: Record<string, unknown>) => b.replace(t.id, { ...t, ...next } as unknown as BtfTypeInput);
 
+  const hidden = new Set(Object.values(spec.functions).filter((f) => f.hidden).map((f) => f.name));
   for (const t of btf.types()) {
+    // Hidden global functions (e.g. usdt.bpf.h's helpers) are checked with their caller's context, as libbpf does.
+    if (t.kind === 'func' && t.linkage === 'global' && hidden.has(t.name)) replace(t, { linkage: 'static' });
     if (t.kind === 'var' && t.linkage === 'extern') replace(t, { linkage: 'global' });
     if (t.kind === 'func' && t.linkage === 'extern') {
       replace(t, { linkage: 'global' });

@@ -40,6 +40,8 @@ export interface FuncSpec {
   /** Its instructions as in the object (a copy, relocated at load). */
   insns: Uint8Array;
   global: boolean;
+  /** A global symbol with hidden visibility: libbpf verifies it like a static function. */
+  hidden: boolean;
   relocs: Reloc[];
   /** func_info type id (BTF FUNC), when the object has .BTF.ext. */
   funcTypeId?: number;
@@ -500,6 +502,8 @@ class SpecReader {
         offset: off / INSN_SIZE,
         insns: sec.data.slice(off, off + size),
         global: s.bind !== STB_LOCAL,
+        // STV_INTERNAL (1) and STV_HIDDEN (2): not visible outside the object, so verified as static.
+        hidden: s.visibility === 1 || s.visibility === 2,
         relocs: [],
         lineInfo: [],
         coreRelos: [],
