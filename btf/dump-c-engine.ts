@@ -52,7 +52,6 @@ const enum C {
   RPAREN = 41,
   STAR = 42,
   COMMA = 44,
-  MINUS = 45,
   ZERO = 48,
   SEMI = 59,
   LBRACKET = 91,
@@ -119,6 +118,18 @@ let SP = 0;
 let VBASE = 0;
 let VCNT = 0;
 let DEPTH = 0;
+/**
+ * Declarations already written, by type id (4 entries per id): where their
+ * text is in BUF, [0, 1) before the name and [2, 3) after it (named), or
+ * [0, 1) whole (without a name). -1: not yet.
+ */
+let DECL_NAMED = new Int32Array(0);
+let DECL_ANON = new Int32Array(0);
+/** Where the current declaration's name starts and ends in BUF (-1: not written). */
+let NAME_AT = -1;
+let NAME_END = -1;
+/** The current declaration wrote an inline definition: do not cache it. */
+let UNCACHEABLE = false;
 /** Output bytes. */
 let BUF = new Uint8Array(0);
 let POS = 0;
@@ -128,7 +139,7 @@ function release(): void {
   TOFF = new Uint32Array(0);
   STRS = Buffer.alloc(1);
   KINDS = ORDER = EMIT = FWD_DONE = REFERENCED = new Uint8Array(0);
-  SFX = ALIGN = new Int32Array(0);
+  SFX = ALIGN = DECL_NAMED = DECL_ANON = new Int32Array(0);
   TYPE_DUPS = new Map();
   IDENT_DUPS = new Map();
   QUEUE = [];
@@ -176,6 +187,10 @@ function setup(view: RawBtfView): void {
   REFERENCED = new Uint8Array(N);
   SFX = new Int32Array(N);
   ALIGN = new Int32Array(N).fill(-1);
+  DECL_NAMED = new Int32Array(N * 4).fill(-1);
+  DECL_ANON = new Int32Array(N * 4).fill(-1);
+  NAME_AT = NAME_END = -1;
+  UNCACHEABLE = false;
   TYPE_DUPS = new Map();
   IDENT_DUPS = new Map();
   QUEUE = [];
@@ -189,6 +204,7 @@ function setup(view: RawBtfView): void {
     EMIT[0] = S.EMITTED;
   }
   PTR_SZ = pointerSize();
+  PAD_BITS[0] = PTR_SZ * 8;
 }
 
 function malformed(from: number, to: number): never {
@@ -305,23 +321,10 @@ function wc(ch: number): void {
   BUF[POS++] = ch;
 }
 
-/** Write an integer in decimal (|v| < 2^53). */
+/** Write an integer in decimal. */
 function wnum(v: number): void {
-  if (v < 0) {
-    wc(C.MINUS);
-    v = -v;
-  }
-  if (v < 10) {
-    wc(C.ZERO + v);
-    return;
-  }
-  let digits = 1;
-  for (let x = v; x >= 10; x = Math.floor(x / 10)) digits++;
-  if (POS + digits > BUF.length) grow(digits);
-  const b = BUF;
-  let p = POS + digits;
-  POS = p;
-  for (let x = v; p > POS - digits; x = Math.floor(x / 10)) b[--p] = C.ZERO + (x % 10);
+  if (v >= 0 && v < 10) wc(C.ZERO + v);
+  else ws(String(v));
 }
 
 function wtabs(lvl: number): void {
@@ -380,20 +383,25 @@ function strIs(off: number, x: string): boolean {
  * count (they may repeat a name).
  */
 function resolveName(id: number, dups: Map<string, number>): number {
-  let sfx = SFX[id]!;
-  if (sfx !== 0) return sfx;
-  sfx = 1;
+  return SFX[id] || resolveFirst(id, dups);
+}
+
+function resolveFirst(id: number, dups: Map<string, number>): number {
+  let sfx = 1;
   const o = TOFF[id]!;
   const off = W[o]!;
   const kind = KINDS[id]!;
-  if (off !== 0 && kind !== K.FWD && !(kind === K.ENUM && (W[o + 1]! & 0xffff) === 0)) {
-    const k = key(off);
-    const c = (dups.get(k) ?? 0) + 1;
-    dups.set(k, c);
-    sfx = c;
-  }
+  if (off !== 0 && kind !== K.FWD && !(kind === K.ENUM && (W[o + 1]! & 0xffff) === 0)) sfx = count(dups, off);
   SFX[id] = sfx;
   return sfx;
+}
+
+/** One more occurrence of the string at `off` in a namespace; returns the count. */
+function count(dups: Map<string, number>, off: number): number {
+  const k = key(off);
+  const c = (dups.get(k) ?? 0) + 1;
+  dups.set(k, c);
+  return c;
 }
 
 function wsfx(sfx: number): void {
@@ -794,27 +802,14 @@ function emitEnumDef(id: number, lvl: number): void {
   for (let q = o + 3; q < end; q += step) {
     const voff = w[q]!;
     // Enumerators share the namespace of typedefs.
-    const k = key(voff);
-    const c = (dups.get(k) ?? 0) + 1;
-    dups.set(k, c);
+    const c = count(dups, voff);
     wc(C.NL);
     wtabs(lvl + 1);
     wstr(voff);
     wsfx(c);
     ws(' = ');
     if (is64) {
-      const lo = w[q + 1]!;
-      const hi = w[q + 2]!;
-      if (signed) {
-        if (hi === 0 && lo < 0x80000000) wnum(lo);
-        else if (hi === 0xffffffff && lo >= 0x80000000) wnum(lo - 0x100000000);
-        else ws(BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo)).toString());
-        ws('LL,');
-      } else {
-        if (hi < 0x200000) wnum(hi * 0x100000000 + lo);
-        else ws(((BigInt(hi) << 32n) | BigInt(lo)).toString());
-        ws('ULL,');
-      }
+      wEnum64(w[q + 1]!, w[q + 2]!, signed);
     } else {
       wnum(signed ? w[q + 1]! | 0 : w[q + 1]!);
       wc(C.COMMA);
@@ -823,6 +818,20 @@ function emitEnumDef(id: number, lvl: number): void {
   wc(C.NL);
   wtabs(lvl);
   wc(C.RBRACE);
+}
+
+/** An enum64 value (`lo`, `hi`: its 32-bit halves) with its LL/ULL suffix and the comma. */
+function wEnum64(lo: number, hi: number, signed: boolean): void {
+  if (signed) {
+    if (hi === 0 && lo < 0x80000000) wnum(lo);
+    else if (hi === 0xffffffff && lo >= 0x80000000) wnum(lo - 0x100000000);
+    else ws(BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo)).toString());
+    ws('LL,');
+  } else {
+    if (hi < 0x200000) wnum(hi * 0x100000000 + lo);
+    else ws(((BigInt(hi) << 32n) | BigInt(lo)).toString());
+    ws('ULL,');
+  }
 }
 
 function emitStructDef(id: number, lvl: number): void {
@@ -873,14 +882,21 @@ function emitStructDef(id: number, lvl: number): void {
 }
 
 const PAD_NAMES = ['long', 'int', 'short', 'char'];
+/** Bits of long, int, short, char (long: set from the pointer size). */
+const PAD_BITS = new Int32Array([64, 32, 16, 8]);
 
-function padLine(lvl: number, type: string, bits: number): void {
+function padLine(lvl: number, type: number, bits: number): void {
   wc(C.NL);
   wtabs(lvl);
-  ws(type);
+  ws(PAD_NAMES[type]!);
   ws(': ');
   wnum(bits);
   wc(C.SEMI);
+}
+
+/** x rounded up to a multiple of a (a > 0). */
+function roundUp(x: number, a: number): number {
+  return Math.ceil(x / a) * a;
 }
 
 /**
@@ -891,30 +907,29 @@ function padLine(lvl: number, type: string, bits: number): void {
 function emitBitPadding(cur: number, next: number, nextAlign: number, inBitfield: boolean, lvl: number): void {
   if (cur >= next) return;
   // The widest of long/int/short/char whose alignment boundary after cur is not past next.
-  let i = 0;
+  let type = 0;
   let padBits = 0;
   let newOff = 0;
-  for (; i < 4; i++) {
-    padBits = i === 0 ? PTR_SZ * 8 : 32 >> (i - 1);
-    newOff = Math.ceil(cur / padBits) * padBits;
+  for (; type < 4; type++) {
+    padBits = PAD_BITS[type]!;
+    newOff = roundUp(cur, padBits);
     if (newOff <= next) break;
   }
-  if (i === 4) i = 3;
-  const padType = PAD_NAMES[i]!;
+  if (type === 4) type = 3;
   if (newOff > cur && newOff <= next) {
     if (
       inBitfield ||
-      (newOff === next && Math.ceil(cur / (nextAlign * 8)) * nextAlign * 8 !== newOff) ||
+      (newOff === next && roundUp(cur, nextAlign * 8) !== newOff) ||
       (newOff !== next && next - newOff <= newOff - cur)
     ) {
-      padLine(lvl, padType, inBitfield ? newOff - cur : 0);
+      padLine(lvl, type, inBitfield ? newOff - cur : 0);
     }
     cur = newOff;
   }
   while (cur !== next) {
-    const bits = Math.min(next - cur, padBits);
+    const bits = next - cur < padBits ? next - cur : padBits;
     // Whole units of the padding type, then the remainder in the smallest type that holds it.
-    padLine(lvl, bits === padBits ? padType : bits <= 8 ? 'char' : bits <= 16 ? 'short' : bits <= 32 ? 'int' : 'long', bits);
+    padLine(lvl, bits === padBits ? type : bits <= 8 ? 3 : bits <= 16 ? 2 : bits <= 32 ? 1 : 0, bits);
     cur += bits;
   }
 }
@@ -935,6 +950,20 @@ function push(id: number): void {
  * string at `nameOff` (none for 0), with `___<sfx>` when sfx > 1.
  */
 function emitTypeDecl(id: number, nameOff: number, sfx: number, lvl: number): void {
+  // Written before? Copy it (the declaration of a type is the same text every time, around the name).
+  const named = nameOff !== 0;
+  const c = id * 4;
+  const cache = named ? DECL_NAMED : DECL_ANON;
+  const cs = cache[c]!;
+  if (cs >= 0) {
+    copyOut(cs, cache[c + 1]!);
+    if (named) {
+      wstr(nameOff);
+      if (sfx > 1) wsfx(sfx);
+      copyOut(cache[c + 2]!, cache[c + 3]!);
+    }
+    return;
+  }
   const start = SP;
   const kinds = KINDS;
   for (let n = 0; ; n++) {
@@ -952,14 +981,38 @@ function emitTypeDecl(id: number, nameOff: number, sfx: number, lvl: number): vo
   }
   const savedBase = VBASE;
   const savedCnt = VCNT;
+  const savedName = NAME_AT;
+  const savedNameEnd = NAME_END;
+  const savedUncacheable = UNCACHEABLE;
   VBASE = start;
   VCNT = SP - start;
+  NAME_AT = -1;
+  UNCACHEABLE = false;
   if (++DEPTH > MAX_DEPTH) tooDeep(id);
+  const from = POS;
   emitTypeChain(nameOff, sfx, lvl);
   DEPTH--;
+  // Inline definitions (anonymous struct/enum bodies: indentation, enumerator names) are not repeated verbatim.
+  if (!UNCACHEABLE && (!named || NAME_AT >= 0)) {
+    cache[c] = from;
+    cache[c + 1] = named ? NAME_AT : POS;
+    cache[c + 2] = NAME_END;
+    cache[c + 3] = POS;
+  }
+  UNCACHEABLE ||= savedUncacheable;
+  NAME_AT = savedName;
+  NAME_END = savedNameEnd;
   VBASE = savedBase;
   VCNT = savedCnt;
   SP = start;
+}
+
+/** Append a copy of BUF[s, e). */
+function copyOut(s: number, e: number): void {
+  const n = e - s;
+  if (POS + n > BUF.length) grow(n);
+  BUF.copyWithin(POS, s, e);
+  POS += n;
 }
 
 /** Write and pop the const/volatile/restrict right on top of the current chain. */
@@ -986,8 +1039,10 @@ function dropMods(): void {
 function emitName(nameOff: number, sfx: number, lastWasPtr: boolean): void {
   if (nameOff === 0) return;
   if (!lastWasPtr) wc(C.SPACE);
+  NAME_AT = POS;
   wstr(nameOff);
   if (sfx > 1) wsfx(sfx);
+  NAME_END = POS;
 }
 
 /** Write the current chain (innermost type first) around the name. */
@@ -995,114 +1050,122 @@ function emitTypeChain(nameOff: number, sfx: number, lvl: number): void {
   let lastWasPtr = true;
   while (VCNT) {
     const id = STACK[VBASE + --VCNT]!;
-    if (id === 0) {
-      emitMods();
-      ws('void');
+    const kind = KINDS[id]!; // 0 for void
+    if (kind === K.PTR) {
+      if (!lastWasPtr) wc(C.SPACE);
+      wc(C.STAR);
+      lastWasPtr = true;
+    } else if (kind === K.CONST || kind === K.VOLATILE || kind === K.RESTRICT) {
+      ws(kind === K.CONST ? ' const' : kind === K.VOLATILE ? ' volatile' : ' restrict');
       lastWasPtr = false;
-      continue;
+    } else if (kind === K.ARRAY) {
+      emitArrayChain(id, nameOff, sfx, lvl, lastWasPtr);
+      return;
+    } else if (kind === K.FUNC_PROTO) {
+      emitProtoChain(id, nameOff, sfx, lvl, lastWasPtr);
+      return;
+    } else {
+      // The base type (or a type tag), after the qualifiers right on top of it.
+      emitMods();
+      if (!emitBase(id, kind, lvl)) return;
+      lastWasPtr = false;
     }
-    const kind = KINDS[id]!;
-    const o = TOFF[id]!;
-    switch (kind) {
-      case K.INT:
-      case K.FLOAT:
-        emitMods();
-        wstr(W[o]!);
-        break;
-      case K.STRUCT:
-      case K.UNION:
-        emitMods();
-        if (W[o]! === 0) emitStructDef(id, lvl);
-        else emitStructFwd(id);
-        break;
-      case K.ENUM:
-      case K.ENUM64:
-        emitMods();
-        if (W[o]! === 0) emitEnumDef(id, lvl);
-        else {
-          ws('enum ');
-          wTypeName(id);
-        }
-        break;
-      case K.FWD:
-        emitMods();
-        emitFwdDef(id);
-        break;
-      case K.TYPEDEF:
-        emitMods();
-        wIdentName(id);
-        break;
-      case K.PTR:
-        if (!lastWasPtr) wc(C.SPACE);
-        wc(C.STAR);
-        break;
-      case K.VOLATILE:
-        ws(' volatile');
-        break;
-      case K.CONST:
-        ws(' const');
-        break;
-      case K.RESTRICT:
-        ws(' restrict');
-        break;
-      case K.TYPE_TAG:
-        emitMods();
-        ws(' __attribute__((btf_type_tag("');
-        wstr(W[o]!);
-        ws('")))');
-        break;
-      case K.ARRAY: {
-        const nelems = W[o + 5]!;
-        dropMods();
-        if (VCNT === 0) {
-          emitName(nameOff, sfx, lastWasPtr);
-        } else {
-          // Arrays of arrays need no parentheses: `int a[2][3]`.
-          const multidim = KINDS[STACK[VBASE + VCNT - 1]!] === K.ARRAY;
-          if (nameOff !== 0 && !lastWasPtr) wc(C.SPACE);
-          if (!multidim) wc(C.LPAREN);
-          emitTypeChain(nameOff, sfx, lvl);
-          if (!multidim) wc(C.RPAREN);
-        }
-        wc(C.LBRACKET);
-        wnum(nelems);
-        wc(C.RBRACKET);
-        return;
-      }
-      case K.FUNC_PROTO: {
-        dropMods();
-        if (VCNT) {
-          ws(' (');
-          emitTypeChain(nameOff, sfx, lvl);
-          wc(C.RPAREN);
-        } else {
-          emitName(nameOff, sfx, lastWasPtr);
-        }
-        wc(C.LPAREN);
-        const vlen = W[o + 1]! & 0xffff;
-        // No parameters, or clang's single void one: `(void)`.
-        if (vlen === 0 || (vlen === 1 && W[o + 4] === 0)) {
-          ws('void)');
-          return;
-        }
-        const end = o + 3 + 2 * vlen;
-        for (let q = o + 3; q < end; q += 2) {
-          if (q > o + 3) ws(', ');
-          const ptype = W[q + 1]!;
-          if (ptype === 0 && q === end - 2) {
-            ws('...'); // a last void parameter: variadic
-            break;
-          }
-          emitTypeDecl(ptype, W[q]!, 1, lvl);
-        }
-        wc(C.RPAREN);
-        return;
-      }
-      default:
-        // Not a type C declarations are made of (func, var...): nothing to write.
-        return;
-    }
-    lastWasPtr = kind === K.PTR;
   }
   emitName(nameOff, sfx, lastWasPtr);
+}
+
+/** A base type of a declaration (or a type tag); false for kinds declarations are not made of (nothing more is written). */
+function emitBase(id: number, kind: number, lvl: number): boolean {
+  const o = TOFF[id]!;
+  switch (kind) {
+    case 0:
+      ws('void');
+      return true;
+    case K.INT:
+    case K.FLOAT:
+      wstr(W[o]!);
+      return true;
+    case K.STRUCT:
+    case K.UNION:
+      if (W[o]! !== 0) emitStructFwd(id);
+      else {
+        emitStructDef(id, lvl);
+        UNCACHEABLE = true;
+      }
+      return true;
+    case K.ENUM:
+    case K.ENUM64:
+      if (W[o]! === 0) {
+        emitEnumDef(id, lvl);
+        UNCACHEABLE = true;
+      } else {
+        ws('enum ');
+        wTypeName(id);
+      }
+      return true;
+    case K.FWD:
+      emitFwdDef(id);
+      return true;
+    case K.TYPEDEF:
+      wIdentName(id);
+      return true;
+    case K.TYPE_TAG:
+      ws(' __attribute__((btf_type_tag("');
+      wstr(W[o]!);
+      ws('")))');
+      return true;
+    default:
+      UNCACHEABLE = true;
+      return false;
+  }
+}
+
+/** An array in a declaration: `name[n]`, `(*name)[n]`, `name[n][m]`. */
+function emitArrayChain(id: number, nameOff: number, sfx: number, lvl: number, lastWasPtr: boolean): void {
+  const nelems = W[TOFF[id]! + 5]!;
+  dropMods();
+  if (VCNT === 0) {
+    emitName(nameOff, sfx, lastWasPtr);
+  } else {
+    // Arrays of arrays need no parentheses: `int a[2][3]`.
+    const multidim = KINDS[STACK[VBASE + VCNT - 1]!] === K.ARRAY;
+    if (nameOff !== 0 && !lastWasPtr) wc(C.SPACE);
+    if (!multidim) wc(C.LPAREN);
+    emitTypeChain(nameOff, sfx, lvl);
+    if (!multidim) wc(C.RPAREN);
+  }
+  wc(C.LBRACKET);
+  wnum(nelems);
+  wc(C.RBRACKET);
+}
+
+/** A function prototype in a declaration: `name(params)`, `(*name)(params)`. */
+function emitProtoChain(id: number, nameOff: number, sfx: number, lvl: number, lastWasPtr: boolean): void {
+  dropMods();
+  if (VCNT) {
+    ws(' (');
+    emitTypeChain(nameOff, sfx, lvl);
+    wc(C.RPAREN);
+  } else {
+    emitName(nameOff, sfx, lastWasPtr);
+  }
+  wc(C.LPAREN);
+  const o = TOFF[id]!;
+  const vlen = W[o + 1]! & 0xffff;
+  // No parameters, or clang's single void one: `(void)`.
+  if (vlen === 0 || (vlen === 1 && W[o + 4] === 0)) {
+    ws('void)');
+    return;
+  }
+  const end = o + 3 + 2 * vlen;
+  for (let q = o + 3; q < end; q += 2) {
+    if (q > o + 3) ws(', ');
+    const ptype = W[q + 1]!;
+    if (ptype === 0 && q === end - 2) {
+      ws('...'); // a last void parameter: variadic
+      break;
+    }
+    emitTypeDecl(ptype, W[q]!, 1, lvl);
+  }
+  wc(C.RPAREN);
 }

@@ -15,7 +15,7 @@
  */
 import { Buffer } from 'node:buffer';
 import type { Btf } from './btf.ts';
-import { BTF_KIND, type BtfType } from './types.ts';
+import { BTF_KIND, type BtfType, type BtfTypeInput } from './types.ts';
 
 export interface RawBtfView {
   /** Number of type ids, void included: ids are 0..n-1. */
@@ -103,7 +103,11 @@ const INT_ENC = { none: 0, signed: 1, char: 2, bool: 4 } as const;
 
 /** The fallback: re-encode every type from its decoded object. */
 function encodeView(btf: Btf): RawBtfView {
-  const n = btf.length;
+  return encodeTypes(btf.length, (id) => btf.typeById(id));
+}
+
+/** A view of types 1..n-1 given as objects (ids are positions, as in BTF). */
+export function encodeTypes(n: number, typeById: (id: number) => BtfType | BtfTypeInput): RawBtfView {
   const toff = new Uint32Array(n);
   let words = new Uint32Array(Math.max(1024, n * 8));
   let len = 0;
@@ -133,7 +137,7 @@ function encodeView(btf: Btf): RawBtfView {
   const info = (kind: number, vlen: number, kflag: boolean) => ((kflag ? 0x80000000 : 0) | (kind << 24) | (vlen & 0xffff)) >>> 0;
   for (let id = 1; id < n; id++) {
     toff[id] = len;
-    const t = btf.typeById(id) as Exclude<BtfType, { kind: 'void' }>;
+    const t = typeById(id) as Exclude<BtfType, { kind: 'void' }>;
     const name = s(t.name);
     switch (t.kind) {
       case 'int':

@@ -30,10 +30,23 @@
  * - Names. struct/union/enum tags share one namespace, typedefs and
  *   enumerators another. The second type of a namespace to be written with a
  *   given name becomes `name___2`, the third `name___3`, and so on.
+ *
+ * Like bpftool 7.1: split BTF (module BTF on vmlinux) is dumped whole, base
+ * types first; functions, variables, datasecs and decl tags are not written;
+ * type tags are written as `__attribute__((btf_type_tag("...")))` where
+ * libbpf 1.1 puts them (quirks included: a const under a type tag comes out
+ * as `intconst  __attribute__...`); no `__attribute__((aligned))` and no
+ * `mode(byte/word)` on odd-sized enums (libbpf 1.1 writes neither). A
+ * member's bitfield width comes from kind_flag structs only, as in libbpf.
+ *
+ * Files: ./dump-c-engine.ts (the dumper), ./dump-c-raw.ts (word-level view
+ * of the BTF), ./dump-c-primer.ts (JIT warm-up for big dumps).
  */
 import type { Btf } from './btf.ts';
+import { BtfError } from './errors.ts';
 import { rawView, type RawBtfView } from './dump-c-raw.ts';
 import { runDump } from './dump-c-engine.ts';
+import { primerView } from './dump-c-primer.ts';
 
 export interface DumpCOptions {
   /**
@@ -50,6 +63,11 @@ export interface DumpCOptions {
   /** Guard macro name; default `__VMLINUX_H__`. */
   guard?: string;
 }
+
+/** Dumps of at least this many types are preceded by the primer (once per process). */
+const PRIME_MIN_TYPES = 20_000;
+const PRIME_RUNS = 3;
+let primed = false;
 
 /** Header and footer bpftool writes around the types. */
 function headerText(guard: string): string {
@@ -83,7 +101,14 @@ export function dumpC(btf: Btf, opts: DumpCOptions = {}): string {
 /** Internal: dump through a given view (tests compare both view paths). */
 export function dumpCView(view: RawBtfView, opts: DumpCOptions = {}): string {
   const guard = opts.guard ?? '__VMLINUX_H__';
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(guard)) throw new BtfError('BTF_INVALID_TYPE', `guard '${guard}' is not a C identifier`);
   const header = opts.header ?? true;
+  if (view.n >= PRIME_MIN_TYPES && !primed) {
+    // See ./dump-c-primer.ts: once per process, before the first big dump.
+    primed = true;
+    const primer = primerView();
+    for (let i = 0; i < PRIME_RUNS; i++) runDump(primer, { header: '', footer: '', roots: undefined });
+  }
   return runDump(view, {
     header: header ? headerText(guard) : '',
     footer: header ? footerText(guard) : '',

@@ -20,6 +20,7 @@ import { describe, expect, it, type TestContext } from 'vitest';
 import { Btf, BtfBuilder, BtfError, loadBtf } from '../btf/index.ts';
 import { dumpC, dumpCView } from '../btf/dump-c.ts';
 import { rawView } from '../btf/dump-c-raw.ts';
+import { primerTypes, primerView } from '../btf/dump-c-primer.ts';
 import { BPFTOOL, VMLINUX, TESTMOD, hasVmlinux, hasCilium, hasBpftool, corpusElfs, corpusVmlinux } from './fixtures/btf/corpus.ts';
 
 /**
@@ -470,6 +471,27 @@ describe('targeted cases (BtfBuilder)', () => {
     const ok = new BtfBuilder();
     CASES.poly!(ok);
     expect(dumpC(ok.build(), { header: false })).toBe(EXPECTED.poly);
+  });
+
+  it('the primer (dumped before big dumps to warm the JIT) is a valid case too', () => {
+    const b = new BtfBuilder();
+    for (const t of primerTypes()) b.add(t);
+    const btf = b.build();
+    const got = dumpC(btf);
+    expect(dumpCView(primerView()) === got).toBe(true);
+    expect(got).toContain('struct node;\n\ntypedef struct node node_t;\n\nstruct peer;\n\nstruct node {\n');
+    expect(got).toContain('\tchar *arr[2][4];\n\tint (*fns[3])(int x, char *);\n');
+    if (hasBpftool) {
+      const file = join(tmp, 'primer.btf');
+      writeFileSync(file, b.marshal());
+      expect(differences('primer', bpftoolC(file), got)).toEqual([]);
+    }
+  });
+
+  it('rejects a guard that is not a C identifier', () => {
+    const b = new BtfBuilder();
+    CASES.poly!(b);
+    expect(() => dumpC(b.build(), { guard: 'no good' })).toThrow(BtfError);
   });
 
   it('roots: only the named types and what they need, in the order given', () => {

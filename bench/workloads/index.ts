@@ -1,7 +1,8 @@
 import type { Workload } from '../harness.ts';
 import { btfParse } from './btf-parse.ts';
+import { btfDumpC } from './btf-dump-c.ts';
 import { mapOps } from './map-ops.ts';
 import { objLoad } from './obj-load.ts';
 
 /** Every benchmark workload, in the order `npm run bench` runs them. */
-export const workloads: Workload[] = [btfParse, mapOps, objLoad];
+export const workloads: Workload[] = [btfParse, btfDumpC, mapOps, objLoad];
