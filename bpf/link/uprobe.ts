@@ -66,6 +66,7 @@ export function attachUprobe(prog: Program, binary: string, symbol: string | num
 
 /** uprobe.multi: one link for several functions of a binary. */
 export function attachUprobeMulti(prog: Program, binary: string, symbols: string[], opts: { retprobe?: boolean; pid?: number; cookies?: bigint[] } = {}): FdLink {
+  if (prog.type !== ProgType.KPROBE) throw new TsbpfError('WRONG_PROGRAM_TYPE', `cannot attach ${progTypeName(prog.type)} program '${prog.name}' to uprobe.multi: it needs a KPROBE program`);
   const path = resolveBinary(binary);
   const offsets = symbols.map((s) => symbolFileOffset(path, s));
   const p = Buffer.from(path + '\0');
