@@ -55,3 +55,4 @@ export { loadCollection, setVariable, Collection, CollectionError, Variable, typ
 export { UnknownSectionError, SECTION_DEFS, matchSection, type SectionDef, type AutoAttachKind } from '../bpf/section-names.ts';
 export { LinkError } from '../bpf/linker.ts';
 export * from '../bpf/link/index.ts';
+export * from '../bpf/events.ts';

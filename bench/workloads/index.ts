@@ -6,3 +6,4 @@ import { objLoad } from './obj-load.ts';
 
 /** Every benchmark workload, in the order `npm run bench` runs them. */
 export const workloads: Workload[] = [btfParse, btfDumpC, mapOps, objLoad];
+import { ringbuf, perfbuf } from './ringbuf.ts'; workloads.push(ringbuf, perfbuf);

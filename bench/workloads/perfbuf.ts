@@ -1,0 +1,98 @@
+/**
+ * perfbuf: draining per-CPU perf buffers filled while the consumer was idle,
+ * tsbpf's PerfBufferReader.consume vs libbpf's perf_buffer__consume
+ * (bench/libbpf/perfbuf.c), in ns per record.
+ *
+ * Both sides load test/bpf/perfbuf_producer.o, open a buffer of 65,536 pages
+ * (256 MiB) on every CPU (sample_period 1, PERF_SAMPLE_RAW, wakeup_events
+ * 65,536), fill CPU 0's buffer by test-running the raw_tp `produce` on CPU 0
+ * (BPF_F_TEST_RUN_ON_CPU, bpf_perf_event_output in a bpf_loop, in chunks of
+ * 100,000), then time one drain with a callback that reads one u64:
+ *   drain64    2,000,000 samples of 64 bytes (80 bytes in the ring)
+ *   drain512     400,000 samples of 512 bytes (528 bytes in the ring)
+ * CPU time per record, sessions alternating, medians: see ringbuf.ts; also
+ * drain*.wall, and (tsbpf only) heap growth and GCs over a whole drain.
+ *
+ * wakeup_events is not libbpf's 1 (perf_buffer__new hard-codes it): with 1,
+ * every sample queues an irq_work whose self-interrupt is a VM exit here, and
+ * the untimed fill takes minutes. The drain does not depend on it.
+ */
+import { join } from 'node:path';
+import { loadCollectionSpec } from '../../bpf/collection-spec.ts';
+import { loadCollection } from '../../bpf/collection.ts';
+import type { Program } from '../../bpf/program.ts';
+import { PerfBufferReader } from '../../bpf/perfbuf.ts';
+import type { RecordView } from '../../bpf/event-record.ts';
+import { possibleCpuCount } from '../../syscall/cpus.ts';
+import type { BenchContext, Measurement, Workload } from '../harness.ts';
+import { GcCounter, alternate, getGc, timeDrain, type DrainSample } from './ringbuf.ts';
+
+const BPF_F_TEST_RUN_ON_CPU = 1;
+const PAGES = 65536;
+/** wakeup_events on both sides (see the file comment). */
+const WAKEUP_EVENTS = 65536;
+
+function fill(p: Program, count: number, size: number): void {
+  const ctx = new Uint8Array(32);
+  const v = new DataView(ctx.buffer);
+  for (let done = 0; done < count; ) {
+    const n = Math.min(100_000, count - done);
+    v.setBigUint64(0, BigInt(done), true);
+    v.setBigUint64(8, BigInt(n), true);
+    v.setBigUint64(16, BigInt(size), true);
+    const refused = p.testRun({ ctx, repeat: 0, flags: BPF_F_TEST_RUN_ON_CPU, cpu: 0 }).retval;
+    if (refused) throw new Error(`perfbuf fill: ${refused} samples refused`);
+    done += n;
+  }
+}
+
+export const perfbuf: Workload = {
+  name: 'perfbuf',
+  description: 'drain a perf buffer filled while idle: 2M × 64 B and 400k × 512 B samples, ns/record',
+  async run(ctx: BenchContext): Promise<Measurement[]> {
+    const runs = ctx.quick ? 2 : 3;
+    const counts: Record<number, number> = { 64: ctx.quick ? 500_000 : 2_000_000, 512: ctx.quick ? 100_000 : 400_000 };
+    const obj = join(ctx.root, 'test/bpf/perfbuf_producer.o');
+    const gc = getGc();
+    const gcs = new GcCounter();
+    const acc = new Float64Array(1);
+    const cb = (rec: RecordView): void => {
+      acc[0] += rec.getUint64(0);
+    };
+    const session = async (size: number): Promise<DrainSample[]> => {
+      const spec = loadCollectionSpec(obj);
+      spec.maps.events!.maxEntries = possibleCpuCount();
+      const coll = loadCollection(spec);
+      const reader = new PerfBufferReader(coll.maps.events!, { pages: PAGES, wakeupEvents: WAKEUP_EVENTS });
+      const prog = coll.programs.produce!;
+      const n = counts[size]!;
+      const out: DrainSample[] = [];
+      try {
+        // Warm up: short drains, then a full one (see ringbuf.ts).
+        for (let i = 0; i < 40; i++) {
+          fill(prog, n / 100, size);
+          reader.consume(cb);
+        }
+        fill(prog, n, size);
+        reader.consume(cb);
+        for (let i = 0; i < runs; i++) {
+          fill(prog, n, size);
+          out.push(await timeDrain(gc, gcs, n, () => reader.consume(cb)));
+          if (reader.lost) throw new Error(`perfbuf: ${reader.lost} samples lost`);
+        }
+      } finally {
+        reader.close();
+        coll.close();
+      }
+      return out;
+    };
+    try {
+      return await alternate(ctx, 'perfbuf', [64, 512], session, () =>
+        ctx.runC('perfbuf', [obj, String(runs), String(counts[64]), String(counts[512]), String(PAGES), String(WAKEUP_EVENTS)]),
+      );
+    } finally {
+      gcs.close();
+      if (!(acc[0]! > 0)) throw new Error('perfbuf: no checksum');
+    }
+  },
+};

@@ -1,0 +1,197 @@
+/**
+ * Event-stream plumbing: the only koffi the ring buffer and perf buffer
+ * readers need, kept in syscall/ like every other native call.
+ *
+ * - `FdWatch`: an fd watched on Node's own event loop (koffi.node.poll, i.e. a
+ *   libuv uv_poll handle, i.e. epoll). No thread pool, no busy loop: the
+ *   callback runs on the main thread when the kernel reports the fd ready.
+ * - `RingMapping`: an mmap of a ring whose release cannot turn a stale view
+ *   into a SIGSEGV. Releasing it replaces the ring's pages with an anonymous
+ *   private mapping at the same address (mmap MAP_FIXED), which drops the
+ *   kernel object at once; the placeholder itself is unmapped when the
+ *   garbage collector has proven that no ArrayBuffer over it is left. A view
+ *   kept past close() therefore reads zeros instead of crashing the process.
+ */
+import { BpfError } from './errors.ts';
+import { koffi, lastErrno, libc, pointerAddress, viewOf } from './libc.ts';
+
+// ---------------------------------------------------------------- fd watches
+
+export interface PollEvents {
+  readable: boolean;
+  writable: boolean;
+}
+
+interface KoffiPollHandle {
+  start(opts: { readable?: boolean; writable?: boolean }, cb: (status: number, ev: PollEvents) => void): void;
+  stop(): void;
+  close(): void;
+  ref(): void;
+  unref(): void;
+}
+
+/**
+ * One fd on the event loop. libuv allows one watch per fd number per loop, so
+ * owners watch an fd they own (a dup). `close()` removes the fd from epoll
+ * synchronously (uv_close invalidates it), so the fd may be closed right after.
+ */
+export class FdWatch {
+  readonly fd: number;
+  #h: KoffiPollHandle | undefined;
+  #active = false;
+  #closed = false;
+  readonly #want: { readable: boolean; writable: boolean };
+  readonly #cb: (status: number, ev: PollEvents) => void;
+
+  /** `onEvent(status, events)`: status < 0 is a libuv error (e.g. the fd went bad). */
+  constructor(fd: number, want: { readable?: boolean; writable?: boolean }, onEvent: (status: number, ev: PollEvents) => void) {
+    this.fd = fd;
+    this.#want = { readable: !!want.readable, writable: !!want.writable };
+    this.#cb = onEvent;
+  }
+
+  get active(): boolean {
+    return this.#active;
+  }
+
+  /** Start watching (idempotent). The handle keeps the event loop alive while active. */
+  start(): void {
+    if (this.#closed || this.#active) return;
+    if (!this.#h) {
+      const h = (koffi.node.poll as unknown as (fd: number, o: object, cb: (s: number, e: PollEvents) => void) => KoffiPollHandle | null)(
+        this.fd,
+        this.#want,
+        this.#cb,
+      );
+      if (!h) throw new BpfError('uv_poll_start', 22 /* EINVAL */, { object: `fd ${this.fd}` });
+      this.#h = h;
+    } else {
+      this.#h.start(this.#want, this.#cb);
+    }
+    this.#active = true;
+  }
+
+  /** Stop watching (idempotent); start() again later. */
+  stop(): void {
+    if (!this.#active) return;
+    this.#active = false;
+    this.#h?.stop();
+  }
+
+  /** Release the handle for good. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#active = false;
+    this.#h?.close();
+    this.#h = undefined;
+  }
+}
+
+// ---------------------------------------------------------------- ring mappings
+
+export const PROT_READ = 1;
+export const PROT_WRITE = 2;
+const MAP_SHARED = 0x01;
+const MAP_PRIVATE = 0x02;
+const MAP_FIXED = 0x10;
+const MAP_ANONYMOUS = 0x20;
+
+interface Placeholder {
+  ptr: unknown;
+  length: number;
+}
+
+let placeholdersLive = 0;
+const placeholders = new FinalizationRegistry<Placeholder>((p) => {
+  libc().munmap(p.ptr, p.length);
+  placeholdersLive--;
+});
+
+/** Placeholders still waiting for the GC to collect their last view (for tests). */
+export function livePlaceholders(): number {
+  return placeholdersLive;
+}
+
+function isMapFailed(ptr: unknown): boolean {
+  if (!ptr) return true;
+  const a = pointerAddress(ptr);
+  return a === 0 || a === -1 || a >= 2 ** 64 - 4096;
+}
+
+/** A shared mapping of an fd (a ring), released once and safely (see the file comment). */
+export class RingMapping {
+  readonly length: number;
+  readonly addr: number;
+  #ptr: unknown;
+  #buffer: ArrayBuffer | undefined;
+
+  private constructor(ptr: unknown, length: number) {
+    this.#ptr = ptr;
+    this.length = length;
+    this.addr = pointerAddress(ptr);
+  }
+
+  static map(fd: number, length: number, prot: number, offset: number, what: string): RingMapping {
+    const ptr = libc().mmap(0, length, prot, MAP_SHARED, fd, offset);
+    if (isMapFailed(ptr)) throw new BpfError(what, lastErrno());
+    return new RingMapping(ptr, length);
+  }
+
+  get mapped(): boolean {
+    return this.#ptr !== undefined;
+  }
+
+  /** One ArrayBuffer over the mapped bytes (no copy), the same on every call. Throws once released. */
+  get buffer(): ArrayBuffer {
+    if (this.#ptr === undefined) throw new Error('tsbpf: ring mapping used after release');
+    this.#buffer ??= viewOf(this.#ptr, this.length);
+    return this.#buffer;
+  }
+
+  /**
+   * Drop the ring (once; later calls do nothing). Without a view ever made,
+   * a plain munmap. Otherwise the pages become anonymous zero pages at the same
+   * address, unmapped by the FinalizationRegistry when the view is collected.
+   */
+  release(): void {
+    const ptr = this.#ptr;
+    if (ptr === undefined) return;
+    this.#ptr = undefined;
+    const buf = this.#buffer;
+    this.#buffer = undefined;
+    if (!buf) {
+      libc().munmap(ptr, this.length);
+      return;
+    }
+    const r = libc().mmap(this.addr, this.length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    // Should MAP_FIXED fail (ENOMEM), the ring itself stays mapped until the view is gone: still never a dangling view.
+    void isMapFailed(r);
+    placeholdersLive++;
+    placeholders.register(buf, { ptr, length: this.length });
+  }
+}
+
+// ---------------------------------------------------------------- thread CPU time
+
+const CLOCK_THREAD_CPUTIME_ID = 3;
+let clockGettime: ((clock: number, ts: number) => number) | undefined;
+let tsBlock: BigInt64Array | undefined;
+let tsAddr = 0;
+
+/**
+ * CPU time of the calling thread in ns (clock_gettime(CLOCK_THREAD_CPUTIME_ID),
+ * up to date to the call, steal excluded under paravirt accounting). For
+ * measuring drains: process.cpuUsage() also counts V8's background threads.
+ */
+export function threadCpuTimeNs(): number {
+  if (!clockGettime) {
+    const lib = koffi.load('libc.so.6');
+    clockGettime = lib.func('clock_gettime', 'int', ['int', 'uintptr_t']) as (clock: number, ts: number) => number;
+    const ptr = libc().malloc(16);
+    tsAddr = pointerAddress(ptr);
+    tsBlock = new BigInt64Array(viewOf(ptr, 16));
+  }
+  if (clockGettime(CLOCK_THREAD_CPUTIME_ID, tsAddr) !== 0) throw new BpfError('clock_gettime', lastErrno());
+  return Number(tsBlock![0]!) * 1e9 + Number(tsBlock![1]!);
+}
