@@ -6,10 +6,10 @@
  * gives the dumper the BTF type section as native-endian 32-bit words plus the
  * word offset of every type id, so it reads fields in place.
  *
- * Fast path: the parsed Btf already holds exactly that (its `words` and
- * `offsets`); we read them without copying (split BTF: base and own words are
- * concatenated once). Fallback, when a Btf does not expose them (another
- * implementation, or a future refactor): the types are re-encoded from the
+ * Fast path: the parsed Btf already holds exactly that (`Btf.rawTypes()`,
+ * or on a Btf without that method the fields it returns); we read them
+ * without copying (split BTF: base and own words are concatenated once).
+ * Fallback, when a Btf exposes neither: the types are re-encoded from the
  * public `typeById` objects, with a private string table. Both give the same
  * dump (tested).
  */
@@ -34,6 +34,7 @@ export interface RawBtfView {
 }
 
 interface BtfInternals {
+  rawTypes?: () => { readonly words: Uint32Array; readonly offsets: Uint32Array };
   words?: unknown;
   offsets?: unknown;
 }
@@ -45,10 +46,12 @@ function chainOf(btf: Btf): Btf[] {
   return chain;
 }
 
+/** A blob's words and type offsets: Btf.rawTypes() where there is one, else the fields it returns. */
 function internals(b: Btf): { words: Uint32Array; offsets: Uint32Array } | undefined {
   const i = b as unknown as BtfInternals;
-  if (i.words instanceof Uint32Array && i.offsets instanceof Uint32Array && i.offsets.length === b.count) {
-    return { words: i.words, offsets: i.offsets };
+  const raw = typeof i.rawTypes === 'function' ? i.rawTypes() : { words: i.words, offsets: i.offsets };
+  if (raw.words instanceof Uint32Array && raw.offsets instanceof Uint32Array && raw.offsets.length === b.count) {
+    return { words: raw.words, offsets: raw.offsets };
   }
   return undefined;
 }
