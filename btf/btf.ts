@@ -4,8 +4,9 @@
  * `Btf.parse` does one pass over the type section, recording where each type
  * starts (a Uint32Array indexed by type id). Types are decoded into plain
  * objects (see ./types.ts) only when asked for, and cached; names come from
- * the string section on demand; `findByName` uses a hash index over the raw
- * name bytes that is built incrementally, in id order, as lookups need it.
+ * the string section on demand; name lookups use a hash index over the raw
+ * name bytes (./name-index.ts: by kind, keyed by CO-RE essential names),
+ * built incrementally, in id order, as lookups need it.
  *
  * The raw bytes are not copied when they are native-endian and 4-byte aligned
  * (the usual case for a Buffer read from a file); otherwise the type section
@@ -15,6 +16,7 @@
 import type { Buffer } from 'node:buffer';
 import { BtfError } from './errors.ts';
 import { asBuffer, decodeCString, encodeUtf8, StringTable } from './strings.ts';
+import { ESSENTIAL, EXACT, NameIndex, type Match } from './name-index.ts';
 import {
   BTF_KIND,
   KIND_NAMES,
@@ -93,32 +95,6 @@ const INT_ENCODING: Record<number, BtfIntEncoding> = { 0: 'none', 1: 'signed', 2
 /** Max hops when following typedef/qualifier/array chains (libbpf uses 32). */
 const MAX_RESOLVE_DEPTH = 64;
 
-/** FNV-1a over a NUL-terminated string in `bytes` at `off` (bounds-checked by the caller's section). */
-function hashCString(bytes: Uint8Array, off: number): number {
-  let h = 0x811c9dc5;
-  const n = bytes.length;
-  for (let i = off; i < n; i++) {
-    const c = bytes[i]!;
-    if (c === 0) break;
-    h = Math.imul(h ^ c, 0x01000193);
-  }
-  return h >>> 0;
-}
-
-function hashBytes(q: Uint8Array): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < q.length; i++) h = Math.imul(h ^ q[i]!, 0x01000193);
-  return h >>> 0;
-}
-
-/** Does the NUL-terminated string at bytes[off] equal q? */
-function cstrEquals(bytes: Uint8Array, off: number, q: Uint8Array): boolean {
-  const n = q.length;
-  if (off + n >= bytes.length) return false;
-  for (let i = 0; i < n; i++) if (bytes[off + i] !== q[i]) return false;
-  return bytes[off + n] === 0;
-}
-
 export class Btf {
   /** Base BTF when this is split BTF. */
   readonly base: Btf | undefined;
@@ -141,10 +117,7 @@ export class Btf {
 
   /** Decoded types, in chunks of 1024 ids allocated on demand (a sparse cache). */
   private readonly cache: ((BtfType | undefined)[] | undefined)[] = [];
-  // Incremental name index.
-  private hashHeads: Int32Array | undefined;
-  private hashNext: Int32Array | undefined;
-  private indexed = 0;
+  private nameIndex: NameIndex | undefined;
   private alignMemo: Map<number, number> | undefined;
   private strIndex: StringTable | undefined;
   private ptrSize: number | undefined;
@@ -511,83 +484,23 @@ export class Btf {
 
   // ---------------------------------------------------------------- names
 
-  private ensureIndexArrays(): void {
-    if (this.hashHeads) return;
-    let size = 16;
-    while (size < this.count * 2) size <<= 1;
-    // Chains of own-type indexes + 1; 0 ends a chain.
-    this.hashHeads = new Int32Array(size);
-    this.hashNext = new Int32Array(this.count);
+  /** The name index of this blob's own types (built piecemeal by lookups). */
+  private get names(): NameIndex {
+    return (this.nameIndex ??= new NameIndex({
+      words: this.words,
+      offsets: this.offsets,
+      strings: this.strings,
+      stringOffset: this.stringOffset,
+      baseString: (off) => this.base!.strBytesAt(off),
+    }));
   }
 
-  /**
-   * Index own types from `this.indexed` on; stop after indexing one named
-   * `q` (of kind `kindNo`, when >= 0) and return its id, or return 0 at the end.
-   */
-  private indexUntil(q: Uint8Array | undefined, qhash: number, kindNo: number): number {
-    this.ensureIndexArrays();
-    const heads = this.hashHeads!;
-    const next = this.hashNext!;
-    const mask = heads.length - 1;
-    const w = this.words;
-    const offs = this.offsets;
-    const split = this.stringOffset;
-    const strs = this.strings;
-    for (let i = this.indexed; i < this.count; i++) {
-      const o = offs[i]!;
-      const nameOff = w[o]!;
-      if (nameOff === 0) continue;
-      let bytes: Uint8Array = strs;
-      let off = nameOff - split;
-      if (off < 0) [bytes, off] = this.strBytesAt(nameOff);
-      if (off >= bytes.length) continue; // invalid name: not indexed (decoding it throws)
-      const h = hashCString(bytes, off);
-      const b = h & mask;
-      next[i] = heads[b]!;
-      heads[b] = i + 1;
-      if (q && h === qhash && (kindNo < 0 || ((w[o + 1]! >>> 24) & 0x1f) === kindNo) && cstrEquals(bytes, off, q)) {
-        this.indexed = i + 1;
-        return this.firstTypeId + i;
-      }
-    }
-    this.indexed = this.count;
-    return 0;
-  }
-
-  /** Own type ids named q (bytes), of kindNo (or any when < 0), indexing as needed; ascending. */
-  private ownIdsByName(q: Uint8Array, kindNo: number, firstOnly: boolean): number[] {
-    if (this.count === 0) return [];
-    const qhash = hashBytes(q);
-    const out: number[] = [];
-    if (this.hashHeads) {
-      const heads = this.hashHeads;
-      const next = this.hashNext!;
-      const w = this.words;
-      for (let j = heads[qhash & (heads.length - 1)]!; j > 0; j = next[j - 1]!) {
-        const i = j - 1;
-        const o = this.offsets[i]!;
-        if (kindNo >= 0 && ((w[o + 1]! >>> 24) & 0x1f) !== kindNo) continue;
-        const [bytes, off] = this.strBytesAt(w[o]!);
-        if (cstrEquals(bytes, off, q)) out.push(this.firstTypeId + i);
-      }
-    }
-    if (out.length && firstOnly) return [Math.min(...out)];
-    if (this.indexed < this.count) {
-      if (firstOnly) {
-        const id = this.indexUntil(q, qhash, kindNo);
-        return id ? [id] : [];
-      }
-      this.indexUntil(undefined, 0, -1);
-      return this.ownIdsByName(q, kindNo, false);
-    }
-    return out.sort((a, b) => a - b);
-  }
-
-  private static kindNo(kind: BtfKind | undefined): number {
+  /** Bit mask of kind numbers: one kind, or all when undefined. */
+  private static kindMask(kind: BtfKind | undefined): number {
     if (kind === undefined) return -1;
     const k = KIND_NAMES.indexOf(kind);
     if (k < 0) throw new BtfError('BTF_INVALID_TYPE', `unknown kind name '${kind}'`);
-    return k;
+    return 1 << k;
   }
 
   /**
@@ -604,21 +517,22 @@ export class Btf {
   /** Like {@link findByName} but returns the id, 0 when not found. */
   findIdByName(name: string, kind?: BtfKind): number {
     if (name === '') return 0;
-    const kindNo = Btf.kindNo(kind);
-    return this.findIdBytes(encodeUtf8(name), kindNo);
+    return this.firstIdBytes(encodeUtf8(name), EXACT, Btf.kindMask(kind));
   }
 
-  private findIdBytes(q: Uint8Array, kindNo: number): number {
+  private firstIdBytes(q: Uint8Array, how: Match, kindMask: number): number {
     if (this.base) {
-      const id = this.base.findIdBytes(q, kindNo);
+      const id = this.base.firstIdBytes(q, how, kindMask);
       if (id) return id;
     }
-    return this.ownIdsByName(q, kindNo, true)[0] ?? 0;
+    if (this.count === 0) return 0;
+    const i = this.names.first(q, how, kindMask);
+    return i < 0 ? 0 : this.firstTypeId + i;
   }
 
-  private allIdsBytes(q: Uint8Array, kindNo: number): number[] {
-    const own = this.ownIdsByName(q, kindNo, false);
-    return this.base ? [...this.base.allIdsBytes(q, kindNo), ...own] : own;
+  private allIdsBytes(q: Uint8Array, how: Match, kindMask: number, ownOnly: boolean): number[] {
+    const own = this.count === 0 ? [] : this.names.all(q, how, kindMask).map((i) => this.firstTypeId + i);
+    return this.base && !ownOnly ? [...this.base.allIdsBytes(q, how, kindMask, false), ...own] : own;
   }
 
   /** Every type named `name` (of `kind` if given), ascending ids, base first. */
@@ -626,7 +540,21 @@ export class Btf {
   findAllByName(name: string, kind?: BtfKind): BtfType[];
   findAllByName(name: string, kind?: BtfKind): BtfType[] {
     if (name === '') return [];
-    return this.allIdsBytes(encodeUtf8(name), Btf.kindNo(kind)).map((id) => this.typeById(id));
+    return this.allIdsBytes(encodeUtf8(name), EXACT, Btf.kindMask(kind), false).map((id) => this.typeById(id));
+  }
+
+  /**
+   * CO-RE candidate search: ids (ascending, base first) of the types of one
+   * of `kinds` whose essential name (the name without a `___flavor` suffix,
+   * see {@link essentialName}) is `essential`: `task_struct` finds
+   * `task_struct` and `task_struct___v2`. With `ownOnly`, split BTF leaves
+   * its base out. Types are not decoded.
+   */
+  findIdsByEssentialName(essential: string, kinds: readonly BtfKind[], ownOnly = false): number[] {
+    if (essential === '') return [];
+    let mask = 0;
+    for (const k of kinds) mask |= Btf.kindMask(k);
+    return this.allIdsBytes(encodeUtf8(essential), ESSENTIAL, mask, ownOnly);
   }
 
   /** Like {@link findByName} but throws BTF_NOT_FOUND. */

@@ -1,0 +1,286 @@
+/**
+ * Name index of one BTF blob's own types, for {@link Btf}'s name lookups and
+ * CO-RE candidate searches.
+ *
+ * Nothing is decoded into JS strings: each named type's name bytes (in the
+ * string section) are hashed in one tight loop, and the type is chained
+ * (typed arrays, no per-type objects) under the hash of its *essential* name
+ * (the name without a `___flavor` suffix, as libbpf's
+ * bpf_core_essential_name_len). One index so serves exact lookups (compare
+ * the full name of each chained type) and CO-RE candidate lookups (compare
+ * essential names: `task_struct` finds `task_struct___x` too).
+ *
+ * The index is partitioned by kind (enum and enum64 share a partition, as
+ * CO-RE treats them alike), and each partition is built incrementally, in id
+ * order, as lookups need it. A lookup of a struct hashes only struct names:
+ * in vmlinux, functions hold 80% of the name bytes and are never hashed for
+ * CO-RE, whose candidates are structs, unions, enums, typedefs...
+ */
+
+/** The BTF data an index reads (a Btf's own type section and strings). */
+export interface NameSource {
+  /** Type section as native-endian words. */
+  readonly words: Uint32Array;
+  /** Word offset of each own type. */
+  readonly offsets: Uint32Array;
+  /** Own string section. */
+  readonly strings: Uint8Array;
+  /** Offset of the own string section (split BTF: the base's string section length). */
+  readonly stringOffset: number;
+  /** Split BTF: the base's string section holding `off`, and the offset inside it. */
+  baseString(off: number): [Uint8Array, number];
+}
+
+const KIND_ENUM = 6;
+const KIND_ENUM64 = 19;
+const UNDERSCORE = 95;
+const FNV_OFFSET = 0x811c9dc5 | 0;
+const FNV_PRIME = 0x01000193;
+
+/** The partition of a kind: the kind itself, enum64 with enum. */
+const partOf = (kind: number): number => (kind === KIND_ENUM64 ? KIND_ENUM : kind);
+
+/**
+ * FNV-1a of the essential name of the NUL-terminated string at bytes[off]
+ * (bounded by `end`): the whole string, or the part before its last flavor
+ * separator `X___Y` (X, Y not underscores).
+ */
+export function hashEssential(bytes: Uint8Array, off: number, end: number): number {
+  let h = FNV_OFFSET;
+  let atRun = h; // hash before the current run of underscores
+  let ess = h;
+  let flavored = false;
+  let run = 0;
+  for (let i = off; i < end; i++) {
+    const c = bytes[i]!;
+    if (c === 0) break;
+    if (c === UNDERSCORE) {
+      if (run === 0) atRun = h;
+      run++;
+    } else {
+      // A non-underscore after exactly three underscores that follow a character: a separator.
+      if (run === 3 && i - 3 > off) {
+        ess = atRun;
+        flavored = true;
+      }
+      run = 0;
+    }
+    h = Math.imul(h ^ c, FNV_PRIME);
+  }
+  return flavored ? ess : h;
+}
+
+/** FNV-1a of all of q (no flavor stripping: q is already an essential name). */
+function hashPlain(q: Uint8Array): number {
+  let h = FNV_OFFSET;
+  for (let i = 0; i < q.length; i++) h = Math.imul(h ^ q[i]!, FNV_PRIME);
+  return h;
+}
+
+/** Byte length of the essential name of the NUL-terminated string at bytes[off]. */
+export function essentialLength(bytes: Uint8Array, off: number): number {
+  let len = -1;
+  let run = 0;
+  const n = bytes.length;
+  let i = off;
+  for (; i < n; i++) {
+    const c = bytes[i]!;
+    if (c === 0) break;
+    if (c === UNDERSCORE) run++;
+    else {
+      if (run === 3 && i - 3 > off) len = i - 3 - off;
+      run = 0;
+    }
+  }
+  return len < 0 ? i - off : len;
+}
+
+/** Does the NUL-terminated string at bytes[off] equal q? */
+function cstrEquals(bytes: Uint8Array, off: number, q: Uint8Array): boolean {
+  const n = q.length;
+  if (off + n >= bytes.length) return false;
+  for (let i = 0; i < n; i++) if (bytes[off + i] !== q[i]) return false;
+  return bytes[off + n] === 0;
+}
+
+/** Is the essential name of the string at bytes[off] equal to ess? */
+function essentialEquals(bytes: Uint8Array, off: number, ess: Uint8Array): boolean {
+  const n = ess.length;
+  if (off + n >= bytes.length) return false;
+  for (let i = 0; i < n; i++) if (bytes[off + i] !== ess[i]) return false;
+  return bytes[off + n] === 0 || essentialLength(bytes, off) === n;
+}
+
+/** How a query compares names: the full name, or the essential name (CO-RE candidates). */
+export type Match = 0 | 1;
+export const EXACT: Match = 0;
+export const ESSENTIAL: Match = 1;
+
+export class NameIndex {
+  private readonly src: NameSource;
+  /** Chains by partition: heads[p][hash & mask] = own index + 1 of the latest type; 0 ends a chain. */
+  private readonly heads: (Int32Array | undefined)[] = [];
+  /** Types chained per partition (the tables double past 2 per slot). */
+  private readonly entries = new Int32Array(32);
+  /** Per partition: own types below this index are indexed. */
+  private readonly cursor = new Int32Array(32);
+  /** Next own index + 1 in the same chain (one array for all partitions: a type is in one). */
+  private next: Int32Array | undefined;
+  /** Essential-name hash of each indexed type (rehashing never reads a name again). */
+  private hashes: Int32Array | undefined;
+
+  constructor(src: NameSource) {
+    this.src = src;
+  }
+
+  /** Bit mask of the partitions holding the kinds of `kindMask` (bit = kind number). */
+  private static parts(kindMask: number): number {
+    return (kindMask & (1 << KIND_ENUM64)) !== 0 ? (kindMask & ~(1 << KIND_ENUM64)) | (1 << KIND_ENUM) : kindMask;
+  }
+
+  /** Double partition p's table (chains rebuilt from the stored hashes). */
+  private grow(p: number): Int32Array {
+    const old = this.heads[p]!;
+    const t = new Int32Array(old.length * 2);
+    const mask = t.length - 1;
+    const next = this.next!;
+    const hashes = this.hashes!;
+    for (let b = 0; b < old.length; b++) {
+      for (let j = old[b]!; j > 0; ) {
+        const i = j - 1;
+        j = next[i]!;
+        const nb = hashes[i]! & mask;
+        next[i] = t[nb]!;
+        t[nb] = i + 1;
+      }
+    }
+    this.heads[p] = t;
+    return t;
+  }
+
+  /** The string section holding name offset `nameOff`, and the offset in it. */
+  private bytesAt(nameOff: number): [Uint8Array, number] {
+    const off = nameOff - this.src.stringOffset;
+    return off >= 0 ? [this.src.strings, off] : this.src.baseString(nameOff);
+  }
+
+  private matches(nameOff: number, q: Uint8Array, how: Match): boolean {
+    const [bytes, off] = this.bytesAt(nameOff);
+    return how === EXACT ? cstrEquals(bytes, off, q) : essentialEquals(bytes, off, q);
+  }
+
+  /**
+   * Index the types of partitions `parts` from their cursors on, in id
+   * order. With a query, stop after indexing the first type that matches it
+   * (kind in `kindMask`) and return its own index; else index to the end and
+   * return -1.
+   */
+  private advance(parts: number, q: Uint8Array | undefined, qhash: number, how: Match, kindMask: number): number {
+    const cursor = this.cursor;
+    const count = this.src.offsets.length;
+    let start = count;
+    for (let p = 0; p < 32; p++) {
+      if ((parts >>> p) & 1 && cursor[p]! < count) {
+        if (cursor[p]! < start) start = cursor[p]!;
+        this.heads[p] ??= new Int32Array(256);
+      }
+    }
+    if (start >= count) return -1;
+    const heads = this.heads;
+    const entries = this.entries;
+    const next = (this.next ??= new Int32Array(count));
+    const hashes = (this.hashes ??= new Int32Array(count));
+    const w = this.src.words;
+    const offs = this.src.offsets;
+    const strs = this.src.strings;
+    const nstr = strs.length;
+    const split = this.src.stringOffset;
+    let stop = -1;
+    for (let i = start; i < count; i++) {
+      const o = offs[i]!;
+      const nameOff = w[o]!;
+      if (nameOff === 0) continue;
+      const kind = (w[o + 1]! >>> 24) & 0x1f;
+      const p = partOf(kind);
+      if (((parts >>> p) & 1) === 0 || i < cursor[p]!) continue;
+      const off = nameOff - split;
+      let h: number;
+      if (off >= 0) {
+        if (off >= nstr) continue; // invalid name offset: not indexed (decoding the type throws)
+        h = hashEssential(strs, off, nstr);
+      } else {
+        const [bytes, boff] = this.src.baseString(nameOff);
+        if (boff >= bytes.length) continue;
+        h = hashEssential(bytes, boff, bytes.length);
+      }
+      hashes[i] = h;
+      let t = heads[p]!;
+      if (++entries[p]! > 2 * t.length) t = this.grow(p);
+      const b = h & (t.length - 1);
+      next[i] = t[b]!;
+      t[b] = i + 1;
+      if (q !== undefined && h === qhash && ((kindMask >>> kind) & 1) !== 0) {
+        if (this.matches(nameOff, q, how)) {
+          stop = i;
+          break;
+        }
+      }
+    }
+    const upTo = stop < 0 ? count : stop + 1;
+    for (let p = 0; p < 32; p++) if ((parts >>> p) & 1 && cursor[p]! < upTo) cursor[p] = upTo;
+    return stop;
+  }
+
+  /** Own indexes already indexed whose name matches q (kind in kindMask), appended to out (each partition's chain descending). */
+  private chained(parts: number, q: Uint8Array, qhash: number, how: Match, kindMask: number, out: number[]): void {
+    const next = this.next;
+    const hashes = this.hashes;
+    if (!next || !hashes) return;
+    const w = this.src.words;
+    const offs = this.src.offsets;
+    for (let p = 0; p < 32; p++) {
+      if (((parts >>> p) & 1) === 0) continue;
+      const t = this.heads[p];
+      if (!t) continue;
+      for (let j = t[qhash & (t.length - 1)]!; j > 0; j = next[j - 1]!) {
+        const i = j - 1;
+        if (hashes[i] !== qhash) continue;
+        const o = offs[i]!;
+        if (((kindMask >>> ((w[o + 1]! >>> 24) & 0x1f)) & 1) === 0) continue;
+        if (this.matches(w[o]!, q, how)) out.push(i);
+      }
+    }
+  }
+
+  private static queryHash(q: Uint8Array, how: Match): number {
+    return how === EXACT ? hashEssential(q, 0, q.length) : hashPlain(q);
+  }
+
+  /** Lowest own index whose name matches q, of a kind in kindMask; -1 when none. Indexes only as far as needed. */
+  first(q: Uint8Array, how: Match, kindMask: number): number {
+    const parts = NameIndex.parts(kindMask);
+    const qhash = NameIndex.queryHash(q, how);
+    const found: number[] = [];
+    this.chained(parts, q, qhash, how, kindMask, found);
+    let best = -1;
+    for (const i of found) if (best < 0 || i < best) best = i;
+    // Types below the lowest cursor of these partitions are all indexed: a match found below it is the first.
+    const count = this.src.offsets.length;
+    let lo = count;
+    for (let p = 0; p < 32; p++) if ((parts >>> p) & 1 && this.cursor[p]! < lo) lo = this.cursor[p]!;
+    if (lo >= count || (best >= 0 && best < lo)) return best;
+    const i = this.advance(parts, q, qhash, how, kindMask);
+    if (i >= 0 && (best < 0 || i < best)) best = i;
+    return best;
+  }
+
+  /** Every own index whose name matches q, of a kind in kindMask, ascending. */
+  all(q: Uint8Array, how: Match, kindMask: number): number[] {
+    const parts = NameIndex.parts(kindMask);
+    const qhash = NameIndex.queryHash(q, how);
+    this.advance(parts, undefined, 0, how, kindMask);
+    const out: number[] = [];
+    this.chained(parts, q, qhash, how, kindMask, out);
+    return out.sort((a, b) => a - b);
+  }
+}
