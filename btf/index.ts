@@ -16,3 +16,5 @@ export { dumpRaw, dumpJson, formatTypeRaw, formatTypeJson } from './dump-raw.ts'
 export { BtfBuilder, marshalBtf } from './builder.ts';
 export { marshalTypes, encodeType, typeWords, type MarshalOptions } from './marshal.ts';
 export * from './core.ts';
+export { dumpC, type DumpCOptions } from './dump-c.ts';
+export { btfDecoder, type Decoded, type DecodeOptions } from './decode.ts';

@@ -56,3 +56,27 @@ export { UnknownSectionError, SECTION_DEFS, matchSection, type SectionDef, type 
 export { LinkError } from '../bpf/linker.ts';
 export * from '../bpf/link/index.ts';
 export * from '../bpf/events.ts';
+// Pure modules: ELF and BTF (no kernel access).
+export { parseElf, ElfFile, ElfError, type ElfSection, type ElfSymbol } from '../elf/index.ts';
+export {
+  Btf,
+  BtfError,
+  BtfBuilder,
+  loadBtf,
+  loadBtfFile,
+  parseBtfExt,
+  dumpC,
+  dumpRaw,
+  dumpJson,
+  btfDecoder,
+  resolveCoreRelo,
+  applyCoreRelo,
+  CoreCache,
+  CoreError,
+  type BtfType,
+  type BtfKind,
+  type BtfExt,
+  type Decoded,
+  type DumpCOptions,
+} from '../btf/index.ts';
+export { kernelBtf } from '../bpf/collection.ts';
