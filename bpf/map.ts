@@ -193,8 +193,9 @@ export class BpfMap implements Disposable {
         v.setUint32(MapCreateAttr.btf_fd, opts.btfFd, true);
         v.setUint32(MapCreateAttr.btf_key_type_id, spec.btfKeyTypeId ?? 0, true);
         v.setUint32(MapCreateAttr.btf_value_type_id, spec.btfValueTypeId ?? 0, true);
-        v.setUint32(MapCreateAttr.btf_vmlinux_value_type_id, spec.btfVmlinuxValueTypeId ?? 0, true);
       }
+      // struct_ops values are kernel structs named by their id in vmlinux BTF (the kernel also wants a BTF fd).
+      if (spec.btfVmlinuxValueTypeId) v.setUint32(MapCreateAttr.btf_vmlinux_value_type_id, spec.btfVmlinuxValueTypeId, true);
       if (spec.mapExtra !== undefined) v.setBigUint64(MapCreateAttr.map_extra, spec.mapExtra, true);
       const r = bpfRaw(BpfCmd.MAP_CREATE, a, MapCreateAttr.SIZE);
       if (r < 0) {

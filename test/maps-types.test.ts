@@ -2,6 +2,7 @@
  * Every map type against the real kernel: each test creates a map of one type
  * and checks the behaviour that is particular to it, read back from the kernel.
  */
+import { kernelBtf } from '../bpf/collection.ts';
 import { openSync, closeSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
@@ -635,10 +636,17 @@ describe('arena and struct_ops', () => {
     expect(e).not.toBeInstanceOf(NotSupportedError);
   });
 
-  ktest('STRUCT_OPS: creation', (ctx) => {
-    // A struct_ops map's value is a kernel struct (e.g. tcp_congestion_ops) named by its
-    // vmlinux BTF type id (btf_vmlinux_value_type_id); that id comes from the BTF
-    // loader, which is not part of this foundation. Covered with the loader.
-    ctx.skip('needs the vmlinux BTF id of a struct_ops value type, which comes with the BTF loader');
+  ktest('STRUCT_OPS: creation with the vmlinux BTF id of its value type (tcp_congestion_ops)', () => {
+    // A struct_ops map's value is the kernel's wrapper struct bpf_struct_ops_<ops>, named by its
+    // id in vmlinux BTF (btf_vmlinux_value_type_id). The kernel still wants the object's BTF fd.
+    const value = kernelBtf().findByName('bpf_struct_ops_tcp_congestion_ops', 'struct')!;
+    expect(value).toBeDefined();
+    using btf = BtfHandle.load(tinyIntBtf());
+    using m = BpfMap.create(
+      { type: 'STRUCT_OPS', keySize: 4, valueSize: kernelBtf().sizeOf(value.id), maxEntries: 1, name: 'tcp_ops', btfVmlinuxValueTypeId: value.id },
+      { btfFd: btf.fd },
+    );
+    const info = m.info();
+    expect(info).toMatchObject({ type: MapType.STRUCT_OPS, btfVmlinuxValueTypeId: value.id, maxEntries: 1 });
   });
 });
