@@ -3,7 +3,7 @@
  * BTF here; probes and tests use tiny hand-made blobs.
  */
 import { BpfCmd, BpfError, BtfLoadAttr, Errno, addressOf, adoptFd, bpfRaw, closeFd, coldAttr, putPtr } from '../syscall/index.ts';
-import { TsbpfError } from '../lib/errors.ts';
+import { FdHandle } from './object.ts';
 
 /** Thrown when the kernel rejects BTF; `log` holds what its checker said. */
 export class BtfLoadError extends BpfError {
@@ -15,10 +15,9 @@ export class BtfLoadError extends BpfError {
 }
 
 /** A BTF object loaded into the kernel; owns its fd. */
-export class BtfHandle implements Disposable {
-  #fd: number;
+export class BtfHandle extends FdHandle {
   constructor(fd: number) {
-    this.#fd = fd;
+    super(fd);
   }
 
   /** Load raw BTF bytes. On rejection, retries with a log and throws BtfLoadError carrying it. */
@@ -26,19 +25,8 @@ export class BtfHandle implements Disposable {
     return new BtfHandle(loadBtfBlob(blob));
   }
 
-  get fd(): number {
-    if (this.#fd < 0) throw new TsbpfError('CLOSED', 'BTF handle is closed');
-    return this.#fd;
-  }
-
-  close(): void {
-    if (this.#fd < 0) return;
-    closeFd(this.#fd);
-    this.#fd = -1;
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
+  protected get what(): string {
+    return 'BTF handle';
   }
 }
 

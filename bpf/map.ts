@@ -45,7 +45,7 @@ import {
   type UpdateFlag,
 } from './map-types.ts';
 import { unpinPath } from './pin.ts';
-import { objectIds, objectInfo, openById, openPinned, pinFd } from './object.ts';
+import { FdHandle, objectIds, objectInfo, openById, openPinned, pinFd } from './object.ts';
 import { isMapTypeSupported } from './probe.ts';
 
 export type MapKey = Uint8Array | number | bigint;
@@ -110,7 +110,7 @@ function isFixedInt(size: number): boolean {
   return size === 1 || size === 2 || size === 4 || size === 8;
 }
 
-export class BpfMap implements Disposable {
+export class BpfMap extends FdHandle {
   readonly name: string;
   readonly type: number;
   readonly keySize: number;
@@ -123,7 +123,6 @@ export class BpfMap implements Disposable {
   readonly valueStride: number;
   readonly perCpu: boolean;
 
-  #fd: number;
   #s: NativeBlock | undefined;
   readonly #koff: number;
   readonly #nkoff: number;
@@ -135,7 +134,7 @@ export class BpfMap implements Disposable {
 
   /** Adopt an fd the caller owns; prefer BpfMap.create / fromPin / fromId / fromFd. */
   constructor(fd: number, info: Pick<MapInfo, 'type' | 'keySize' | 'valueSize' | 'maxEntries' | 'flags' | 'name'>) {
-    this.#fd = fd;
+    super(fd);
     this.name = info.name;
     this.type = info.type;
     this.keySize = info.keySize;
@@ -248,27 +247,14 @@ export class BpfMap implements Disposable {
     return new BpfMap(fd, info);
   }
 
-  /** The map's fd; throws once closed. */
-  get fd(): number {
-    if (this.#fd < 0) throw new TsbpfError('CLOSED', `map '${this.name}' is closed`);
-    return this.#fd;
+  protected get what(): string {
+    return `map '${this.name}'`;
   }
 
-  get closed(): boolean {
-    return this.#fd < 0;
-  }
-
-  /** Close the fd and free the scratch block; safe to call more than once. */
-  close(): void {
-    if (this.#fd < 0) return;
-    closeFd(this.#fd);
-    this.#fd = -1;
+  /** The scratch block goes with the fd. */
+  protected override released(): void {
     this.#s?.free();
     this.#s = undefined;
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
   }
 
   // ---- scratch helpers ------------------------------------------------------
@@ -790,7 +776,7 @@ export class BpfMap implements Disposable {
     putPtr(u, MapBatchAttr.keys, addressOf(keys));
     if (values) putPtr(u, MapBatchAttr.values, addressOf(values));
     u[MapBatchAttr.count >> 2] = n;
-    u[MapBatchAttr.map_fd >> 2] = this.#fd;
+    u[MapBatchAttr.map_fd >> 2] = this.fd;
     u[MapBatchAttr.elem_flags >> 2] = elemFlags;
     if (cmd === BpfCmd.MAP_DELETE_BATCH || cmd === BpfCmd.MAP_LOOKUP_AND_DELETE_BATCH) deletions++;
     const r = bpfRaw(cmd, a, MapBatchAttr.SIZE);

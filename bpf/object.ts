@@ -2,7 +2,8 @@
  * What maps, programs, links and BTF objects share in the kernel: pinning in
  * bpffs, opening a pin, opening by id, walking ids, and BPF_OBJ_GET_INFO_BY_FD.
  */
-import { BpfCmd, BpfError, Errno, GetIdAttr, InfoAttr, ObjPinAttr, addressOf, adoptFd, bpfCall, bpfRaw, bpfCmdName, coldAttr, putPtr } from '../syscall/index.ts';
+import { BpfCmd, BpfError, Errno, GetIdAttr, InfoAttr, ObjPinAttr, addressOf, adoptFd, bpfCall, bpfRaw, bpfCmdName, closeFd, coldAttr, putPtr } from '../syscall/index.ts';
+import { TsbpfError } from '../lib/errors.ts';
 import { checkPinPath } from './pin.ts';
 
 /** Pin `fd` at a bpffs path. */
@@ -53,4 +54,46 @@ export function objectInfo(fd: number, info: Uint8Array, what: string): void {
   a.u32[InfoAttr.info_len >> 2] = info.byteLength;
   putPtr(a.u32, InfoAttr.info, addressOf(info));
   bpfCall(BpfCmd.OBJ_GET_INFO_BY_FD, a, InfoAttr.SIZE, { object: what });
+}
+
+/**
+ * A kernel object held through one fd: maps, programs, BTF. The fd has one
+ * owner, close() releases it exactly once, and use after close is a typed
+ * error (code CLOSED) rather than a syscall on a recycled fd number.
+ */
+export abstract class FdHandle implements Disposable {
+  #fd: number;
+
+  protected constructor(fd: number) {
+    this.#fd = fd;
+  }
+
+  /** How errors name this object ("map 'counts'"). */
+  protected abstract get what(): string;
+
+  /** Anything else to release after the fd is closed. */
+  protected released(): void {}
+
+  /** The fd; throws once closed. */
+  get fd(): number {
+    if (this.#fd < 0) throw new TsbpfError('CLOSED', `${this.what} is closed`);
+    return this.#fd;
+  }
+
+  get closed(): boolean {
+    return this.#fd < 0;
+  }
+
+  /** Close the fd; safe to call more than once. */
+  close(): void {
+    if (this.#fd < 0) return;
+    const fd = this.#fd;
+    this.#fd = -1;
+    closeFd(fd);
+    this.released();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
 }

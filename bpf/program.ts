@@ -22,7 +22,7 @@ import {
 } from '../syscall/index.ts';
 import { TsbpfError } from '../lib/errors.ts';
 import { unpinPath } from './pin.ts';
-import { objectIds, objectInfo, openById, openPinned, pinFd } from './object.ts';
+import { FdHandle, objectIds, objectInfo, openById, openPinned, pinFd } from './object.ts';
 import { INSN_SIZE } from './insn.ts';
 import {
   progTypeName,
@@ -117,12 +117,11 @@ function sanitizeName(name: string): string {
   return name.replace(/[^A-Za-z0-9_.]/g, '_').slice(0, 15);
 }
 
-export class Program implements Disposable {
+export class Program extends FdHandle {
   readonly name: string;
   readonly type: number;
   /** The verifier's log, when LoadOptions.alwaysLog asked for it. */
   readonly verifierLog: string | undefined;
-  #fd: number;
 
   /** Expected attach type given at load (0 when none); attach helpers use it. */
   readonly attachType: number;
@@ -130,7 +129,7 @@ export class Program implements Disposable {
   readonly sectionName: string | undefined;
 
   constructor(fd: number, name: string, type: number, log?: string, meta: { attachType?: number; sectionName?: string } = {}) {
-    this.#fd = fd;
+    super(fd);
     this.name = name;
     this.type = type;
     this.verifierLog = log;
@@ -237,23 +236,8 @@ export class Program implements Disposable {
     }
   }
 
-  get fd(): number {
-    if (this.#fd < 0) throw new TsbpfError('CLOSED', `program '${this.name}' is closed`);
-    return this.#fd;
-  }
-
-  get closed(): boolean {
-    return this.#fd < 0;
-  }
-
-  close(): void {
-    if (this.#fd < 0) return;
-    closeFd(this.#fd);
-    this.#fd = -1;
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
+  protected get what(): string {
+    return `program '${this.name}'`;
   }
 
   info(): ProgInfo {
