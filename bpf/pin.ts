@@ -3,7 +3,7 @@
  * error before the kernel answers with a bare EPERM or ENOENT.
  */
 import { statfsSync, unlinkSync, existsSync } from 'node:fs';
-import { dirname, isAbsolute } from 'node:path';
+import { basename, dirname, isAbsolute } from 'node:path';
 import { TsbpfError } from '../lib/errors.ts';
 
 const BPF_FS_MAGIC = 0xcafe4a11;
@@ -29,6 +29,8 @@ export function checkPinPath(path: string, mode: 'pin' | 'open'): void {
   if (!path || !isAbsolute(path)) throw new PinPathError(path, 'must be an absolute path on bpffs (e.g. /sys/fs/bpf/name)');
   if (path.includes('\0')) throw new PinPathError(path, 'contains a NUL byte');
   const dir = dirname(path);
+  // bpffs refuses names with a dot (its lookup returns EPERM for them).
+  if (mode === 'pin' && basename(path).includes('.')) throw new PinPathError(path, "bpffs does not allow '.' in names (libbpf pins '.data' as '_data')");
   if (!existsSync(dir)) throw new PinPathError(path, `directory ${dir} does not exist`);
   if (!isBpffs(dir)) {
     throw new PinPathError(path, `${dir} is not on a bpf filesystem (mount one with: mount -t bpf bpf /sys/fs/bpf)`);

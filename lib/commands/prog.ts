@@ -49,7 +49,8 @@ const loadall: Command = {
       const pinmaps = flags.get('pinmaps');
       if (pinmaps && pinmaps !== true) {
         if (!existsSync(pinmaps)) mkdirSync(pinmaps, { recursive: true });
-        for (const [name, m] of Object.entries(coll.maps)) m.pin(join(pinmaps, name));
+        // bpffs takes no dots in names: '.data' is pinned as '_data', as libbpf does.
+        for (const [name, m] of Object.entries(coll.maps)) m.pin(join(pinmaps, name.replace(/\./g, '_')));
       }
     } finally {
       coll.close();
