@@ -9,8 +9,9 @@ import type { Btf } from '../btf/btf.ts';
 import { BtfBuilder } from '../btf/builder.ts';
 import type { BtfType, BtfTypeInput } from '../btf/types.ts';
 import type { CollectionSpec } from './collection-spec.ts';
+import { ALL_BTF_FEATURES, type BtfFeatures } from './btf-features.ts';
 
-export function fixupBtfForKernel(spec: CollectionSpec, btf: Btf): Uint8Array {
+export function fixupBtfForKernel(spec: CollectionSpec, btf: Btf, features: BtfFeatures = ALL_BTF_FEATURES): Uint8Array {
   const b = BtfBuilder.from(btf);
   let dummyVar = 0;
   let intType = 0;
@@ -66,5 +67,48 @@ export function fixupBtfForKernel(spec: CollectionSpec, btf: Btf): Uint8Array {
     vars.sort((x, y) => x.offset - y.offset);
     replace(t, { size, vars });
   }
+  sanitize(b, features);
   return b.marshal();
+}
+
+const input = (x: Record<string, unknown>) => x as unknown as BtfTypeInput;
+
+/**
+ * Rewrite kinds an older kernel rejects into ones it accepts, keeping every
+ * type id and size, as libbpf does: VAR becomes a 1-byte INT and DATASEC a
+ * STRUCT of them (5.2), FLOAT an empty STRUCT of its size (5.13), DECL_TAG a
+ * 1-byte INT (5.16), TYPE_TAG a CONST (5.17), ENUM64 an empty UNION of its
+ * size (6.0), global functions static (5.6).
+ */
+export function sanitize(b: BtfBuilder, f: BtfFeatures): void {
+  if (Object.values(f).every(Boolean)) return;
+  const byte = (name: string) => input({ kind: 'int', name, size: 1, encoding: 'none', bitOffset: 0, bits: 8 });
+  for (const t of [...b.types()]) {
+    switch (t.kind) {
+      case 'var':
+        if (!f.datasec) b.replace(t.id, byte(t.name));
+        break;
+      case 'datasec':
+        if (!f.datasec) {
+          const members = t.vars.map((v) => ({ name: b.typeById(v.type).name, type: v.type, bitOffset: v.offset * 8, bitfieldSize: 0 }));
+          b.replace(t.id, input({ kind: 'struct', name: t.name.replace(/\./g, '_'), size: t.size, kindFlag: false, members }));
+        }
+        break;
+      case 'float':
+        if (!f.float) b.replace(t.id, input({ kind: 'struct', name: t.name, size: t.size, kindFlag: false, members: [] }));
+        break;
+      case 'func':
+        if (!f.funcGlobal && t.linkage === 'global') b.replace(t.id, input({ ...t, linkage: 'static' }));
+        break;
+      case 'decl_tag':
+        if (!f.declTag) b.replace(t.id, byte(''));
+        break;
+      case 'type_tag':
+        if (!f.typeTag) b.replace(t.id, input({ kind: 'const', name: '', type: t.type }));
+        break;
+      case 'enum64':
+        if (!f.enum64) b.replace(t.id, input({ kind: 'union', name: t.name, size: t.size, kindFlag: false, members: [] }));
+        break;
+    }
+  }
 }

@@ -14,6 +14,7 @@ import { libc, pointerAddress, viewOf } from '../syscall/libc.ts';
 import { Mapping, mmapFd, pageSize, PROT_READ, PROT_WRITE } from '../syscall/mmap.ts';
 import { BtfHandle } from './btf-handle.ts';
 import { fixupBtfForKernel } from './btf-fixup.ts';
+import { btfFeatures, type BtfFeatures } from './btf-features.ts';
 import { internalMapName, type CollectionSpec, type FuncSpec, type ObjMapSpec, type VariableSpec } from './collection-spec.ts';
 import { INSN_SIZE, Op, PseudoCall, PseudoSrc } from './insn.ts';
 import { fillKconfig } from './kconfig.ts';
@@ -47,6 +48,8 @@ export interface CollectionOptions {
   programs?: string[];
   /** Values for kconfig externs that override the running kernel's config. */
   kconfig?: Record<string, string>;
+  /** Override what the BTF probes found (e.g. pretend the kernel lacks a kind, to test sanitisation). */
+  btfFeatures?: Partial<BtfFeatures>;
 }
 
 export class CollectionError extends TsbpfError {}
@@ -289,7 +292,8 @@ function load(spec: CollectionSpec, opts: CollectionOptions, coll: Collection): 
   // 1. Program BTF.
   if (spec.btf) {
     try {
-      coll.adoptBtf(BtfHandle.load(fixupBtfForKernel(spec, spec.btf)));
+      const features = { ...btfFeatures(), ...opts.btfFeatures };
+      coll.adoptBtf(BtfHandle.load(fixupBtfForKernel(spec, spec.btf, features)));
     } catch (e) {
       // BTF is optional to the kernel: go on without it, as libbpf does, and say so.
       coll.warnings.push(`program BTF was rejected, loading without it: ${(e as Error).message}`);
