@@ -4,7 +4,7 @@
  * then programs (linked, relocated, verified), then the initial contents of
  * prog arrays and maps of maps. A Collection owns everything it created.
  */
-import { closeSync, existsSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, readdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Btf } from '../btf/btf.ts';
 import { CoreCache, applyCoreRelo, resolveCoreRelo } from '../btf/core.ts';
@@ -27,8 +27,8 @@ import type { SourceLine } from './verifier.ts';
 import { autoAttach } from './link/attach-all.ts';
 import type { Link } from './link/link.ts';
 
-/** CO-RE: resolve the relocations of one function placed at `start` in `insns` against the target BTF. */
-function applyCore(func: FuncSpec, insns: Uint8Array, start: number, local: Btf, target: () => Btf, cache: CoreCache, warnings: string[]): void {
+/** CO-RE: resolve the relocations of one function placed at `start` in `insns` against the target BTFs (vmlinux first, then modules). */
+function applyCore(func: FuncSpec, insns: Uint8Array, start: number, local: Btf, target: () => Btf[], cache: CoreCache, warnings: string[]): void {
   for (const relo of func.coreRelos) {
     // The spec keeps instruction indexes relative to the function; the engine labels by byte offset.
     const res = resolveCoreRelo(local, { ...relo, insnOff: relo.insnOff * INSN_SIZE }, relo.kind === 6 /* type_id_local */ ? [] : target(), cache);
@@ -245,9 +245,32 @@ export function kernelBtf(): Btf {
   return vmlinux;
 }
 
+let modules: Btf[] | undefined;
+/** Split BTF of every loaded kernel module (/sys/kernel/btf/<module>), parsed once on top of vmlinux. */
+export function kernelModuleBtfs(): Btf[] {
+  if (modules) return modules;
+  const base = kernelBtf();
+  const list: Btf[] = [];
+  let names: string[] = [];
+  try {
+    names = readdirSync('/sys/kernel/btf').filter((n) => n !== 'vmlinux');
+  } catch {
+    names = [];
+  }
+  for (const n of names) {
+    try {
+      list.push(Btf.parse(readFileSync(`/sys/kernel/btf/${n}`), { base }));
+    } catch {
+      // A module unloaded meanwhile, or BTF we cannot read: CO-RE just has fewer candidates.
+    }
+  }
+  return (modules = list);
+}
+
 /** Forget the cached kernel BTF (benchmarks measure the cold path with it; tests of BTF reloads). */
 export function dropKernelBtfCache(): void {
   vmlinux = undefined;
+  modules = undefined;
 }
 
 // Map types whose key/value BTF the kernel refuses (libbpf leaves them out too).
@@ -289,6 +312,10 @@ function load(spec: CollectionSpec, opts: CollectionOptions, coll: Collection): 
     return target;
   };
 
+  // CO-RE looks in vmlinux first, then in module BTF (only when vmlinux has no candidate).
+  let coreTargets: Btf[] | undefined;
+  const coreTargetBtfs = (): Btf[] => (coreTargets ??= opts.kernelBtf ? [targetBtf()] : [targetBtf(), ...kernelModuleBtfs()]);
+
   // 1. Program BTF.
   if (spec.btf) {
     try {
@@ -318,7 +345,7 @@ function load(spec: CollectionSpec, opts: CollectionOptions, coll: Collection): 
         return map.fd;
       },
       extern: (ext, v, insn) => resolveExtern(spec, coll, ext, v, insn, name, targetBtf),
-      core: spec.btf ? (f, insns, start) => applyCore(f, insns, start, spec.btf!, targetBtf, coreCache, coll.warnings) : undefined,
+      core: spec.btf ? (f, insns, start) => applyCore(f, insns, start, spec.btf!, coreTargetBtfs, coreCache, coll.warnings) : undefined,
     });
     const type = resolveProgType(p.type);
     const attachBtfId = p.attachBtfId ?? attachTarget(type, p.sectionName, p.attachTo, p.expectedAttachType, targetBtf);
