@@ -135,6 +135,16 @@ export interface SpecOptions {
   name?: string;
 }
 
+/** __uint() members of a BTF map definition and the MapSpec fields they set. */
+const UINT_MEMBERS: Record<string, 'type' | 'maxEntries' | 'flags' | 'numaNode' | 'keySize' | 'valueSize'> = {
+  type: 'type',
+  max_entries: 'maxEntries',
+  map_flags: 'flags',
+  numa_node: 'numaNode',
+  key_size: 'keySize',
+  value_size: 'valueSize',
+};
+
 const R_BPF_64_64 = 1;
 const R_BPF_64_ABS64 = 2;
 const R_BPF_64_ABS32 = 3;
@@ -385,25 +395,12 @@ class SpecReader {
       return p.type;
     };
     for (const m of st.members) {
+      const field = UINT_MEMBERS[m.name];
+      if (field) {
+        map[field] = uintOf(m.name, m.type);
+        continue;
+      }
       switch (m.name) {
-        case 'type':
-          map.type = uintOf(m.name, m.type);
-          break;
-        case 'max_entries':
-          map.maxEntries = uintOf(m.name, m.type);
-          break;
-        case 'map_flags':
-          map.flags = uintOf(m.name, m.type);
-          break;
-        case 'numa_node':
-          map.numaNode = uintOf(m.name, m.type);
-          break;
-        case 'key_size':
-          map.keySize = uintOf(m.name, m.type);
-          break;
-        case 'value_size':
-          map.valueSize = uintOf(m.name, m.type);
-          break;
         case 'map_extra':
           map.mapExtra = BigInt(uintOf(m.name, m.type));
           break;
