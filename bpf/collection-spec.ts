@@ -395,7 +395,7 @@ class SpecReader {
       return p.type;
     };
     for (const m of st.members) {
-      const field = UINT_MEMBERS[m.name];
+      const field = Object.hasOwn(UINT_MEMBERS, m.name) ? UINT_MEMBERS[m.name] : undefined;
       if (field) {
         map[field] = uintOf(m.name, m.type);
         continue;
