@@ -6,10 +6,11 @@
  * (a permutation key(i) = i * P % N of 0..N-1) with the same values (key + 1),
  * after the same warm-up (every phase once over the first `warm` keys). The C
  * program runs as a server ("map-ops serve"), and the two sides take turns
- * phase by phase, which one goes first alternating: on this shared 2-vCPU
- * machine the load from elsewhere then lands on both sides of each figure
- * instead of on whichever process happened to run during a burst. Each metric
- * is the median over the rounds of each side.
+ * every 64Ki operations (which one goes first alternating): on this shared
+ * 2-vCPU machine the load from elsewhere then lands on both sides of each
+ * figure instead of on whichever process happened to run during a burst. A
+ * round's figure is a side's total time over its total operations for the
+ * phase; each metric is the median over the rounds.
  *
  * The tsbpf side uses what a performance-minded user of BpfMap would write:
  *  - update:       map.update(k, k + 1): a number key and a number value (no bigint, no buffer).
@@ -45,11 +46,13 @@ interface Config {
   rounds: number;
   /** Keys in the warm-up round. */
   warm: number;
+  /** Operations per turn (a multiple of the batch size). */
+  slice: number;
 }
 
-const FULL: Config = { n: 1_000_000, maxEntries: 1_000_000, rounds: 5, warm: 65_536 };
+const FULL: Config = { n: 1_000_000, maxEntries: 1_000_000, rounds: 5, warm: 65_536, slice: 65_536 };
 // --quick: a small map (max_entries = N too, so creating it is cheap); a few seconds.
-const QUICK: Config = { n: 20_000, maxEntries: 20_000, rounds: 3, warm: 5_000 };
+const QUICK: Config = { n: 20_000, maxEntries: 20_000, rounds: 3, warm: 5_000, slice: 8_192 };
 
 function gcd(a: number, b: number): number {
   while (b) [a, b] = [b, a % b];
@@ -66,7 +69,6 @@ export function keySequence(n: number): Uint32Array {
 }
 
 const now = (): bigint => process.hrtime.bigint();
-const per = (t0: bigint, ops: number): number => Number(now() - t0) / ops;
 
 /** The tsbpf side's maps and buffers. */
 class Side {
@@ -85,7 +87,16 @@ class Side {
   readonly bv32 = new Uint32Array(this.bv.buffer, this.bv.byteOffset, BATCH * 2);
   readonly pv: Buffer;
   readonly pv32: Uint32Array;
-  #sums = new Map<number, number>();
+  /** prefix[i] = Σ (key + 1) over the first i keys. */
+  readonly #prefix: Float64Array;
+  // Where the walks stand between slices.
+  walkA: Buffer = Buffer.alloc(4);
+  walkB: Buffer = Buffer.alloc(4);
+  walkSeen = 0;
+  walkSum = 0;
+  cursor: BatchCursor = { done: false };
+  batchTotal = 0;
+  batchSum = 0;
 
   constructor(cfg: Config) {
     this.keys = keySequence(cfg.n);
@@ -93,6 +104,8 @@ class Side {
     const vals = new BigUint64Array(cfg.n);
     for (let i = 0; i < cfg.n; i++) vals[i] = BigInt(this.keys[i]! + 1);
     this.valBytes = Buffer.from(vals.buffer, vals.byteOffset, vals.byteLength);
+    this.#prefix = new Float64Array(cfg.n + 1);
+    for (let i = 0; i < cfg.n; i++) this.#prefix[i + 1] = this.#prefix[i]! + this.keys[i]! + 1;
     const maps: BpfMap[] = [];
     try {
       this.hash = BpfMap.create({ name: 'bench_hash', type: 'HASH', keySize: 4, valueSize: 8, maxEntries: cfg.maxEntries });
@@ -116,15 +129,9 @@ class Side {
     this.pcpu.close();
   }
 
-  /** Σ (key + 1) over the first n keys. */
-  sum(n: number): number {
-    let s = this.#sums.get(n);
-    if (s === undefined) {
-      s = 0;
-      for (let i = 0; i < n; i++) s += this.keys[i]! + 1;
-      this.#sums.set(n, s);
-    }
-    return s;
+  /** Σ (key + 1) over keys lo..hi-1. */
+  sum(lo: number, hi: number): number {
+    return this.#prefix[hi]! - this.#prefix[lo]!;
   }
 
   check(what: string, got: number, want: number): void {
@@ -140,181 +147,183 @@ class Side {
   }
 }
 
-type Phase = (s: Side, n: number) => number;
+/** A slice of a phase: operations lo..hi-1 of a round over n keys. Returns [ns taken, operations done]. */
+type Phase = (s: Side, lo: number, hi: number, n: number) => [number, number];
 
-/** The phases of a round, in the C side's order; each returns ns per operation. */
+const elapsed = (t0: bigint): number => Number(now() - t0);
+
+function lookupRange(s: Side, m: BpfMap, what: string, lo: number, hi: number): [number, number] {
+  const { keys, v, v32 } = s;
+  let sum = 0;
+  const t0 = now();
+  for (let i = lo; i < hi; i++) {
+    if (!m.lookup(keys[i]!, v)) throw new Error(`map-ops: ${what} missed`);
+    sum += v32[0]! + v32[1]! * TWO32;
+  }
+  const ns = elapsed(t0);
+  s.check(what, sum, s.sum(lo, hi));
+  return [ns, hi - lo];
+}
+
+/** Walk keys lo..hi-1 with nextKey(prev, out) (and look each up when `withValues`), going on from the previous slice. */
+function walk(s: Side, what: string, lo: number, hi: number, n: number, withValues: boolean): [number, number] {
+  const { hash, v, v32 } = s;
+  if (lo === 0) {
+    s.walkSeen = 0;
+    s.walkSum = 0;
+  }
+  // Two key buffers: nextKey(a, b) writes the successor of a into b, then they swap.
+  let a = s.walkA;
+  let b = s.walkB;
+  let t: Buffer;
+  let more = true;
+  let seen = 0;
+  let sum = 0;
+  const t0 = now();
+  for (let i = lo; i < hi; i++) {
+    if (i === 0) more = hash.nextKey(undefined, a) !== undefined;
+    else {
+      more = hash.nextKey(a, b) !== undefined;
+      t = a;
+      a = b;
+      b = t;
+    }
+    if (!more) break;
+    seen++;
+    if (withValues && hash.lookup(a, v)) sum += v32[0]! + v32[1]! * TWO32;
+  }
+  if (more && hi === n) more = hash.nextKey(a, b) !== undefined; // the call that finds the end
+  const ns = elapsed(t0);
+  s.walkA = a;
+  s.walkB = b;
+  s.walkSeen += seen;
+  s.walkSum += sum;
+  if (hi === n) {
+    if (more || s.walkSeen !== n) throw new Error(`map-ops: ${what} saw ${s.walkSeen} keys, expected ${n}`);
+    if (withValues) s.check(what, s.walkSum, s.sum(0, n));
+  }
+  return [ns, seen];
+}
+
+/** The phases of a round, in the C side's order. */
 const PHASES: [string, Phase][] = [
   [
     'hash.update',
-    (s, n) => {
+    (s, lo, hi) => {
       const { hash, keys } = s;
       const t0 = now();
-      for (let i = 0; i < n; i++) {
+      for (let i = lo; i < hi; i++) {
         const k = keys[i]!;
         hash.update(k, k + 1);
       }
-      return per(t0, n);
+      return [elapsed(t0), hi - lo];
     },
   ],
-  [
-    'hash.lookup',
-    (s, n) => {
-      const { hash, keys, v, v32 } = s;
-      let sum = 0;
-      const t0 = now();
-      for (let i = 0; i < n; i++) {
-        if (!hash.lookup(keys[i]!, v)) throw new Error('map-ops: lookup missed');
-        sum += v32[0]! + v32[1]! * TWO32;
-      }
-      const r = per(t0, n);
-      s.check('hash.lookup', sum, s.sum(n));
-      return r;
-    },
-  ],
-  [
-    'hash.get_next_key',
-    (s, n) => {
-      const { hash } = s;
-      // Two key buffers: nextKey(a, b) writes the successor of a into b, then they swap.
-      let a: Buffer = Buffer.alloc(4);
-      let b: Buffer = Buffer.alloc(4);
-      let t: Buffer;
-      let seen = 0;
-      const t0 = now();
-      for (let k = hash.nextKey(undefined, a); k; k = hash.nextKey(a, b), t = a, a = b, b = t) seen++;
-      const r = per(t0, seen);
-      if (seen !== n) throw new Error(`map-ops: get_next_key saw ${seen} keys, expected ${n}`);
-      return r;
-    },
-  ],
-  [
-    'hash.iterate',
-    (s, n) => {
-      const { hash, v, v32 } = s;
-      let a: Buffer = Buffer.alloc(4);
-      let b: Buffer = Buffer.alloc(4);
-      let t: Buffer;
-      let seen = 0;
-      let sum = 0;
-      const t0 = now();
-      for (let k = hash.nextKey(undefined, a); k; k = hash.nextKey(a, b), t = a, a = b, b = t) {
-        if (hash.lookup(a, v)) {
-          sum += v32[0]! + v32[1]! * TWO32;
-          seen++;
-        }
-      }
-      const r = per(t0, seen);
-      if (seen !== n) throw new Error(`map-ops: iterate saw ${seen} entries, expected ${n}`);
-      s.check('hash.iterate', sum, s.sum(n));
-      return r;
-    },
-  ],
+  ['hash.lookup', (s, lo, hi) => lookupRange(s, s.hash, 'hash.lookup', lo, hi)],
+  ['hash.get_next_key', (s, lo, hi, n) => walk(s, 'hash.get_next_key', lo, hi, n, false)],
+  ['hash.iterate', (s, lo, hi, n) => walk(s, 'hash.iterate', lo, hi, n, true)],
   [
     'hash.lookup_batch',
-    (s, n) => {
+    // Batches of up to 4096 until hi - lo elements are read (or, for the last slice, the end).
+    (s, lo, hi, n) => {
       const { hash, bk, bv, bv32 } = s;
-      const cursor: BatchCursor = { done: false };
-      let total = 0;
+      if (lo === 0) {
+        s.cursor = { done: false };
+        s.batchTotal = 0;
+        s.batchSum = 0;
+      }
+      const cursor = s.cursor;
+      let got = 0;
       let sum = 0;
       const t0 = now();
-      while (!cursor.done) {
+      while (!cursor.done && (got < hi - lo || hi === n)) {
         const c = hash.lookupBatch(cursor, bk, bv, BATCH);
         for (let j = 0; j < 2 * c; j += 2) sum += bv32[j]! + bv32[j + 1]! * TWO32;
-        total += c;
+        got += c;
       }
-      const r = per(t0, total);
-      if (total !== n) throw new Error(`map-ops: lookup_batch read ${total} entries, expected ${n}`);
-      s.check('hash.lookup_batch', sum, s.sum(n));
-      return r;
+      const ns = elapsed(t0);
+      s.batchTotal += got;
+      s.batchSum += sum;
+      if (hi === n) {
+        if (s.batchTotal !== n) throw new Error(`map-ops: lookup_batch read ${s.batchTotal} entries, expected ${n}`);
+        s.check('hash.lookup_batch', s.batchSum, s.sum(0, n));
+      }
+      return [ns, got];
     },
   ],
   [
     'hash.delete',
-    (s, n) => {
+    (s, lo, hi) => {
       const { hash, keys } = s;
       const t0 = now();
-      for (let i = 0; i < n; i++) {
+      for (let i = lo; i < hi; i++) {
         if (!hash.delete(keys[i]!)) throw new Error('map-ops: delete missed');
       }
-      return per(t0, n);
+      return [elapsed(t0), hi - lo];
     },
   ],
   [
     'hash.update_batch',
-    (s, n) => {
+    (s, lo, hi, n) => {
       const { hash, keys, keyBytes, valBytes, v, v32 } = s;
       const t0 = now();
-      for (let i = 0; i < n; i += BATCH) {
-        const c = Math.min(BATCH, n - i);
+      for (let i = lo; i < hi; i += BATCH) {
+        const c = Math.min(BATCH, hi - i);
         hash.updateBatch(keyBytes.subarray(i * 4, (i + c) * 4), valBytes.subarray(i * 8, (i + c) * 8), 0, c);
       }
-      const r = per(t0, n);
-      for (const i of [0, n >> 1, n - 1]) {
+      const ns = elapsed(t0);
+      for (const i of [lo, hi - 1]) {
         if (!hash.lookup(keys[i]!, v) || v32[0]! + v32[1]! * TWO32 !== keys[i]! + 1) throw new Error('map-ops: update_batch wrote a wrong value');
       }
-      s.drain(hash, n);
-      return r;
+      if (hi === n) s.drain(hash, n);
+      return [ns, hi - lo];
     },
   ],
-  [
-    'array.lookup',
-    (s, n) => {
-      const { array, keys, v, v32 } = s;
-      let sum = 0;
-      const t0 = now();
-      for (let i = 0; i < n; i++) {
-        array.lookup(keys[i]!, v);
-        sum += v32[0]! + v32[1]! * TWO32;
-      }
-      const r = per(t0, n);
-      s.check('array.lookup', sum, s.sum(n));
-      return r;
-    },
-  ],
+  ['array.lookup', (s, lo, hi) => lookupRange(s, s.array, 'array.lookup', lo, hi)],
   [
     'percpu_hash.update',
-    (s, n) => {
+    (s, lo, hi) => {
       const { pcpu, keys } = s;
       const t0 = now();
-      for (let i = 0; i < n; i++) {
+      for (let i = lo; i < hi; i++) {
         const k = keys[i]!;
         pcpu.update(k, k + 1);
       }
-      return per(t0, n);
+      return [elapsed(t0), hi - lo];
     },
   ],
   [
     'percpu_hash.lookup',
-    (s, n) => {
+    (s, lo, hi, n) => {
       const { pcpu, keys, pv, pv32 } = s;
       const words = pv32.length;
       let sum = 0;
       const t0 = now();
-      for (let i = 0; i < n; i++) {
+      for (let i = lo; i < hi; i++) {
         if (!pcpu.lookup(keys[i]!, pv)) throw new Error('map-ops: per-CPU lookup missed');
         for (let j = 0; j < words; j += 2) sum += pv32[j]! + pv32[j + 1]! * TWO32;
       }
-      const r = per(t0, n);
-      s.check('percpu_hash.lookup', sum, s.sum(n) * (words / 2));
-      s.drain(pcpu, n);
-      return r;
+      const ns = elapsed(t0);
+      s.check('percpu_hash.lookup', sum, s.sum(lo, hi) * (words / 2));
+      if (hi === n) s.drain(pcpu, n);
+      return [ns, hi - lo];
     },
   ],
   [
     'syscall.getpid',
-    (_s, n) => {
+    (_s, lo, hi) => {
       const sys = libc().syscall3; // the binding bpf(2) goes through
       let sum = 0;
       const t0 = now();
-      for (let i = 0; i < n; i++) sum += sys(SYS_GETPID, 0, 0, 0);
-      const r = per(t0, n);
-      if (sum !== process.pid * n) throw new Error('map-ops: getpid returned something else');
-      return r;
+      for (let i = lo; i < hi; i++) sum += sys(SYS_GETPID, 0, 0, 0);
+      const ns = elapsed(t0);
+      if (sum !== process.pid * (hi - lo)) throw new Error('map-ops: getpid returned something else');
+      return [ns, hi - lo];
     },
   ],
 ];
 
-/** The C side in server mode: one phase per request. */
+/** The C side in server mode: one slice of one phase per request. */
 class CSide {
   readonly #child;
   readonly #lines: AsyncIterator<string>;
@@ -326,13 +335,13 @@ class CSide {
     this.#lines = createInterface({ input: this.#child.stdout })[Symbol.asyncIterator]();
   }
 
-  async run(metric: string, n: number): Promise<number> {
-    this.#child.stdin.write(`${metric} ${n}\n`);
+  async run(metric: string, lo: number, hi: number, n: number): Promise<[number, number]> {
+    this.#child.stdin.write(`${metric} ${lo} ${hi} ${n}\n`);
     const { value, done } = await this.#lines.next();
     if (done) throw new Error(`map-ops: the libbpf side exited during ${metric}: ${this.#stderr.trim() || `exit code ${this.#child.exitCode}`}`);
-    const m = JSON.parse(value) as { metric: string; value: number };
+    const m = JSON.parse(value) as { metric: string; value: number; ops: number };
     if (m.metric !== metric) throw new Error(`map-ops: asked the libbpf side for ${metric}, got ${m.metric}`);
-    return m.value;
+    return [m.value, m.ops];
   }
 
   close(): void {
@@ -351,21 +360,33 @@ export const mapOps: Workload = {
     try {
       ctx.log(`warm-up over ${cfg.warm} keys`);
       for (const [metric, phase] of PHASES) {
-        phase(ts, cfg.warm);
-        await c.run(metric, cfg.warm);
+        phase(ts, 0, cfg.warm, cfg.warm);
+        await c.run(metric, 0, cfg.warm, cfg.warm);
       }
       for (let r = 0; r < cfg.rounds; r++) {
-        ctx.log(`round ${r + 1}/${cfg.rounds} over ${cfg.n} keys`);
+        const ratios: string[] = [];
         for (const [i, [metric, phase]] of PHASES.entries()) {
-          const xs = samples.get(metric)!;
-          if ((r + i) % 2 === 0) {
-            xs.tsbpf.push(phase(ts, cfg.n));
-            xs.libbpf.push(await c.run(metric, cfg.n));
-          } else {
-            xs.libbpf.push(await c.run(metric, cfg.n));
-            xs.tsbpf.push(phase(ts, cfg.n));
+          // Time and operations of each side over the whole phase, taking turns slice by slice.
+          const acc = { tsbpf: [0, 0], libbpf: [0, 0] };
+          for (let lo = 0, j = 0; lo < cfg.n; lo += cfg.slice, j++) {
+            const hi = Math.min(cfg.n, lo + cfg.slice);
+            const runTs = () => {
+              const [ns, ops] = phase(ts, lo, hi, cfg.n);
+              acc.tsbpf[0] += ns;
+              acc.tsbpf[1] += ops;
+            };
+            if ((r + i + j) % 2 === 0) runTs();
+            const [ns, ops] = await c.run(metric, lo, hi, cfg.n);
+            acc.libbpf[0] += ns;
+            acc.libbpf[1] += ops;
+            if ((r + i + j) % 2 !== 0) runTs();
           }
+          const xs = samples.get(metric)!;
+          xs.tsbpf.push(acc.tsbpf[0]! / acc.tsbpf[1]!);
+          xs.libbpf.push(acc.libbpf[0]! / acc.libbpf[1]!);
+          ratios.push(`${metric} ${(xs.tsbpf.at(-1)! / xs.libbpf.at(-1)!).toFixed(2)}`);
         }
+        ctx.log(`round ${r + 1}/${cfg.rounds} (${cfg.n} keys, turns of ${cfg.slice}), tsbpf/libbpf: ${ratios.join(', ')}`);
       }
     } finally {
       c.close();
