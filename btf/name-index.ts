@@ -32,6 +32,10 @@ export interface NameSource {
 }
 
 const KIND_ENUM = 6;
+/** `kinds` entry of an anonymous type. */
+const UNNAMED = 255;
+/** hashName of a type whose name offset is invalid (not an int32, so no hash equals it). */
+const INVALID = 2 ** 32;
 const KIND_ENUM64 = 19;
 const UNDERSCORE = 95;
 const FNV_OFFSET = 0x811c9dc5 | 0;
@@ -47,25 +51,26 @@ const partOf = (kind: number): number => (kind === KIND_ENUM64 ? KIND_ENUM : kin
  */
 export function hashEssential(bytes: Uint8Array, off: number, end: number): number {
   let h = FNV_OFFSET;
-  let atRun = h; // hash before the current run of underscores
+  // The hashes 1, 2 and 3 bytes back, and the last 4 bytes: no branch per underscore.
+  let h1 = h;
+  let h2 = h;
+  let h3 = h;
+  let win = 0;
   let ess = h;
   let flavored = false;
-  let run = 0;
   for (let i = off; i < end; i++) {
     const c = bytes[i]!;
     if (c === 0) break;
-    if (c === UNDERSCORE) {
-      if (run === 0) atRun = h;
-      run++;
-    } else {
-      // A non-underscore after exactly three underscores that follow a character: a separator.
-      if (run === 3 && i - 3 > off) {
-        ess = atRun;
-        flavored = true;
-      }
-      run = 0;
+    // X___ (X a character, not '_') before a c that is not '_': a separator; the essential name ends at X.
+    if ((win & 0xffffff) === 0x5f5f5f && c !== UNDERSCORE && win >>> 24 !== UNDERSCORE && win >>> 24 !== 0) {
+      ess = h3;
+      flavored = true;
     }
+    h3 = h2;
+    h2 = h1;
+    h1 = h;
     h = Math.imul(h ^ c, FNV_PRIME);
+    win = (win << 8) | c;
   }
   return flavored ? ess : h;
 }
@@ -120,7 +125,7 @@ export class NameIndex {
   private readonly src: NameSource;
   /** Chains by partition: heads[p][hash & mask] = own index + 1 of the latest type; 0 ends a chain. */
   private readonly heads: (Int32Array | undefined)[] = [];
-  /** Types chained per partition (the tables double past 2 per slot). */
+  /** Types chained per partition. */
   private readonly entries = new Int32Array(32);
   /** Per partition: own types below this index are indexed. */
   private readonly cursor = new Int32Array(32);
@@ -128,6 +133,13 @@ export class NameIndex {
   private next: Int32Array | undefined;
   /** Essential-name hash of each indexed type (rehashing never reads a name again). */
   private hashes: Int32Array | undefined;
+  /** Kind of each own type (UNNAMED for anonymous ones), recorded by the first pass over its header. */
+  private kinds: Uint8Array | undefined;
+  /** Own types below this index have their kind in `kinds`. */
+  private known = 0;
+  /** Stack of hashed types to chain (own index + 1, linked through `next`), and their count per partition. */
+  private pending = 0;
+  private readonly added = new Int32Array(32);
 
   constructor(src: NameSource) {
     this.src = src;
@@ -138,20 +150,25 @@ export class NameIndex {
     return (kindMask & (1 << KIND_ENUM64)) !== 0 ? (kindMask & ~(1 << KIND_ENUM64)) | (1 << KIND_ENUM) : kindMask;
   }
 
-  /** Double partition p's table (chains rebuilt from the stored hashes). */
-  private grow(p: number): Int32Array {
-    const old = this.heads[p]!;
-    const t = new Int32Array(old.length * 2);
-    const mask = t.length - 1;
+  /** Give partition p a table of at least `want` slots, rechaining its types (from their stored hashes). */
+  private resize(p: number, want: number): Int32Array {
+    const old = this.heads[p];
+    let size = 16;
+    while (size < want) size <<= 1;
+    if (old && old.length >= size) return old;
+    const t = new Int32Array(size);
+    const mask = size - 1;
     const next = this.next!;
     const hashes = this.hashes!;
-    for (let b = 0; b < old.length; b++) {
-      for (let j = old[b]!; j > 0; ) {
-        const i = j - 1;
-        j = next[i]!;
-        const nb = hashes[i]! & mask;
-        next[i] = t[nb]!;
-        t[nb] = i + 1;
+    if (old) {
+      for (let b = 0; b < old.length; b++) {
+        for (let j = old[b]!; j > 0; ) {
+          const i = j - 1;
+          j = next[i]!;
+          const nb = hashes[i]! & mask;
+          next[i] = t[nb]!;
+          t[nb] = i + 1;
+        }
       }
     }
     this.heads[p] = t;
@@ -164,8 +181,9 @@ export class NameIndex {
     return off >= 0 ? [this.src.strings, off] : this.src.baseString(nameOff);
   }
 
-  private matches(nameOff: number, q: Uint8Array, how: Match): boolean {
-    const [bytes, off] = this.bytesAt(nameOff);
+  /** Does own type i's name match q? */
+  private matches(i: number, q: Uint8Array, how: Match): boolean {
+    const [bytes, off] = this.bytesAt(this.src.words[this.src.offsets[i]!]!);
     return how === EXACT ? cstrEquals(bytes, off, q) : essentialEquals(bytes, off, q);
   }
 
@@ -179,56 +197,125 @@ export class NameIndex {
     const cursor = this.cursor;
     const count = this.src.offsets.length;
     let start = count;
-    for (let p = 0; p < 32; p++) {
-      if ((parts >>> p) & 1 && cursor[p]! < count) {
-        if (cursor[p]! < start) start = cursor[p]!;
-        this.heads[p] ??= new Int32Array(256);
-      }
-    }
+    for (let p = 0; p < 32; p++) if ((parts >>> p) & 1 && cursor[p]! < start) start = cursor[p]!;
     if (start >= count) return -1;
-    const heads = this.heads;
-    const entries = this.entries;
-    const next = (this.next ??= new Int32Array(count));
-    const hashes = (this.hashes ??= new Int32Array(count));
-    const w = this.src.words;
-    const offs = this.src.offsets;
-    const strs = this.src.strings;
-    const nstr = strs.length;
-    const split = this.src.stringOffset;
-    let stop = -1;
-    for (let i = start; i < count; i++) {
-      const o = offs[i]!;
-      const nameOff = w[o]!;
-      if (nameOff === 0) continue;
-      const kind = (w[o + 1]! >>> 24) & 0x1f;
-      const p = partOf(kind);
-      if (((parts >>> p) & 1) === 0 || i < cursor[p]!) continue;
-      const off = nameOff - split;
-      let h: number;
-      if (off >= 0) {
-        if (off >= nstr) continue; // invalid name offset: not indexed (decoding the type throws)
-        h = hashEssential(strs, off, nstr);
-      } else {
-        const [bytes, boff] = this.src.baseString(nameOff);
-        if (boff >= bytes.length) continue;
-        h = hashEssential(bytes, boff, bytes.length);
-      }
-      hashes[i] = h;
-      let t = heads[p]!;
-      if (++entries[p]! > 2 * t.length) t = this.grow(p);
-      const b = h & (t.length - 1);
-      next[i] = t[b]!;
-      t[b] = i + 1;
-      if (q !== undefined && h === qhash && ((kindMask >>> kind) & 1) !== 0) {
-        if (this.matches(nameOff, q, how)) {
-          stop = i;
-          break;
-        }
-      }
+    this.next ??= new Int32Array(count);
+    this.hashes ??= new Int32Array(count);
+    this.kinds ??= new Uint8Array(count);
+    this.added.fill(0);
+    // Cursors never pass `known`, so start <= known: first the types whose kinds an earlier pass
+    // recorded (no type header read), then the rest, recording their kinds for the next passes.
+    const known = this.known;
+    let stop = start < known ? this.passKnown(start, known, parts, q, qhash, how, kindMask) : -1;
+    if (stop < 0 && known < count) {
+      stop = this.passHeaders(known, count, parts, q, qhash, how, kindMask);
+      this.known = stop < 0 ? count : stop + 1;
     }
+    this.link();
     const upTo = stop < 0 ? count : stop + 1;
     for (let p = 0; p < 32; p++) if ((parts >>> p) & 1 && cursor[p]! < upTo) cursor[p] = upTo;
     return stop;
+  }
+
+  /**
+   * Hash own type i (kind k, partition p) and queue it for chaining; true
+   * when it matches the query. Queued types wait on a stack threaded through
+   * `next`, to be chained at once into tables sized for them.
+   */
+  private queue(i: number, k: number, p: number, q: Uint8Array | undefined, qhash: number, how: Match, kindMask: number): boolean {
+    const h = this.hashName(i);
+    if (h === INVALID) return false;
+    this.hashes![i] = h;
+    this.next![i] = this.pending;
+    this.pending = i + 1;
+    this.added[p]!++;
+    return q !== undefined && h === qhash && ((kindMask >>> k) & 1) !== 0 && this.matches(i, q, how);
+  }
+
+  /** Queue own types [from, to) of `parts`, their kinds known; the first match stops (its index), else -1. */
+  private passKnown(from: number, to: number, parts: number, q: Uint8Array | undefined, qhash: number, how: Match, kindMask: number): number {
+    const kinds = this.kinds!;
+    const cursor = this.cursor;
+    if ((parts & (parts - 1)) === 0) {
+      // One partition: jump from type to type of its kind(s) with the native indexOf.
+      const p = 31 - Math.clz32(parts);
+      const k2 = p === KIND_ENUM ? KIND_ENUM64 : p;
+      let i = Math.max(from, cursor[p]!);
+      let a = kinds.indexOf(p, i);
+      let b = k2 === p ? -1 : kinds.indexOf(k2, i);
+      for (;;) {
+        if (a >= 0 && (b < 0 || a < b)) i = a;
+        else if (b >= 0) i = b;
+        else return -1;
+        if (i >= to) return -1;
+        const k = kinds[i]!;
+        if (this.queue(i, k, p, q, qhash, how, kindMask)) return i;
+        if (k === p) a = kinds.indexOf(p, i + 1);
+        else b = kinds.indexOf(k2, i + 1);
+      }
+    }
+    for (let i = from; i < to; i++) {
+      const k = kinds[i]!;
+      if (k === UNNAMED) continue;
+      const p = partOf(k);
+      if (((parts >>> p) & 1) === 0 || i < cursor[p]!) continue;
+      if (this.queue(i, k, p, q, qhash, how, kindMask)) return i;
+    }
+    return -1;
+  }
+
+  /** Same, reading kinds from the type headers and recording them. */
+  private passHeaders(from: number, to: number, parts: number, q: Uint8Array | undefined, qhash: number, how: Match, kindMask: number): number {
+    const kinds = this.kinds!;
+    const cursor = this.cursor;
+    const w = this.src.words;
+    const offs = this.src.offsets;
+    for (let i = from; i < to; i++) {
+      const o = offs[i]!;
+      const k = w[o] === 0 ? UNNAMED : (w[o + 1]! >>> 24) & 0x1f;
+      kinds[i] = k;
+      if (k === UNNAMED) continue;
+      const p = partOf(k);
+      if (((parts >>> p) & 1) === 0 || i < cursor[p]!) continue;
+      if (this.queue(i, k, p, q, qhash, how, kindMask)) return i;
+    }
+    return -1;
+  }
+
+  /** Chain the queued types; a table holds up to one type per slot on average. */
+  private link(): void {
+    for (let p = 0; p < 32; p++) {
+      if (this.added[p] === 0) continue;
+      this.entries[p] += this.added[p]!;
+      this.resize(p, this.entries[p]!);
+    }
+    const heads = this.heads;
+    const next = this.next!;
+    const hashes = this.hashes!;
+    const kinds = this.kinds!;
+    let pending = this.pending;
+    while (pending > 0) {
+      const t = pending - 1;
+      pending = next[t]!;
+      const tab = heads[partOf(kinds[t]!)]!;
+      const b = hashes[t]! & (tab.length - 1);
+      next[t] = tab[b]!;
+      tab[b] = t + 1;
+    }
+    this.pending = 0;
+  }
+
+  /** Essential-name hash of own type i's name; INVALID for a name offset outside the string sections. */
+  private hashName(i: number): number {
+    const nameOff = this.src.words[this.src.offsets[i]!]!;
+    const off = nameOff - this.src.stringOffset;
+    if (off >= 0) {
+      const strs = this.src.strings;
+      // An invalid name is not indexed (decoding the type throws).
+      return off < strs.length ? hashEssential(strs, off, strs.length) : INVALID;
+    }
+    const [bytes, boff] = this.src.baseString(nameOff);
+    return boff < bytes.length ? hashEssential(bytes, boff, bytes.length) : INVALID;
   }
 
   /** Own indexes already indexed whose name matches q (kind in kindMask), appended to out (each partition's chain descending). */
@@ -247,7 +334,7 @@ export class NameIndex {
         if (hashes[i] !== qhash) continue;
         const o = offs[i]!;
         if (((kindMask >>> ((w[o + 1]! >>> 24) & 0x1f)) & 1) === 0) continue;
-        if (this.matches(w[o]!, q, how)) out.push(i);
+        if (this.matches(i, q, how)) out.push(i);
       }
     }
   }
