@@ -30,9 +30,10 @@ import { onlineCpus, possibleCpus } from '../syscall/cpus.ts';
 import { perfEventOpen, ioctl, PerfIoctl } from '../syscall/perf.ts';
 import { perfAttr, PerfType, PerfSwConfig, PERF_SAMPLE_RAW, PerfAttrFlag } from '../syscall/perf-attr.ts';
 import { RingMapping, PROT_READ, PROT_WRITE } from '../syscall/poll.ts';
-import { Wakeup, type WaitOptions } from './event-loop.ts';
-import { RecordView, backRecord, expireRecord, pointRecord, type RecordCallback } from './event-record.ts';
-import { loadPos, ownPos, storePos, type DrainState } from './ringbuf.ts';
+import type { WaitOptions } from './event-loop.ts';
+import { backRecord, pointRecord, type RecordView, type RecordCallback } from './event-record.ts';
+import { EventReader, type DrainState, type Queued } from './event-reader.ts';
+import { loadPos, ownPos, storePos } from './ringbuf.ts';
 
 const PERF_RECORD_LOST = 2;
 const PERF_RECORD_SAMPLE = 9;
@@ -120,39 +121,26 @@ interface CpuBuf {
   lost: number;
 }
 
-interface Queued {
-  ev: PerfEvent;
-  buf: CpuBuf;
-  end: number;
-}
-
 /**
  * Reads a perf event array, one buffer per CPU: synchronous zero-copy
  * `consume(cb)`, `poll()`, an async iterator of copies; pause()/resume();
  * exact lost counts per CPU. Owns its perf fds, mappings and a duplicate of the
  * map fd; close() removes its fds from the map and releases everything.
  */
-export class PerfBufferReader implements Disposable, AsyncIterable<PerfEvent> {
+export class PerfBufferReader extends EventReader<PerfEvent, WaitOptions & { callback?: RecordCallback; onLost?: LostCallback }> {
   readonly #map: BpfMap;
   readonly #bufs: CpuBuf[] = [];
-  readonly #rec = new RecordView('cpu');
-  readonly #wake: Wakeup;
   readonly #callback: RecordCallback | undefined;
   readonly #onLost: LostCallback | undefined;
-  readonly #st: DrainState = { count: 0, done: 0, closing: false };
   readonly #scratch = new Uint8Array(1 << 16);
   readonly #sdv = new DataView(this.#scratch.buffer);
   readonly #s32 = new Uint32Array(this.#scratch.buffer);
   #lost = 0;
-  #depth = 0;
-  #closeRequested = false;
-  #closed = false;
-  #queue: Queued[] = [];
-  #qhead = 0;
   /** Data bytes per CPU buffer. */
   readonly bufferSize: number;
 
   constructor(map: BpfMap | number, opts: PerfBufferOptions = {}) {
+    super('cpu', 'perf buffer reader', opts.interval ?? 0);
     this.#callback = opts.callback;
     this.#onLost = opts.onLost;
     const pages = opts.pages ?? 64;
@@ -211,20 +199,16 @@ export class PerfBufferReader implements Disposable, AsyncIterable<PerfEvent> {
       }
     } catch (e) {
       attr.free();
-      this.#release();
+      this._release();
       throw e;
     }
     attr.free();
-    this.#wake = new Wakeup(opts.epoll === false ? [] : fds, { readable: true }, () => this.#ready(), opts.interval ?? 0);
+    if (opts.epoll !== false) for (const fd of fds) this._watch(fd);
   }
 
   /** The CPUs read, in buffer order. */
   get cpus(): number[] {
     return this.#bufs.map((b) => b.cpu);
-  }
-
-  get closed(): boolean {
-    return this.#closed || this.#closeRequested;
   }
 
   /** Samples the kernel dropped (full buffer), over all CPUs, as reported so far. */
@@ -245,23 +229,18 @@ export class PerfBufferReader implements Disposable, AsyncIterable<PerfEvent> {
     return loadPos(b.meta, HEAD) - ownPos(b.meta, TAIL);
   }
 
-  /** Whether some buffer holds records (no system call). */
-  ready(): boolean {
-    return !this.closed && this.#ready();
-  }
-
   /**
    * Stop the kernel writing into the buffers (PERF_EVENT_IOC_PAUSE_OUTPUT):
    * bpf_perf_event_output() then fails with ENOSPC and the sample counts as
    * lost, reported by a PERF_RECORD_LOST once output resumes and a sample fits.
    */
   pause(): void {
-    this.#open();
+    this._open();
     for (const b of this.#bufs) ioctl(b.fd, PerfIoctl.PAUSE_OUTPUT, 1, 'PERF_EVENT_IOC_PAUSE_OUTPUT');
   }
 
   resume(): void {
-    this.#open();
+    this._open();
     for (const b of this.#bufs) ioctl(b.fd, PerfIoctl.PAUSE_OUTPUT, 0, 'PERF_EVENT_IOC_PAUSE_OUTPUT');
   }
 
@@ -272,19 +251,19 @@ export class PerfBufferReader implements Disposable, AsyncIterable<PerfEvent> {
    * from a callback is deferred). Lost records go to `onLost` and the counters.
    */
   consume(callback?: RecordCallback, onLost?: LostCallback): number {
-    if (this.#closed) return 0;
-    if (this.#depth) throw new TsbpfError('REENTRANT', 'PerfBufferReader.consume() called from one of its own callbacks');
+    if (this._closed) return 0;
+    if (this._depth) throw new TsbpfError('REENTRANT', 'PerfBufferReader.consume() called from one of its own callbacks');
     const cb = callback ?? this.#callback;
     if (!cb) throw new TsbpfError('NO_CALLBACK', 'consume() needs a callback (or one given to the reader)');
-    this.#dropQueue();
+    this._dropQueue();
     let n = 0;
     try {
       for (const b of this.#bufs) {
         n += this.#drain(b, cb, onLost ?? this.#onLost);
-        if (this.#closeRequested) break;
+        if (this._closeRequested) break;
       }
     } finally {
-      if (this.#closeRequested) this.#doClose();
+      if (this._closeRequested) this._doClose();
     }
     return n;
   }
@@ -295,14 +274,11 @@ export class PerfBufferReader implements Disposable, AsyncIterable<PerfEvent> {
     const avail = loadPos(meta, HEAD) - tail;
     if (avail <= 0) return 0;
     const lo = meta[TAIL]!;
-    const rec = this.#rec;
-    const st = this.#st;
-    backRecord(rec, b.dv, b.u8, b.u32, b.cpu);
-    st.count = 0;
-    st.done = 0;
+    const rec = this._rec;
+    const st = this._st;
     let done = 0;
     let committed = 0;
-    this.#depth++;
+    this._enter(b.dv, b.u8, b.u32, b.cpu);
     try {
       for (;;) {
         const w = walkPerf(b.u32, b.mask, b.size, lo, done, Math.min(avail, done + CHUNK), rec, cb, st);
@@ -329,8 +305,7 @@ export class PerfBufferReader implements Disposable, AsyncIterable<PerfEvent> {
         if (code === 1 || done >= avail) break;
       }
     } finally {
-      expireRecord(rec);
-      this.#depth--;
+      this._leave();
       // A callback threw: its record is consumed (as in libbpf), the error propagates.
       if (st.done > committed) storePos(meta, b.meta64, TAIL, tail + st.done);
     }
@@ -359,11 +334,11 @@ export class PerfBufferReader implements Disposable, AsyncIterable<PerfEvent> {
       return false;
     }
     if (type !== PERF_RECORD_SAMPLE) return false;
-    const rec = this.#rec;
+    const rec = this._rec;
     if (p === 0 && u32 === this.#s32) backRecord(rec, this.#sdv, this.#scratch, this.#s32, b.cpu);
     pointRecord(rec, p + 12, u32[(p >> 2) + 2]!);
-    this.#st.count++;
-    return cb(rec) === false || this.#st.closing;
+    this._st.count++;
+    return cb(rec) === false || this._st.closing;
   }
 
   #lostRecord(b: CpuBuf, count: number, onLost: LostCallback | undefined): void {
@@ -372,73 +347,34 @@ export class PerfBufferReader implements Disposable, AsyncIterable<PerfEvent> {
     onLost?.(b.cpu, count);
   }
 
-  /** Resolves true once a record is ready, false on close or timeout; rejects when `signal` aborts. */
-  wait(opts: WaitOptions = {}): Promise<boolean> {
-    if (this.closed) return Promise.resolve(false);
-    return this.#wake.wait(opts);
+  protected override _consume(opts: { callback?: RecordCallback; onLost?: LostCallback }): number {
+    return this.consume(opts.callback, opts.onLost);
   }
 
-  /** Wait for records (unless some are ready), then consume them; returns the samples delivered (0 on close/timeout). */
-  async poll(opts: WaitOptions & { callback?: RecordCallback; onLost?: LostCallback } = {}): Promise<number> {
-    for (;;) {
-      const before = this.#lost;
-      const n = this.consume(opts.callback, opts.onLost);
-      if (n > 0 || this.#lost !== before || this.closed) return n;
-      if (!(await this.wait(opts))) return 0;
+  /** Lost samples reported so far: poll() returns when a drain reported some, even with no sample. */
+  protected override _reported(): number {
+    return this.#lost;
+  }
+
+  protected override _fill(): void {
+    for (let i = 0; i < this.#bufs.length; i++) this.#fill(this.#bufs[i]!, i);
+  }
+
+  protected override _commit(src: number, end: number, ev: PerfEvent): void {
+    const b = this.#bufs[src]!;
+    if (end > ownPos(b.meta, TAIL)) {
+      storePos(b.meta, b.meta64, TAIL, end);
+      if (ev.type === 'lost') this.#lostRecord(b, ev.lost, this.#onLost);
     }
   }
 
-  /**
-   * Copies of the samples and the lost-sample reports, as they come. Ends on
-   * close() or timeout; throws the signal's reason on abort. A record counts as
-   * consumed when it is yielded.
-   */
-  async *records(opts: WaitOptions = {}): AsyncGenerator<PerfEvent, void, undefined> {
-    for (;;) {
-      if (this.closed) return;
-      const e = this.#shift();
-      if (e) {
-        yield e;
-        continue;
-      }
-      if (!(await this.wait(opts))) return;
-    }
-  }
-
-  [Symbol.asyncIterator](): AsyncGenerator<PerfEvent, void, undefined> {
-    return this.records();
-  }
-
-  #dropQueue(): void {
-    if (this.#qhead < this.#queue.length) {
-      this.#queue = [];
-      this.#qhead = 0;
-    }
-  }
-
-  #shift(): PerfEvent | undefined {
-    if (this.#qhead >= this.#queue.length) {
-      this.#queue = [];
-      this.#qhead = 0;
-      for (const b of this.#bufs) this.#fill(b);
-      if (!this.#queue.length) return undefined;
-    }
-    const q = this.#queue[this.#qhead]!;
-    this.#queue[this.#qhead++] = undefined as unknown as Queued;
-    if (!this.#closed && q.end > ownPos(q.buf.meta, TAIL)) {
-      storePos(q.buf.meta, q.buf.meta64, TAIL, q.end);
-      if (q.ev.type === 'lost') this.#lostRecord(q.buf, q.ev.lost, this.#onLost);
-    }
-    return q.ev;
-  }
-
-  #fill(b: CpuBuf): void {
+  #fill(b: CpuBuf, src: number): void {
     const tail = ownPos(b.meta, TAIL);
     const avail = loadPos(b.meta, HEAD) - tail;
     if (avail <= 0) return;
     let off = b.meta[TAIL]! & b.mask;
     let done = 0;
-    let pushed = 0;
+    let last: Queued<PerfEvent> | undefined;
     while (done < avail && done < 1 << 20) {
       const rsz = b.u32[(off >> 2) + 1]! >>> 16;
       if (rsz < 8) throw new TsbpfError('CORRUPT', `perf buffer of CPU ${b.cpu}: record of ${rsz} bytes at ${off}`);
@@ -457,59 +393,31 @@ export class PerfBufferReader implements Disposable, AsyncIterable<PerfEvent> {
       done += rsz;
       if (type === PERF_RECORD_SAMPLE) {
         const len = u32[(p >> 2) + 2]!;
-        this.#queue.push({ ev: { type: 'sample', cpu: b.cpu, data: Buffer.copyBytesFrom(u8, p + 12, len) }, buf: b, end: tail + done });
-        pushed++;
+        last = this._enqueue({ type: 'sample', cpu: b.cpu, data: Buffer.copyBytesFrom(u8, p + 12, len) }, src, tail + done);
       } else if (type === PERF_RECORD_LOST) {
         const lost = u32[(p >> 2) + 4]! + u32[(p >> 2) + 5]! * TWO32;
-        this.#queue.push({ ev: { type: 'lost', cpu: b.cpu, lost }, buf: b, end: tail + done });
-        pushed++;
+        last = this._enqueue({ type: 'lost', cpu: b.cpu, lost }, src, tail + done);
       }
       off = (off + rsz) & b.mask;
     }
     // Records of other types are consumed with the record before them (or now, if nothing was queued).
-    if (!pushed) storePos(b.meta, b.meta64, TAIL, tail + done);
-    else this.#queue[this.#queue.length - 1]!.end = tail + done;
+    if (!last) storePos(b.meta, b.meta64, TAIL, tail + done);
+    else last.end = tail + done;
   }
 
-  #ready(): boolean {
+  protected override _hasRecords(): boolean {
     for (const b of this.#bufs) if (loadPos(b.meta, HEAD) > ownPos(b.meta, TAIL)) return true;
-    return this.#qhead < this.#queue.length;
+    return false;
   }
 
   #buf(cpu: number): CpuBuf {
-    this.#open();
+    this._open();
     const b = this.#bufs.find((x) => x.cpu === cpu);
     if (!b) throw new RangeError(`no perf buffer for CPU ${cpu} (reading ${this.cpus.join(', ')})`);
     return b;
   }
 
-  #open(): void {
-    if (this.closed) throw new TsbpfError('CLOSED', 'the perf buffer reader is closed');
-  }
-
-  /** Release everything (deferred until consume() returns when called from a callback). */
-  close(): void {
-    if (this.#closed) return;
-    if (this.#depth) {
-      this.#closeRequested = true;
-      this.#st.closing = true;
-      return;
-    }
-    this.#doClose();
-  }
-
-  #doClose(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#closeRequested = true;
-    this.#st.closing = true;
-    this.#wake.close();
-    this.#queue = [];
-    this.#qhead = 0;
-    this.#release();
-  }
-
-  #release(): void {
+  protected override _release(): void {
     for (const b of this.#bufs) {
       // Take our fd out of the map first, so programs stop writing to a buffer about to go.
       if (!this.#map.closed) {
@@ -524,9 +432,5 @@ export class PerfBufferReader implements Disposable, AsyncIterable<PerfEvent> {
     }
     this.#bufs.length = 0;
     this.#map.close();
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
   }
 }

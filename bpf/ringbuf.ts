@@ -21,8 +21,9 @@
  *    loads in program order on its effect chain, so a plain `Int32Array` read
  *    is exact there; it costs ~1 ns where Atomics.load, a builtin call that V8
  *    does not inline, cost ~20 ns per record in the drain measured here. On
- *    other architectures (arm64: loads may pass loads) the reader uses
- *    Atomics.load, whose sequentially consistent load is an LDAR.
+ *    other architectures (arm64: loads may pass loads) the reader first reads
+ *    the chunk's headers with Atomics.load, whose sequentially consistent load
+ *    is an LDAR, then walks them with the same plain loads.
  *  - consumer_pos is written with Atomics.store (release: the payload reads
  *    before it cannot move after it) of its low 32 bits while the high half is
  *    unchanged, which on a little-endian host is a single-copy-atomic update
@@ -44,8 +45,9 @@ import { MapType, mapTypeName } from './map-types.ts';
 import { TsbpfError } from '../lib/errors.ts';
 import { pageSize } from '../syscall/mmap.ts';
 import { RingMapping, PROT_READ, PROT_WRITE } from '../syscall/poll.ts';
-import { Wakeup, type WaitOptions } from './event-loop.ts';
-import { RecordView, backRecord, expireRecord, type RecordCallback } from './event-record.ts';
+import type { WaitOptions } from './event-loop.ts';
+import type { RecordView, RecordCallback } from './event-record.ts';
+import { EventReader, type DrainState } from './event-reader.ts';
 
 const DISCARD = 0x40000000;
 const LEN_MASK = 0x3fffffff;
@@ -175,16 +177,6 @@ export class RingLease implements Disposable {
   }
 }
 
-/** What the hot loop reports besides its position (a plain object: fields, no allocation per call). */
-export interface DrainState {
-  /** Records delivered. */
-  count: number;
-  /** Bytes walked, including the record whose callback threw. */
-  done: number;
-  /** close() was called from a callback. */
-  closing: boolean;
-}
-
 /**
  * The hot loop: walk records from `start` to `limit` bytes past the consumer
  * position `lo` (its low 32 bits), delivering them to `cb`. Returns
@@ -194,10 +186,10 @@ export interface DrainState {
  * Written for V8: typed arrays made once, int32 math, no allocation, literal
  * constants (a module-level const is a context load and a check per use in
  * optimized code), no call besides the callback, and no statement that only a
- * rare path runs. Two copies: plain header loads (x86-64), Atomics.load
- * (elsewhere); see the file comment.
+ * rare path runs. Headers are plain loads (exact on x86-64, see the file
+ * comment); where they must be acquire loads, committedTo() reads them first.
  */
-function walkRingTso(hdr: Int32Array, mask: number, lo: number, start: number, limit: number, rec: RecordView, cb: RecordCallback, st: DrainState): number {
+function walkRing(hdr: Int32Array, mask: number, lo: number, start: number, limit: number, rec: RecordView, cb: RecordCallback, st: DrainState): number {
   let done = start;
   let off = (lo + start) & mask;
   let n = 0;
@@ -233,47 +225,24 @@ function walkRingTso(hdr: Int32Array, mask: number, lo: number, start: number, l
   return done * 2 + stop;
 }
 
-function walkRingAcquire(hdr: Int32Array, mask: number, lo: number, start: number, limit: number, rec: RecordView, cb: RecordCallback, st: DrainState): number {
+/**
+ * For readers with acquire headers: where the committed records from `start`
+ * end (at `limit` or past it, or at the first busy record), each header read
+ * with Atomics.load. walkRing then reads the same headers again with plain
+ * loads: a committed header does not change before the consumer position
+ * passes it, and every payload read comes after these acquire loads.
+ */
+function committedTo(hdr: Int32Array, mask: number, lo: number, start: number, limit: number): number {
   let done = start;
   let off = (lo + start) & mask;
-  let n = 0;
-  let stop = 0;
-  try {
-    while (done < limit) {
-      const len = Atomics.load(hdr, off >> 2);
-      if (len < 0) {
-        stop = 1;
-        break;
-      }
-      const step = ((len & 0x3fffffff) + 15) & ~7;
-      const at = off + 8;
-      done += step;
-      off = (off + step) & mask;
-      if ((len & 0x40000000) === 0) {
-        rec['_off'] = at;
-        rec['_len'] = len & 0x3fffffff;
-        n++;
-        if (cb(rec) === false || st.closing) {
-          stop = 1;
-          break;
-        }
-      }
-    }
-  } catch (e) {
-    // The callback threw: its record (counted in `done`) is consumed, as in libbpf.
-    st.done = done;
-    throw e;
+  while (done < limit) {
+    const len = Atomics.load(hdr, off >> 2);
+    if (len < 0) break;
+    const step = ((len & 0x3fffffff) + 15) & ~7;
+    done += step;
+    off = (off + step) & mask;
   }
-  st.count += n;
-  st.done = done;
-  return done * 2 + stop;
-}
-
-
-interface Queued {
-  rec: RingRecord;
-  ring: Ring;
-  end: number;
+  return done;
 }
 
 /**
@@ -284,31 +253,23 @@ interface Queued {
  * The reader owns duplicates of the map fds, so the maps may be closed
  * independently. Call close() (or `using`) to release the mappings and fds.
  */
-export class RingBufferReader implements Disposable, AsyncIterable<RingRecord> {
+export class RingBufferReader extends EventReader<RingRecord, WaitOptions & { callback?: RecordCallback }> {
   readonly #rings: Ring[] = [];
-  readonly #rec = new RecordView('ring');
-  readonly #wake: Wakeup;
   readonly #epoll: boolean;
   readonly #callback: RecordCallback | undefined;
-  readonly #st: DrainState = { count: 0, done: 0, closing: false };
-  readonly #walk: typeof walkRingTso;
-  #depth = 0;
-  #closeRequested = false;
-  #closed = false;
-  #queue: Queued[] = [];
-  #qhead = 0;
+  readonly #acquire: boolean;
 
   constructor(map?: BpfMap | number, opts: RingBufferOptions = {}) {
+    super('ring', 'ring buffer reader', opts.interval ?? 0);
     this.#callback = opts.callback;
     this.#epoll = opts.epoll ?? true;
-    this.#walk = (opts.acquireHeaders ?? ACQUIRE_HEADERS) ? walkRingAcquire : walkRingTso;
-    this.#wake = new Wakeup([], { readable: true }, () => this.#ready(), opts.interval ?? 0);
+    this.#acquire = opts.acquireHeaders ?? ACQUIRE_HEADERS;
     if (map !== undefined) this.add(map);
   }
 
   /** Serve another ring buffer; returns its index (RecordView.ring, RingRecord.ring). */
   add(map: BpfMap | number, callback?: RecordCallback): number {
-    this.#open();
+    this._open();
     const m = BpfMap.fromFd(typeof map === 'number' ? map : map.fd);
     let cons: RingMapping | undefined;
     let prod: RingMapping | undefined;
@@ -340,7 +301,7 @@ export class RingBufferReader implements Disposable, AsyncIterable<RingRecord> {
         callback,
         lease: undefined,
       };
-      if (this.#epoll) this.#wake.addFd(m.fd, { readable: true });
+      if (this.#epoll) this._watch(m.fd);
       this.#rings.push(ring);
       return ring.index;
     } catch (e) {
@@ -356,10 +317,6 @@ export class RingBufferReader implements Disposable, AsyncIterable<RingRecord> {
     return this.#rings.length;
   }
 
-  get closed(): boolean {
-    return this.#closed || this.#closeRequested;
-  }
-
   /** Data area size of a ring (its max_entries). */
   size(ring = 0): number {
     return this.#ring(ring).size;
@@ -371,11 +328,6 @@ export class RingBufferReader implements Disposable, AsyncIterable<RingRecord> {
     return loadPos(r.p32, 0) - ownPos(r.c32, 0);
   }
 
-  /** Whether a record is ready in some ring (no system call). */
-  ready(): boolean {
-    return !this.closed && this.#ready();
-  }
-
   /**
    * Drain every record ready now, in order, ring by ring; returns how many
    * were delivered. The callback gets a RecordView valid only during the
@@ -384,9 +336,9 @@ export class RingBufferReader implements Disposable, AsyncIterable<RingRecord> {
    * takes effect when consume() returns.
    */
   consume(callback?: RecordCallback): number {
-    if (this.#closed) return 0;
-    if (this.#depth) throw new TsbpfError('REENTRANT', 'RingBufferReader.consume() called from one of its own callbacks');
-    this.#dropQueue();
+    if (this._closed) return 0;
+    if (this._depth) throw new TsbpfError('REENTRANT', 'RingBufferReader.consume() called from one of its own callbacks');
+    this._dropQueue();
     let n = 0;
     try {
       for (const r of this.#rings) {
@@ -395,27 +347,27 @@ export class RingBufferReader implements Disposable, AsyncIterable<RingRecord> {
         if (r.lease) throw new TsbpfError('LEASED', `ring ${r.index} has an outstanding lease: commit or cancel it first`);
         const got = this.#drain(r, cb);
         n += got;
-        if (got < 0 || this.#closeRequested) break;
+        if (got < 0 || this._closeRequested) break;
       }
     } finally {
-      if (this.#closeRequested) this.#doClose();
+      if (this._closeRequested) this._doClose();
     }
     return n;
   }
 
   /** Drain one ring only. */
   consumeRing(ring: number, callback?: RecordCallback): number {
-    if (this.#closed) return 0;
+    if (this._closed) return 0;
     const r = this.#ring(ring);
     const cb = callback ?? r.callback ?? this.#callback;
     if (!cb) throw new TsbpfError('NO_CALLBACK', 'consumeRing() needs a callback');
-    if (this.#depth) throw new TsbpfError('REENTRANT', 'RingBufferReader.consumeRing() called from one of its own callbacks');
+    if (this._depth) throw new TsbpfError('REENTRANT', 'RingBufferReader.consumeRing() called from one of its own callbacks');
     if (r.lease) throw new TsbpfError('LEASED', `ring ${r.index} has an outstanding lease`);
-    this.#dropQueue();
+    this._dropQueue();
     try {
       return this.#drain(r, cb);
     } finally {
-      if (this.#closeRequested) this.#doClose();
+      if (this._closeRequested) this._doClose();
     }
   }
 
@@ -425,27 +377,26 @@ export class RingBufferReader implements Disposable, AsyncIterable<RingRecord> {
     const cons = (c32[1]! >>> 0) * TWO32 + (lo >>> 0);
     const avail = loadPos(r.p32, 0) - cons;
     if (avail <= 0) return 0;
-    const rec = this.#rec;
-    const st = this.#st;
-    backRecord(rec, r.dv, r.u8, r.u32, r.index);
-    st.count = 0;
-    st.done = 0;
+    const rec = this._rec;
+    const st = this._st;
+    const acquire = this.#acquire;
     let done = 0;
     let committed = 0;
-    this.#depth++;
+    this._enter(r.dv, r.u8, r.u32, r.index);
     try {
       for (;;) {
-        const w = this.#walk(r.hdr, r.mask, lo, done, Math.min(avail, done + CHUNK), rec, cb, st);
+        const limit = Math.min(avail, done + CHUNK);
+        const w = walkRing(r.hdr, r.mask, lo, done, acquire ? committedTo(r.hdr, r.mask, lo, done, limit) : limit, rec, cb, st);
         done = Math.floor(w / 2);
         if (done > committed) {
           storePos(c32, r.c64, 0, cons + done);
           committed = done;
         }
-        if (w & 1 || done >= avail) break;
+        // Short of `limit` without a stop: committedTo() found a busy record.
+        if (w & 1 || done < limit || done >= avail) break;
       }
     } finally {
-      expireRecord(rec);
-      this.#depth--;
+      this._leave();
       // A callback threw: its record is consumed (as in libbpf), the error propagates.
       if (st.done > committed) storePos(c32, r.c64, 0, cons + st.done);
     }
@@ -457,10 +408,10 @@ export class RingBufferReader implements Disposable, AsyncIterable<RingRecord> {
    * publishes the consumer position once for the whole batch.
    */
   lease(ring = 0, max = Infinity): RingLease {
-    this.#open();
+    this._open();
     const r = this.#ring(ring);
     if (r.lease) throw new TsbpfError('LEASED', `ring ${ring} already has an outstanding lease`);
-    this.#dropQueue();
+    this._dropQueue();
     const lo = r.c32[0]!;
     const cons = ownPos(r.c32, 0);
     const avail = loadPos(r.p32, 0) - cons;
@@ -481,67 +432,23 @@ export class RingBufferReader implements Disposable, AsyncIterable<RingRecord> {
     const lease = new RingLease(ring, views, (commit) => {
       if (r.lease !== lease) return;
       r.lease = undefined;
-      if (commit && !this.#closed && end > ownPos(r.c32, 0)) storePos(r.c32, r.c64, 0, end);
+      if (commit && !this._closed && end > ownPos(r.c32, 0)) storePos(r.c32, r.c64, 0, end);
     });
     r.lease = lease;
     return lease;
   }
 
-  /** Resolves true once a record is ready, false on close or timeout; rejects when `signal` aborts. */
-  wait(opts: WaitOptions = {}): Promise<boolean> {
-    if (this.closed) return Promise.resolve(false);
-    return this.#wake.wait(opts);
+  protected override _consume(opts: { callback?: RecordCallback }): number {
+    return this.consume(opts.callback);
   }
 
-  /** Wait for records (unless some are ready), then consume them; returns how many (0 on close/timeout). */
-  async poll(opts: WaitOptions & { callback?: RecordCallback } = {}): Promise<number> {
-    for (;;) {
-      const n = this.consume(opts.callback);
-      if (n > 0 || this.closed) return n;
-      if (!(await this.wait(opts))) return 0;
-    }
+  protected override _fill(): void {
+    for (const r of this.#rings) if (!r.lease) this.#fill(r);
   }
 
-  /**
-   * Copies of the records, as they come. Ends on close() or timeout; throws the
-   * signal's reason on abort. A record counts as consumed when it is yielded;
-   * iterators of one reader share its queue (no record is yielded twice).
-   */
-  async *records(opts: WaitOptions = {}): AsyncGenerator<RingRecord, void, undefined> {
-    for (;;) {
-      if (this.closed) return;
-      const e = this.#shift();
-      if (e) {
-        yield e;
-        continue;
-      }
-      if (!(await this.wait(opts))) return;
-    }
-  }
-
-  [Symbol.asyncIterator](): AsyncGenerator<RingRecord, void, undefined> {
-    return this.records();
-  }
-
-  /** Forget copies queued for iterators: they are not committed, so other styles read them again from the ring. */
-  #dropQueue(): void {
-    if (this.#qhead < this.#queue.length) {
-      this.#queue = [];
-      this.#qhead = 0;
-    }
-  }
-
-  #shift(): RingRecord | undefined {
-    if (this.#qhead >= this.#queue.length) {
-      this.#queue = [];
-      this.#qhead = 0;
-      for (const r of this.#rings) if (!r.lease) this.#fill(r);
-      if (!this.#queue.length) return undefined;
-    }
-    const q = this.#queue[this.#qhead]!;
-    this.#queue[this.#qhead++] = undefined as unknown as Queued;
-    if (!this.#closed && q.end > ownPos(q.ring.c32, 0)) storePos(q.ring.c32, q.ring.c64, 0, q.end);
-    return q.rec;
+  protected override _commit(src: number, end: number): void {
+    const r = this.#rings[src]!;
+    if (end > ownPos(r.c32, 0)) storePos(r.c32, r.c64, 0, end);
   }
 
   /** Copy the ready records of a ring in one block; they are committed as they are yielded. */
@@ -571,53 +478,27 @@ export class RingBufferReader implements Disposable, AsyncIterable<RingRecord> {
     for (let i = 0; i < found.length; i += 3) {
       const at = found[i]! + 8;
       const last = i + 3 === found.length;
-      this.#queue.push({ rec: { ring: r.index, data: block.subarray(at, at + found[i + 1]!) }, ring: r, end: cons + (last ? done : found[i + 2]!) });
+      this._enqueue({ ring: r.index, data: block.subarray(at, at + found[i + 1]!) }, r.index, cons + (last ? done : found[i + 2]!));
     }
   }
 
-  #ready(): boolean {
+  protected override _hasRecords(): boolean {
     for (const r of this.#rings) {
       if (r.lease) continue;
       const lo = r.c32[0]!;
       if (loadPos(r.p32, 0) > ownPos(r.c32, 0) && Atomics.load(r.hdr, (lo & r.mask) >> 2) >= 0) return true;
     }
-    return this.#qhead < this.#queue.length;
+    return false;
   }
 
   #ring(i: number): Ring {
-    this.#open();
+    this._open();
     const r = this.#rings[i];
     if (!r) throw new RangeError(`no ring ${i} (the reader has ${this.#rings.length})`);
     return r;
   }
 
-  #open(): void {
-    if (this.closed) throw new TsbpfError('CLOSED', 'the ring buffer reader is closed');
-  }
-
-  /**
-   * Release everything: pending waits resolve false, iterators end, mappings
-   * and fds go. From inside a consume() callback this is deferred until
-   * consume() returns (the callback's record stays readable until then).
-   */
-  close(): void {
-    if (this.#closed) return;
-    if (this.#depth) {
-      this.#closeRequested = true;
-      this.#st.closing = true;
-      return;
-    }
-    this.#doClose();
-  }
-
-  #doClose(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#closeRequested = true;
-    this.#st.closing = true;
-    this.#wake.close();
-    this.#queue = [];
-    this.#qhead = 0;
+  protected override _release(): void {
     for (const r of this.#rings) {
       r.lease?.cancel();
       r.cons.release();
@@ -625,9 +506,5 @@ export class RingBufferReader implements Disposable, AsyncIterable<RingRecord> {
       r.map.close();
     }
     this.#rings.length = 0;
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
   }
 }

@@ -17,15 +17,13 @@
  * every sample queues an irq_work whose self-interrupt is a VM exit here, and
  * the untimed fill takes minutes. The drain does not depend on it.
  */
-import { join } from 'node:path';
 import { loadCollectionSpec } from '../../bpf/collection-spec.ts';
 import { loadCollection } from '../../bpf/collection.ts';
 import type { Program } from '../../bpf/program.ts';
 import { PerfBufferReader } from '../../bpf/perfbuf.ts';
-import type { RecordView } from '../../bpf/event-record.ts';
 import { possibleCpuCount } from '../../syscall/cpus.ts';
-import type { BenchContext, Measurement, Workload } from '../harness.ts';
-import { GcCounter, alternate, getGc, timeDrain, type DrainSample } from './ringbuf.ts';
+import type { Workload } from '../harness.ts';
+import { drainWorkload } from './ringbuf.ts';
 
 const BPF_F_TEST_RUN_ON_CPU = 1;
 const PAGES = 65536;
@@ -46,53 +44,27 @@ function fill(p: Program, count: number, size: number): void {
   }
 }
 
-export const perfbuf: Workload = {
+export const perfbuf: Workload = drainWorkload({
   name: 'perfbuf',
   description: 'drain a perf buffer filled while idle: 2M × 64 B and 400k × 512 B samples, ns/record',
-  async run(ctx: BenchContext): Promise<Measurement[]> {
-    const runs = ctx.quick ? 2 : 3;
-    const counts: Record<number, number> = { 64: ctx.quick ? 500_000 : 2_000_000, 512: ctx.quick ? 100_000 : 400_000 };
-    const obj = join(ctx.root, 'test/bpf/perfbuf_producer.o');
-    const gc = getGc();
-    const gcs = new GcCounter();
-    const acc = new Float64Array(1);
-    const cb = (rec: RecordView): void => {
-      acc[0] += rec.getUint64(0);
-    };
-    const session = async (size: number): Promise<DrainSample[]> => {
-      const spec = loadCollectionSpec(obj);
-      spec.maps.events!.maxEntries = possibleCpuCount();
-      const coll = loadCollection(spec);
-      const reader = new PerfBufferReader(coll.maps.events!, { pages: PAGES, wakeupEvents: WAKEUP_EVENTS });
-      const prog = coll.programs.produce!;
-      const n = counts[size]!;
-      const out: DrainSample[] = [];
-      try {
-        // Warm up: short drains, then a full one (see ringbuf.ts).
-        for (let i = 0; i < 40; i++) {
-          fill(prog, n / 100, size);
-          reader.consume(cb);
-        }
-        fill(prog, n, size);
-        reader.consume(cb);
-        for (let i = 0; i < runs; i++) {
-          fill(prog, n, size);
-          out.push(await timeDrain(gc, gcs, n, () => reader.consume(cb)));
-          if (reader.lost) throw new Error(`perfbuf: ${reader.lost} samples lost`);
-        }
-      } finally {
+  object: 'test/bpf/perfbuf_producer.o',
+  cArgs: [String(PAGES), String(WAKEUP_EVENTS)],
+  open(obj) {
+    const spec = loadCollectionSpec(obj);
+    spec.maps.events!.maxEntries = possibleCpuCount();
+    const coll = loadCollection(spec);
+    const reader = new PerfBufferReader(coll.maps.events!, { pages: PAGES, wakeupEvents: WAKEUP_EVENTS });
+    const prog = coll.programs.produce!;
+    return {
+      fill: (count, size) => fill(prog, count, size),
+      drain: (cb) => reader.consume(cb),
+      check() {
+        if (reader.lost) throw new Error(`perfbuf: ${reader.lost} samples lost`);
+      },
+      close() {
         reader.close();
         coll.close();
-      }
-      return out;
+      },
     };
-    try {
-      return await alternate(ctx, 'perfbuf', [64, 512], session, () =>
-        ctx.runC('perfbuf', [obj, String(runs), String(counts[64]), String(counts[512]), String(PAGES), String(WAKEUP_EVENTS)]),
-      );
-    } finally {
-      gcs.close();
-      if (!(acc[0]! > 0)) throw new Error('perfbuf: no checksum');
-    }
   },
-};
+});

@@ -132,6 +132,85 @@ export async function alternate(
   return out;
 }
 
+/** One session of a drain workload: a loaded object and its reader. */
+export interface DrainSession {
+  /** Have the kernel write `count` records of `size` bytes. */
+  fill(count: number, size: number): void;
+  /** Drain every ready record through `cb`; returns how many. */
+  drain(cb: (rec: RecordView) => void): number;
+  /** Checked after each timed drain (throws on trouble). */
+  check?(): void;
+  close(): void;
+}
+
+export interface DrainWorkload {
+  name: string;
+  description: string;
+  /** The BPF object, relative to the repository root. */
+  object: string;
+  /** Load the object (its path) and open a reader on it. */
+  open(obj: string): DrainSession;
+  /** Arguments of the C side after the object, the run count and the two record counts. */
+  cArgs?: string[];
+}
+
+/**
+ * A drain workload: per record size, sessions that warm up, then time `runs`
+ * drains of a buffer filled while idle, with a callback that reads one u64 of
+ * each record; tsbpf and libbpf sessions alternate (see alternate()).
+ */
+export function drainWorkload(w: DrainWorkload): Workload {
+  return {
+    name: w.name,
+    description: w.description,
+    async run(ctx: BenchContext): Promise<Measurement[]> {
+      const runs = ctx.quick ? 2 : 3;
+      const counts: Record<number, number> = { 64: ctx.quick ? 500_000 : 2_000_000, 512: ctx.quick ? 100_000 : 400_000 };
+      const obj = join(ctx.root, w.object);
+      const gc = getGc();
+      const gcs = new GcCounter();
+      // The checksum lives in a Float64Array: a closure variable holding a double would box a new
+      // number per record (V8 keeps context slots tagged), which is the callback allocating, not the reader.
+      const acc = new Float64Array(1);
+      const cb = (rec: RecordView): void => {
+        acc[0] += rec.getUint64(0);
+      };
+      const session = async (size: number): Promise<DrainSample[]> => {
+        const s = w.open(obj);
+        const n = counts[size]!;
+        const out: DrainSample[] = [];
+        try {
+          // Warm up until V8 has optimized the drain and the walk with everything
+          // inlined: many short drains, then a full one. (CPU time is process-wide,
+          // so a background compile during a timed drain would count.)
+          for (let i = 0; i < 40; i++) {
+            s.fill(n / 100, size);
+            s.drain(cb);
+          }
+          s.fill(n, size);
+          s.drain(cb);
+          for (let i = 0; i < runs; i++) {
+            s.fill(n, size);
+            out.push(await timeDrain(gc, gcs, n, () => s.drain(cb)));
+            s.check?.();
+          }
+        } finally {
+          s.close();
+        }
+        return out;
+      };
+      try {
+        return await alternate(ctx, w.name, [64, 512], session, () =>
+          ctx.runC(w.name, [obj, String(runs), String(counts[64]), String(counts[512]), ...(w.cArgs ?? [])]),
+        );
+      } finally {
+        gcs.close();
+        if (!(acc[0]! > 0)) throw new Error(`${w.name}: no checksum`);
+      }
+    },
+  };
+}
+
 function fill(p: Program, count: number, size: number): void {
   const ctx = new Uint8Array(56);
   const v = new DataView(ctx.buffer);
@@ -144,58 +223,25 @@ function fill(p: Program, count: number, size: number): void {
   if (written !== count || v.getUint32(40, true)) throw new Error(`ringbuf fill: wrote ${written} of ${count}`);
 }
 
-export const ringbuf: Workload = {
+export const ringbuf: Workload = drainWorkload({
   name: 'ringbuf',
   description: 'drain a ring buffer filled while idle: 2M × 64 B and 400k × 512 B records, ns/record',
-  async run(ctx: BenchContext): Promise<Measurement[]> {
-    const runs = ctx.quick ? 2 : 3;
-    const counts: Record<number, number> = { 64: ctx.quick ? 500_000 : 2_000_000, 512: ctx.quick ? 100_000 : 400_000 };
-    const obj = join(ctx.root, 'test/bpf/ringbuf_producer.o');
-    const gc = getGc();
-    const gcs = new GcCounter();
-    // The checksum lives in a Float64Array: a closure variable holding a double would box a new
-    // number per record (V8 keeps context slots tagged), which is the callback allocating, not the reader.
-    const acc = new Float64Array(1);
-    const cb = (rec: RecordView): void => {
-      acc[0] += rec.getUint64(0);
-    };
-    const session = async (size: number): Promise<DrainSample[]> => {
-      const spec = loadCollectionSpec(obj);
-      spec.maps.rb!.maxEntries = 1 << 28; // everything fits: 2M × 72 B = 144 MB
-      const coll = loadCollection(spec);
-      const reader = new RingBufferReader(coll.maps.rb!);
-      const prog = coll.programs.produce!;
-      const n = counts[size]!;
-      const out: DrainSample[] = [];
-      try {
-        // Warm up until V8 has optimized the drain and the walk with everything
-        // inlined: many short drains, then a full one. (CPU time is process-wide,
-        // so a background compile during a timed drain would count.)
-        for (let i = 0; i < 40; i++) {
-          fill(prog, n / 100, size);
-          reader.consume(cb);
-        }
-        fill(prog, n, size);
-        reader.consume(cb);
-        for (let i = 0; i < runs; i++) {
-          fill(prog, n, size);
-          out.push(await timeDrain(gc, gcs, n, () => reader.consume(cb)));
-        }
-      } finally {
+  object: 'test/bpf/ringbuf_producer.o',
+  open(obj) {
+    const spec = loadCollectionSpec(obj);
+    spec.maps.rb!.maxEntries = 1 << 28; // everything fits: 2M × 72 B = 144 MB
+    const coll = loadCollection(spec);
+    const reader = new RingBufferReader(coll.maps.rb!);
+    const prog = coll.programs.produce!;
+    return {
+      fill: (count, size) => fill(prog, count, size),
+      drain: (cb) => reader.consume(cb),
+      close() {
         reader.close();
         coll.close();
-      }
-      return out;
+      },
     };
-    try {
-      return await alternate(ctx, 'ringbuf', [64, 512], session, () =>
-        ctx.runC('ringbuf', [obj, String(runs), String(counts[64]), String(counts[512])]),
-      );
-    } finally {
-      gcs.close();
-      if (!(acc[0]! > 0)) throw new Error('ringbuf: no checksum');
-    }
   },
-};
+});
 
 export { perfbuf } from './perfbuf.ts';
