@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { parseElf, EM_BPF, SHT_NOBITS, SHT_PROGBITS, STT_FUNC, STT_SECTION, STB_LOCAL, type ElfFile, type ElfSection, type ElfSymbol } from '../elf/index.ts';
+import { parseElf, EM_BPF, SHT_NOBITS, SHT_PROGBITS, STT_FUNC, STT_SECTION, STB_LOCAL, type ElfFile, type ElfRelocationSection, type ElfSection, type ElfSymbol } from '../elf/index.ts';
 import { Btf } from '../btf/btf.ts';
 import { parseBtfExt, type BtfCoreRelo, type BtfExt, type BtfLineInfo } from '../btf/ext.ts';
 import type { BtfType } from '../btf/types.ts';
@@ -210,8 +210,11 @@ class SpecReader {
       sectionLayout: {},
     };
     if (this.btf) {
-      for (const t of this.btf.types()) {
-        if (t.kind !== 'datasec') continue;
+      // Only DATASECs are decoded here (kindOf reads a type's header word, no object is built).
+      const btf = this.btf;
+      for (let id = btf.firstTypeId; id < btf.length; id++) {
+        if (btf.kindOf(id) !== 'datasec') continue;
+        const t = btf.typeOfKind(id, 'datasec');
         const vars = t.vars.map((v) => {
           const vt = this.btf!.typeById(v.type);
           return vt.kind === 'var'
@@ -350,11 +353,11 @@ class SpecReader {
     const ds = this.datasecs.get('.maps');
     if (!ds) throw new ObjectError('BAD_MAPS', 'the object has a .maps section but no DATASEC .maps in its BTF');
     // Initial values (prog arrays, maps of maps) come as relocations against the .maps section.
-    const relocs = this.elf.relocations().find((r) => r.target === sec.index);
-    const symAtOffset = new Map<number, ElfSymbol>();
-    for (const s of this.syms) if (s.sectionIndex === sec.index && s.name && s.type !== STT_SECTION) symAtOffset.set(Number(s.value), s);
+    const relocs = this.elf.relocationsFor(sec.index)[0];
+    const symByName = new Map<string, ElfSymbol>();
+    for (const s of this.syms) if (s.sectionIndex === sec.index && s.name && !symByName.has(s.name)) symByName.set(s.name, s);
     for (const v of ds.vars) {
-      const sym = this.syms.find((s) => s.sectionIndex === sec.index && s.name === v.name);
+      const sym = symByName.get(v.name);
       if (!sym) throw new ObjectError('BAD_MAPS', `map '${v.name}' has BTF but no symbol in .maps`);
       const def = this.parseMapDef(v.name, v.type);
       const base = Number(sym.value);
@@ -371,7 +374,6 @@ class SpecReader {
       }
       this.spec.maps[v.name] = def.map;
     }
-    void symAtOffset;
   }
 
   /** Read a BTF map definition struct (type, key, value, max_entries, ...). */
@@ -510,73 +512,98 @@ class SpecReader {
     }
   }
 
-  /** The function containing instruction `insn` of section `sec`. */
+  /** Functions by section, sorted by offset (built once, after readFunctions). */
+  #funcsBySection: Map<number, FuncSpec[]> | undefined;
+
+  /** The function containing instruction `insn` of section `sec` (a binary search). */
   funcContaining(sec: number, insn: number): FuncSpec | undefined {
-    for (const f of Object.values(this.spec.functions)) {
-      if (f.sectionIndex === sec && insn >= f.offset && insn < f.offset + f.insns.byteLength / INSN_SIZE) return f;
+    if (!this.#funcsBySection) {
+      const by = new Map<number, FuncSpec[]>();
+      for (const f of Object.values(this.spec.functions)) {
+        const list = by.get(f.sectionIndex);
+        if (list) list.push(f);
+        else by.set(f.sectionIndex, [f]);
+      }
+      for (const list of by.values()) list.sort((a, b) => a.offset - b.offset);
+      this.#funcsBySection = by;
     }
-    return undefined;
+    const funcs = this.#funcsBySection.get(sec);
+    if (!funcs) return undefined;
+    // The last function starting at or before insn.
+    let lo = 0;
+    let hi = funcs.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (funcs[mid]!.offset <= insn) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    const f = found >= 0 ? funcs[found]! : undefined;
+    return f && insn < f.offset + f.insns.byteLength / INSN_SIZE ? f : undefined;
   }
 
   readRelocations(): void {
     const byName = new Map(Object.values(this.spec.maps).map((m) => [m.name, m]));
-    for (const rs of this.elf.relocations()) {
-      const target = rs.targetSection;
-      if (!target || !isExec(target)) continue;
-      // Functions of this section, sorted, to find which one holds an offset.
-      const funcs = Object.values(this.spec.functions)
-        .filter((f) => f.sectionIndex === target.index)
-        .sort((a, b) => a.offset - b.offset);
-      for (const r of rs.entries) {
-        const insnIdx = Number(r.offset) / INSN_SIZE;
-        if (!Number.isInteger(insnIdx)) throw new ObjectError('BAD_RELOCATION', `relocation at ${r.offset} in '${target.name}' is not on an instruction`);
-        const f = funcs.find((g) => insnIdx >= g.offset && insnIdx < g.offset + g.insns.byteLength / INSN_SIZE);
-        if (!f) throw new ObjectError('BAD_RELOCATION', `relocation at instruction ${insnIdx} of '${target.name}' is outside every function`);
-        const local = insnIdx - f.offset;
-        const sym = this.syms[r.symbolIndex];
-        if (!sym) throw new ObjectError('BAD_RELOCATION', `relocation in '${target.name}' names symbol ${r.symbolIndex}, which does not exist`);
-        const code = f.insns[local * INSN_SIZE]!;
-        const src = f.insns[local * INSN_SIZE + 1]! >> 4;
-        const imm = new DataView(f.insns.buffer, f.insns.byteOffset + local * INSN_SIZE + 4, 4).getInt32(0, true);
-        const where = `'${f.name}' instruction ${local}`;
-        if (r.type !== R_BPF_64_64 && r.type !== R_BPF_64_32 && r.type !== R_BPF_64_ABS64 && r.type !== R_BPF_64_ABS32) {
-          throw new ObjectError('BAD_RELOCATION', `${where}: unsupported relocation type ${r.type}`);
-        }
-        const isCall = code === (Op.JMP | Op.CALL);
-        const isLdImm64 = code === (Op.LD | Op.DW | Op.IMM);
-        if (sym.isUndefined && sym.name) {
-          f.relocs.push({ kind: 'extern', insn: local, name: sym.name });
-          continue;
-        }
-        const symSec = this.elf.sections[sym.sectionIndex];
-        if (isCall) {
-          if (src !== PseudoCall.CALL) throw new ObjectError('BAD_RELOCATION', `${where}: relocated call is not a bpf-to-bpf call`);
-          if (!symSec || !isExec(symSec)) throw new ObjectError('BAD_RELOCATION', `${where}: call target '${sym.name}' is not code`);
-          // Target instruction = symbol's instruction + imm + 1 (imm is -1 for a call to the symbol itself).
-          f.relocs.push({ kind: 'call', insn: local, section: symSec.index, target: Number(sym.value) / INSN_SIZE + imm + 1 });
-          continue;
-        }
-        if (!isLdImm64) throw new ObjectError('BAD_RELOCATION', `${where}: relocation on an instruction that is neither ld_imm64 nor call (code 0x${code.toString(16)})`);
-        if (!symSec) throw new ObjectError('BAD_RELOCATION', `${where}: symbol '${sym.name}' has no section`);
-        if (isExec(symSec)) {
-          // The address of a function: a callback for bpf_loop, timers, for_each_map_elem.
-          f.relocs.push({ kind: 'func', insn: local, section: symSec.index, target: (Number(sym.value) + imm) / INSN_SIZE });
-          continue;
-        }
-        if (symSec.name === '.maps' || symSec.name === 'maps') {
-          const m = this.mapAtSymbol(symSec, sym);
-          if (!m) throw new ObjectError('BAD_RELOCATION', `${where}: no map at '${sym.name}'`);
-          f.relocs.push({ kind: 'map', insn: local, map: m });
-          continue;
-        }
-        if (byName.has(symSec.name) && isDataSection(symSec.name)) {
-          // Section symbols carry the offset in imm; variable symbols in their value.
-          const off = (sym.type === STT_SECTION ? 0 : Number(sym.value)) + imm;
-          f.relocs.push({ kind: 'data', insn: local, map: symSec.name, offset: off });
-          continue;
-        }
-        throw new ObjectError('BAD_RELOCATION', `${where}: reference to '${sym.name || symSec.name}' in section '${symSec.name}', which is neither a map nor global data`);
+    // Relocations of code sections only (an object built with -g has many more, against its debug sections).
+    for (const target of this.elf.sections) {
+      if (!isExec(target)) continue;
+      for (const rs of this.elf.relocationsFor(target.index)) this.codeRelocations(rs, target, byName);
+    }
+  }
+
+  /** The relocations of one relocation section of code section `target`. */
+  codeRelocations(rs: ElfRelocationSection, target: ElfSection, byName: Map<string, ObjMapSpec>): void {
+    for (const r of rs.entries) {
+      const insnIdx = Number(r.offset) / INSN_SIZE;
+      if (!Number.isInteger(insnIdx)) throw new ObjectError('BAD_RELOCATION', `relocation at ${r.offset} in '${target.name}' is not on an instruction`);
+      const f = this.funcContaining(target.index, insnIdx);
+      if (!f) throw new ObjectError('BAD_RELOCATION', `relocation at instruction ${insnIdx} of '${target.name}' is outside every function`);
+      const local = insnIdx - f.offset;
+      const sym = this.syms[r.symbolIndex];
+      if (!sym) throw new ObjectError('BAD_RELOCATION', `relocation in '${target.name}' names symbol ${r.symbolIndex}, which does not exist`);
+      const code = f.insns[local * INSN_SIZE]!;
+      const src = f.insns[local * INSN_SIZE + 1]! >> 4;
+      const imm = new DataView(f.insns.buffer, f.insns.byteOffset + local * INSN_SIZE + 4, 4).getInt32(0, true);
+      const where = `'${f.name}' instruction ${local}`;
+      if (r.type !== R_BPF_64_64 && r.type !== R_BPF_64_32 && r.type !== R_BPF_64_ABS64 && r.type !== R_BPF_64_ABS32) {
+        throw new ObjectError('BAD_RELOCATION', `${where}: unsupported relocation type ${r.type}`);
       }
+      const isCall = code === (Op.JMP | Op.CALL);
+      const isLdImm64 = code === (Op.LD | Op.DW | Op.IMM);
+      if (sym.isUndefined && sym.name) {
+        f.relocs.push({ kind: 'extern', insn: local, name: sym.name });
+        continue;
+      }
+      const symSec = this.elf.sections[sym.sectionIndex];
+      if (isCall) {
+        if (src !== PseudoCall.CALL) throw new ObjectError('BAD_RELOCATION', `${where}: relocated call is not a bpf-to-bpf call`);
+        if (!symSec || !isExec(symSec)) throw new ObjectError('BAD_RELOCATION', `${where}: call target '${sym.name}' is not code`);
+        // Target instruction = symbol's instruction + imm + 1 (imm is -1 for a call to the symbol itself).
+        f.relocs.push({ kind: 'call', insn: local, section: symSec.index, target: Number(sym.value) / INSN_SIZE + imm + 1 });
+        continue;
+      }
+      if (!isLdImm64) throw new ObjectError('BAD_RELOCATION', `${where}: relocation on an instruction that is neither ld_imm64 nor call (code 0x${code.toString(16)})`);
+      if (!symSec) throw new ObjectError('BAD_RELOCATION', `${where}: symbol '${sym.name}' has no section`);
+      if (isExec(symSec)) {
+        // The address of a function: a callback for bpf_loop, timers, for_each_map_elem.
+        f.relocs.push({ kind: 'func', insn: local, section: symSec.index, target: (Number(sym.value) + imm) / INSN_SIZE });
+        continue;
+      }
+      if (symSec.name === '.maps' || symSec.name === 'maps') {
+        const m = this.mapAtSymbol(symSec, sym);
+        if (!m) throw new ObjectError('BAD_RELOCATION', `${where}: no map at '${sym.name}'`);
+        f.relocs.push({ kind: 'map', insn: local, map: m });
+        continue;
+      }
+      if (byName.has(symSec.name) && isDataSection(symSec.name)) {
+        // Section symbols carry the offset in imm; variable symbols in their value.
+        const off = (sym.type === STT_SECTION ? 0 : Number(sym.value)) + imm;
+        f.relocs.push({ kind: 'data', insn: local, map: symSec.name, offset: off });
+        continue;
+      }
+      throw new ObjectError('BAD_RELOCATION', `${where}: reference to '${sym.name || symSec.name}' in section '${symSec.name}', which is neither a map nor global data`);
     }
   }
 

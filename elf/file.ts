@@ -45,6 +45,7 @@ export class ElfFile {
   private cachedSymbols: readonly ElfSymbol[] | undefined;
   private cachedDynamicSymbols: readonly ElfSymbol[] | undefined;
   private cachedRelocations: readonly ElfRelocationSection[] | undefined;
+  private cachedRelocationSections: Map<number, ElfRelocationSection> | undefined;
 
   constructor(bytes: Uint8Array) {
     const { header, reader } = readElfHeader(bytes);
@@ -100,7 +101,31 @@ export class ElfFile {
   relocations(): readonly ElfRelocationSection[] {
     return (this.cachedRelocations ??= this.sections
       .filter((s) => s.type === SHT_REL || s.type === SHT_RELA)
-      .map((s) => Object.freeze(readRelocationSection(s, this.sections, this.littleEndian))));
+      .map((s) => this.relocationSection(s)));
+  }
+
+  /**
+   * The SHT_REL/SHT_RELA sections that apply to section `target` (sh_info),
+   * in section index order. Only those are decoded: an object built with -g
+   * has many more relocations against its debug sections.
+   */
+  relocationsFor(target: number): readonly ElfRelocationSection[] {
+    if (this.cachedRelocations) return this.cachedRelocations.filter((r) => r.target === target);
+    const out: ElfRelocationSection[] = [];
+    for (const s of this.sections) {
+      if ((s.type === SHT_REL || s.type === SHT_RELA) && s.info === target) out.push(this.relocationSection(s));
+    }
+    return out;
+  }
+
+  private relocationSection(s: ElfSection): ElfRelocationSection {
+    const cache = (this.cachedRelocationSections ??= new Map());
+    let r = cache.get(s.index);
+    if (!r) {
+      r = Object.freeze(readRelocationSection(s, this.sections, this.littleEndian));
+      cache.set(s.index, r);
+    }
+    return r;
   }
 
   /**

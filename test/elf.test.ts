@@ -218,6 +218,13 @@ describe.runIf(hasCorpus)('cilium/ebpf corpus', () => {
       f.relocations().map((r) => [r.section.name, r.target, r.targetSection?.name, r.entries.map((e) => [e.offset, e.symbolIndex, e.type])]);
     expect(relocSummary(eb)).toEqual(relocSummary(el));
     expect(el.relocations().length).toBeGreaterThan(0);
+    // relocationsFor decodes one target's sections only, before or after relocations(), and agrees with it.
+    for (const f of [load(elPath), el]) {
+      for (const s of f.sections) {
+        const want = el.relocations().filter((r) => r.target === s.index);
+        expect(relocSummary({ relocations: () => f.relocationsFor(s.index) } as ElfFile)).toEqual(relocSummary({ relocations: () => want } as ElfFile));
+      }
+    }
     // Instruction bytes differ by byte order, but the sizes of code and data do not.
     for (const s of el.sections) {
       if (s.type === SHT_PROGBITS && !s.name.startsWith('.BTF')) expect(eb.sections[s.index]!.size).toBe(s.size);
