@@ -32,8 +32,6 @@ export interface NameSource {
 }
 
 const KIND_ENUM = 6;
-/** `kinds` entry of an anonymous type. */
-const UNNAMED = 255;
 /** hashName of a type whose name offset is invalid (not an int32, so no hash equals it). */
 const INVALID = 2 ** 32;
 const KIND_ENUM64 = 19;
@@ -133,7 +131,7 @@ export class NameIndex {
   private next: Int32Array | undefined;
   /** Essential-name hash of each indexed type (rehashing never reads a name again). */
   private hashes: Int32Array | undefined;
-  /** Kind of each own type (UNNAMED for anonymous ones), recorded by the first pass over its header. */
+  /** Kind of each own type, recorded by the first pass over its header. */
   private kinds: Uint8Array | undefined;
   /** Own types below this index have their kind in `kinds`. */
   private known = 0;
@@ -256,7 +254,6 @@ export class NameIndex {
     }
     for (let i = from; i < to; i++) {
       const k = kinds[i]!;
-      if (k === UNNAMED) continue;
       const p = partOf(k);
       if (((parts >>> p) & 1) === 0 || i < cursor[p]!) continue;
       if (this.queue(i, k, p, q, qhash, how, kindMask)) return i;
@@ -271,10 +268,9 @@ export class NameIndex {
     const w = this.src.words;
     const offs = this.src.offsets;
     for (let i = from; i < to; i++) {
-      const o = offs[i]!;
-      const k = w[o] === 0 ? UNNAMED : (w[o + 1]! >>> 24) & 0x1f;
+      // The kind only: whether a type is named is checked for the partition's types alone (cheaper).
+      const k = (w[offs[i]! + 1]! >>> 24) & 0x1f;
       kinds[i] = k;
-      if (k === UNNAMED) continue;
       const p = partOf(k);
       if (((parts >>> p) & 1) === 0 || i < cursor[p]!) continue;
       if (this.queue(i, k, p, q, qhash, how, kindMask)) return i;
@@ -305,9 +301,10 @@ export class NameIndex {
     this.pending = 0;
   }
 
-  /** Essential-name hash of own type i's name; INVALID for a name offset outside the string sections. */
+  /** Essential-name hash of own type i's name; INVALID for an anonymous type or a name offset outside the string sections. */
   private hashName(i: number): number {
     const nameOff = this.src.words[this.src.offsets[i]!]!;
+    if (nameOff === 0) return INVALID;
     const off = nameOff - this.src.stringOffset;
     if (off >= 0) {
       const strs = this.src.strings;
