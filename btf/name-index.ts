@@ -290,6 +290,9 @@ export class NameIndex {
     const hashes = this.hashes!;
     const kinds = this.kinds!;
     let pending = this.pending;
+    // Nothing after the loop: V8 re-enters a loop's on-stack-replaced code on later calls, and code after
+    // the loop that had no type feedback when it was compiled would deoptimize on every call.
+    this.pending = 0;
     while (pending > 0) {
       const t = pending - 1;
       pending = next[t]!;
@@ -298,7 +301,6 @@ export class NameIndex {
       next[t] = tab[b]!;
       tab[b] = t + 1;
     }
-    this.pending = 0;
   }
 
   /** Essential-name hash of own type i's name; INVALID for an anonymous type or a name offset outside the string sections. */
