@@ -7,7 +7,7 @@
 import { closeSync, existsSync, fstatSync, readdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Btf } from '../btf/btf.ts';
-import { CoreCache, applyCoreRelo, resolveCoreRelo } from '../btf/core.ts';
+import { CoreCache, applyCoreRelo, resolveCoreRelo, type CoreTargets } from '../btf/core.ts';
 import { TsbpfError } from '../lib/errors.ts';
 import { possibleCpuCount } from '../syscall/cpus.ts';
 import { libc, pointerAddress, viewOf } from '../syscall/libc.ts';
@@ -28,7 +28,7 @@ import { autoAttach } from './link/attach-all.ts';
 import type { Link } from './link/link.ts';
 
 /** CO-RE: resolve the relocations of one function placed at `start` in `insns` against the target BTFs (vmlinux first, then modules). */
-function applyCore(func: FuncSpec, insns: Uint8Array, start: number, local: Btf, target: () => Btf[], cache: CoreCache, warnings: string[]): void {
+function applyCore(func: FuncSpec, insns: Uint8Array, start: number, local: Btf, target: () => CoreTargets, cache: CoreCache, warnings: string[]): void {
   for (const relo of func.coreRelos) {
     // The spec keeps instruction indexes relative to the function; the engine labels by byte offset.
     const res = resolveCoreRelo(local, { ...relo, insnOff: relo.insnOff * INSN_SIZE }, relo.kind === 6 /* type_id_local */ ? [] : target(), cache);
@@ -314,9 +314,10 @@ function load(spec: CollectionSpec, opts: CollectionOptions, coll: Collection): 
     return target;
   };
 
-  // CO-RE looks in vmlinux first, then in module BTF (only when vmlinux has no candidate).
-  let coreTargets: Btf[] | undefined;
-  const coreTargetBtfs = (): Btf[] => (coreTargets ??= opts.kernelBtf ? [targetBtf()] : [targetBtf(), ...kernelModuleBtfs()]);
+  // CO-RE looks in vmlinux first, then in module BTF, which is read and parsed only when vmlinux has no
+  // candidate for a type (as libbpf's load_module_btfs).
+  let coreTargets: CoreTargets | undefined;
+  const coreTargetBtfs = (): CoreTargets => (coreTargets ??= opts.kernelBtf ? [targetBtf()] : { first: targetBtf(), rest: kernelModuleBtfs });
 
   // 1. Program BTF.
   if (spec.btf) {

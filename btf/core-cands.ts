@@ -33,15 +33,41 @@ export function candidatesIn(local: BtfType, btf: Btf, startId: number): CoreCan
 }
 
 /**
+ * Target BTFs whose tail is loaded on demand: `first` (vmlinux) is searched
+ * in full, `rest()` (module BTFs, split on it) is called only when `first`
+ * has no candidate for a type, as libbpf loads module BTF only then.
+ * `rest()` should cache its result.
+ */
+export interface LazyCoreTargets {
+  readonly first: Btf;
+  rest(): readonly Btf[];
+}
+
+/** A list of target BTFs (vmlinux first), or a lazy one. */
+export type CoreTargets = readonly Btf[] | LazyCoreTargets;
+
+export function isLazyTargets(t: unknown): t is LazyCoreTargets {
+  return typeof t === 'object' && t !== null && !Array.isArray(t) && typeof (t as LazyCoreTargets).rest === 'function' && 'first' in t;
+}
+
+/**
  * libbpf's candidate search over a list of target BTFs: the first target
  * (vmlinux) is searched in full; only when it has no candidate are the
  * others (module BTFs) searched, each over its own types when its base is
  * an earlier target, in full otherwise.
  */
-export function findCandidates(local: BtfType, targets: readonly Btf[]): CoreCandidate[] {
-  if (targets.length === 0) return [];
-  const first = candidatesIn(local, targets[0]!, 1);
-  if (first.length) return first;
+export function findCandidates(local: BtfType, list: CoreTargets): CoreCandidate[] {
+  let targets: readonly Btf[];
+  if (isLazyTargets(list)) {
+    const first = candidatesIn(local, list.first, 1);
+    if (first.length) return first;
+    targets = [list.first, ...list.rest()];
+  } else {
+    if (list.length === 0) return [];
+    const first = candidatesIn(local, list[0]!, 1);
+    if (first.length) return first;
+    targets = list;
+  }
   const out: CoreCandidate[] = [];
   for (let i = 1; i < targets.length; i++) {
     const t = targets[i]!;

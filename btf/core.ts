@@ -34,7 +34,7 @@
  */
 import type { Btf } from './btf.ts';
 import { CoreError } from './core-error.ts';
-import { findCandidates, type CoreCandidate } from './core-cands.ts';
+import { findCandidates, isLazyTargets, type CoreCandidate, type CoreTargets } from './core-cands.ts';
 import {
   essentialName,
   essentialNameLength,
@@ -48,7 +48,7 @@ import { CORE_RELO_KINDS, type CoreReloKindName } from './ext.ts';
 import { isComposite, isEnum, type BtfArray, type BtfType } from './types.ts';
 
 export { CoreError, type CoreErrorCode } from './core-error.ts';
-export type { CoreCandidate } from './core-cands.ts';
+export type { CoreCandidate, CoreTargets, LazyCoreTargets } from './core-cands.ts';
 export { essentialName, fieldsAreCompatible, typesAreCompatible, typesMatch } from './core-match.ts';
 
 /** `enum bpf_core_relo_kind` */
@@ -144,17 +144,17 @@ export interface CoreResolution {
  */
 export class CoreCache {
   #local: Btf | undefined;
-  #targets: readonly Btf[] | undefined;
+  #targets: CoreTargets | undefined;
   readonly #cands = new Map<number, CoreCandidate[]>();
   /** Candidate searches done, and searches saved by the cache. */
   readonly stats = { lookups: 0, hits: 0 };
 
   /** @internal */
-  candidates(local: Btf, targets: readonly Btf[], localType: BtfType): CoreCandidate[] {
+  candidates(local: Btf, targets: CoreTargets, localType: BtfType): CoreCandidate[] {
     if (this.#local === undefined) {
       this.#local = local;
-      this.#targets = [...targets];
-    } else if (this.#local !== local || !sameList(this.#targets!, targets)) {
+      this.#targets = isLazyTargets(targets) ? targets : [...targets];
+    } else if (this.#local !== local || !sameTargets(this.#targets!, targets)) {
       throw new CoreError('CORE_BAD_RELO', 'a CoreCache serves one local BTF and one target list: use one cache per load');
     }
     let list = this.#cands.get(localType.id);
@@ -174,7 +174,8 @@ export class CoreCache {
   }
 }
 
-function sameList(a: readonly Btf[], b: readonly Btf[]): boolean {
+function sameTargets(a: CoreTargets, b: CoreTargets): boolean {
+  if (isLazyTargets(a) || isLazyTargets(b)) return a === b;
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
@@ -532,14 +533,15 @@ function fieldPath(spec: CoreSpec): string {
  * @param relo    the relocation record (from parseBtfExt: insnOff, typeId, accessStr / accessStrOff, kind)
  * @param targets the target BTF, or a list: vmlinux first, then module BTFs
  *                (split BTF on top of vmlinux); modules are searched only
- *                when vmlinux has no candidate, as libbpf does
+ *                when vmlinux has no candidate, as libbpf does. A
+ *                {@link LazyCoreTargets} loads the modules only then.
  * @param cache   a per-load {@link CoreCache}: candidates are looked up once per local type
  *
  * Throws {@link CoreError}: CORE_BAD_RELO (malformed record, anonymous
  * root type), CORE_AMBIGUOUS. An unresolved relocation is not an error: the
  * result has `poison` set and a `poisonReason`.
  */
-export function resolveCoreRelo(local: Btf, relo: CoreRelo, targets: Btf | readonly Btf[], cache?: CoreCache): CoreResolution {
+export function resolveCoreRelo(local: Btf, relo: CoreRelo, targets: Btf | CoreTargets, cache?: CoreCache): CoreResolution {
   const kind = relo.kind;
   const kindName = CORE_RELO_KINDS[kind];
   const typeId = relo.typeId;
@@ -581,7 +583,7 @@ export function resolveCoreRelo(local: Btf, relo: CoreRelo, targets: Btf | reado
   }
   if (localType.name === '') throw bad(ctx, `${kindName} relocations of anonymous types are not supported`);
 
-  const list = Array.isArray(targets) ? (targets as readonly Btf[]) : [targets as Btf];
+  const list: CoreTargets = Array.isArray(targets) || isLazyTargets(targets) ? (targets as CoreTargets) : [targets as Btf];
   const cands = cache ? cache.candidates(local, list, localType) : findCandidates(localType, list);
   let chosen: { spec: CoreSpec; calc: Calc } | undefined;
   const matched: CoreCandidate[] = [];
