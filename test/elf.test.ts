@@ -214,15 +214,15 @@ describe.runIf(hasCorpus)('cilium/ebpf corpus', () => {
     const symbolSummary = (f: ElfFile) =>
       f.symbols().map((s) => [s.name, s.value, s.size, s.bind, s.type, s.visibility, s.sectionIndex]);
     expect(symbolSummary(eb)).toEqual(symbolSummary(el));
-    const relocSummary = (f: ElfFile) =>
-      f.relocations().map((r) => [r.section.name, r.target, r.targetSection?.name, r.entries.map((e) => [e.offset, e.symbolIndex, e.type])]);
+    const relocs = (rs: ElfFile['relocations'] extends () => infer R ? R : never) =>
+      rs.map((r) => [r.section.name, r.target, r.targetSection?.name, r.entries.map((e) => [e.offset, e.symbolIndex, e.type])]);
+    const relocSummary = (f: ElfFile) => relocs(f.relocations());
     expect(relocSummary(eb)).toEqual(relocSummary(el));
     expect(el.relocations().length).toBeGreaterThan(0);
     // relocationsFor decodes one target's sections only, before or after relocations(), and agrees with it.
     for (const f of [load(elPath), el]) {
       for (const s of f.sections) {
-        const want = el.relocations().filter((r) => r.target === s.index);
-        expect(relocSummary({ relocations: () => f.relocationsFor(s.index) } as ElfFile)).toEqual(relocSummary({ relocations: () => want } as ElfFile));
+        expect(relocs(f.relocationsFor(s.index))).toEqual(relocs(el.relocations().filter((r) => r.target === s.index)));
       }
     }
     // Instruction bytes differ by byte order, but the sizes of code and data do not.
