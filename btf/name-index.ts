@@ -111,7 +111,8 @@ function essentialEquals(bytes: Uint8Array, off: number, ess: Uint8Array): boole
   const n = ess.length;
   if (off + n >= bytes.length) return false;
   for (let i = 0; i < n; i++) if (bytes[off + i] !== ess[i]) return false;
-  return bytes[off + n] === 0 || essentialLength(bytes, off) === n;
+  // Not just "followed by NUL": the name "a___b" has essential name "a", so it is no match for "a___b".
+  return essentialLength(bytes, off) === n;
 }
 
 /** How a query compares names: the full name, or the essential name (CO-RE candidates). */

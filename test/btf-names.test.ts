@@ -68,7 +68,7 @@ const ENUM64 = 19 << 24;
 describe('name index', () => {
   it('tail-shared names, flavors and enum/enum64 partitions (hand-made blob)', () => {
     //            0 1234567890123456789012345678
-    const strs = '\0xxtask_struct___v1\0task_struct\0a___b___c\0foo____bar\0___x\0x___\0e\0';
+    const strs = '\0xxtask_struct___v1\0task_struct\0a___b___c\0foo____bar\0___x\0x___\0e\0a___b\0';
     const off = (s: string) => strs.indexOf(s);
     const types = [
       [off('task_struct\0'), STRUCT, 0], // 1 task_struct
@@ -83,6 +83,8 @@ describe('name index', () => {
       [off('e\0'), ENUM | 0, 4], // 10 enum e
       [off('e\0'), ENUM64 | 0, 8], // 11 enum64 e
       [off('_v1'), STRUCT, 0], // 12 "_v1"
+      [off('a___b___c'), TYPEDEF, 4], // 13 typedef a___b___c: essential a___b
+      [strs.indexOf('\0a___b\0') + 1, STRUCT, 0], // 14 a___b: essential a, no match for a___b
     ];
     const bytes = rawBtf(strs, types);
     const btf = Btf.parse(bytes);
@@ -92,7 +94,9 @@ describe('name index', () => {
     expect(btf.findIdsByEssentialName('task_struct', ['struct', 'typedef'])).toEqual([1, 2, 9]);
     expect(btf.findIdsByEssentialName('xxtask_struct', ['struct'])).toEqual([3]);
     expect(btf.findIdsByEssentialName('a___b', ['struct'])).toEqual([4]);
-    expect(btf.findIdsByEssentialName('a', ['struct'])).toEqual([]);
+    expect(btf.findIdsByEssentialName('a___b', ['typedef'])).toEqual([13]);
+    expect(btf.findIdsByEssentialName('a', ['typedef'])).toEqual([]);
+    expect(btf.findIdsByEssentialName('a', ['struct'])).toEqual([14]);
     expect(btf.findIdsByEssentialName('b', ['struct'])).toEqual([5]);
     expect(btf.findIdsByEssentialName('foo____bar', ['struct'])).toEqual([6]);
     expect(btf.findIdsByEssentialName('___x', ['struct'])).toEqual([7]);
@@ -104,11 +108,11 @@ describe('name index', () => {
     expect(btf.findIdByName('e', 'enum64')).toBe(11);
     expect(btf.findIdByName('task_struct___v1')).toBe(2);
     expect(btf.findIdByName('a___b___c')).toBe(4);
-    expect(btf.findIdByName('a___b')).toBe(0);
+    expect(btf.findIdByName('a___b')).toBe(14);
     expect(btf.findIdByName('_v1')).toBe(12);
     expect(btf.findIdByName('task_struct', 'typedef')).toBe(9);
     crossCheck(btf, () => Btf.parse(bytes), [
-      ...['task_struct', 'task_struct___v1', 'xxtask_struct___v1', 'a___b___c', 'b___c', 'foo____bar', '___x', 'x___', '_v1', 'nope'].flatMap((name) => [
+      ...['task_struct', 'task_struct___v1', 'xxtask_struct___v1', 'a___b___c', 'a___b', 'b___c', 'foo____bar', '___x', 'x___', '_v1', 'nope'].flatMap((name) => [
         { name },
         { name, kind: 'struct' as BtfKind },
       ]),
