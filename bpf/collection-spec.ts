@@ -8,13 +8,12 @@ import { basename } from 'node:path';
 import { parseElf, EM_BPF, SHT_NOBITS, SHT_PROGBITS, STT_FUNC, STT_SECTION, STB_LOCAL, type ElfFile, type ElfRelocationSection, type ElfSection, type ElfSymbol } from '../elf/index.ts';
 import { Btf } from '../btf/btf.ts';
 import { parseBtfExt, type BtfCoreRelo, type BtfExt, type BtfLineInfo } from '../btf/ext.ts';
-import type { BtfType } from '../btf/types.ts';
 import { TsbpfError } from '../lib/errors.ts';
 import { INSN_SIZE, Op, PseudoCall } from './insn.ts';
 import type { MapSpec } from './map-spec.ts';
 import { MapFlags, MapType, mapTypeName } from './map-types.ts';
 import { matchSection, UnknownSectionError, type AutoAttachKind } from './section-names.ts';
-import { progTypeName, type AttachTypeName, type ProgTypeName } from './prog-types.ts';
+import type { AttachTypeName, ProgTypeName } from './prog-types.ts';
 
 export class ObjectError extends TsbpfError {
   constructor(code: string, message: string) {
@@ -284,7 +283,7 @@ class SpecReader {
       for (const s of this.syms) {
         if (s.sectionIndex !== sec.index || s.type === STT_SECTION || !s.name) continue;
         if (s.type !== 1 /* STT_OBJECT */ && s.type !== 0) continue;
-        spec_var(this.spec, { name: s.name, map: name, offset: Number(s.value), size: Number(s.size), type: types.get(s.name) });
+        this.spec.variables[s.name] = { name: s.name, map: name, offset: Number(s.value), size: Number(s.size), type: types.get(s.name) };
       }
     }
   }
@@ -667,12 +666,7 @@ class SpecReader {
       if (this.spec.programs[f.name]) throw new ObjectError('DUPLICATE_PROGRAM', `two programs named '${f.name}'`);
       this.spec.programs[f.name] = p;
     }
-    void progTypeName;
   }
-}
-
-function spec_var(spec: CollectionSpec, v: VariableSpec): void {
-  spec.variables[v.name] = v;
 }
 
 function isExec(sec: ElfSection): boolean {
@@ -684,4 +678,3 @@ function cstring(b: Uint8Array): string {
   return new TextDecoder().decode(b.subarray(0, end < 0 ? b.length : end));
 }
 
-export type { BtfType };
