@@ -13,7 +13,7 @@ function usage(): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const [verb, ...rest] = argv;
+  const [verb] = argv;
   if (!verb || verb === '-h' || verb === '--help' || verb === 'help') {
     process.stdout.write(usage() + '\n');
     return verb ? 0 : 2;
@@ -30,7 +30,6 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const args = argv.slice(cmd.name.split(' ').length);
-  void rest;
   try {
     return await cmd.run(args);
   } catch (err) {
