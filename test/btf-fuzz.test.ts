@@ -197,8 +197,9 @@ describe('fuzz', () => {
     expect(parsed).toBeGreaterThan(N / 10);
     expect(rejected).toBeGreaterThan(N / 10);
     expect(extParsed).toBeGreaterThan(0);
-    expect(Date.now() - t0).toBeLessThan(15_000);
-  });
+    // A hang guard, not a speed test (speed is in bench/): a loaded CI machine may take several times longer.
+    expect(Date.now() - t0).toBeLessThan(60_000);
+  }, 120_000);
 
   it.skipIf(!hasCilium)('mutated split BTF on a real base', () => {
     const base = Btf.parse(corpusVmlinux());
