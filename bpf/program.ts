@@ -25,6 +25,7 @@ import { unpinPath } from './pin.ts';
 import { FdHandle, objectIds, objectInfo, openById, openPinned, pinFd } from './object.ts';
 import { INSN_SIZE } from './insn.ts';
 import {
+  ProgType,
   progTypeName,
   resolveAttachType,
   resolveProgType,
@@ -276,7 +277,8 @@ export class Program extends FdHandle {
       u[ProgTestRunAttr.ctx_size_out >> 2] = ctxOut.byteLength;
       putPtr(u, ProgTestRunAttr.ctx_out, addressOf(ctxOut));
     }
-    u[ProgTestRunAttr.repeat >> 2] = opts.repeat ?? 1;
+    // The kernel refuses any repeat count for SYSCALL programs (they run exactly once).
+    u[ProgTestRunAttr.repeat >> 2] = opts.repeat ?? (this.type === ProgType.SYSCALL ? 0 : 1);
     u[ProgTestRunAttr.flags >> 2] = opts.flags ?? 0;
     u[ProgTestRunAttr.cpu >> 2] = opts.cpu ?? 0;
     bpfCall(BpfCmd.PROG_TEST_RUN, a, ProgTestRunAttr.SIZE, {
