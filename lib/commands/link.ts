@@ -1,6 +1,6 @@
 /** `tsbpf link list`: every BPF link on the system, like bpftool link show. */
-import { FdLink, linkIds, type LinkInfo } from '../../bpf/link/link.ts';
-import { parseArgs, type Command } from './types.ts';
+import { FdLink, linkIds } from '../../bpf/link/link.ts';
+import { infosOf, parseArgs, type Command } from './types.ts';
 
 const list: Command = {
   name: 'link list',
@@ -8,15 +8,7 @@ const list: Command = {
   summary: 'list every BPF link on the system (like bpftool link show)',
   async run(args) {
     const { flags } = parseArgs(args, ['json']);
-    const rows: LinkInfo[] = [];
-    for (const id of linkIds()) {
-      try {
-        using l = FdLink.fromId(id);
-        rows.push(l.info());
-      } catch {
-        // Gone between listing and opening.
-      }
-    }
+    const rows = infosOf(linkIds(), (id) => FdLink.fromId(id));
     if (flags.has('json')) process.stdout.write(JSON.stringify(rows.map((r) => ({ id: r.id, type: r.typeName.toLowerCase(), prog_id: r.progId }))) + '\n');
     else for (const r of rows) process.stdout.write(`${r.id}: ${r.typeName.toLowerCase()}  prog ${r.progId}\n`);
     return 0;

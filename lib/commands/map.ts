@@ -2,7 +2,7 @@
 import { BpfMap, mapIds, type MapInfo } from '../../bpf/map.ts';
 import { mapTypeBpftoolName, resolveMapType, type MapTypeName } from '../../bpf/map-types.ts';
 import { TsbpfError } from '../errors.ts';
-import { parseArgs, type Command } from './types.ts';
+import { infosOf, parseArgs, type Command } from './types.ts';
 
 function hex(b: Uint8Array): string {
   return [...b].map((x) => x.toString(16).padStart(2, '0')).join(' ');
@@ -40,15 +40,7 @@ const list: Command = {
   summary: 'list every BPF map on the system (like bpftool map show)',
   async run(args) {
     const { flags } = parseArgs(args, ['json']);
-    const out: MapInfo[] = [];
-    for (const id of mapIds()) {
-      try {
-        using m = BpfMap.fromId(id);
-        out.push(m.info());
-      } catch {
-        // The map went away between listing and opening.
-      }
-    }
+    const out = infosOf(mapIds(), (id) => BpfMap.fromId(id));
     if (flags.has('json')) process.stdout.write(JSON.stringify(out.map(infoJson)) + '\n');
     else for (const i of out) process.stdout.write(describe(i) + '\n');
     return 0;

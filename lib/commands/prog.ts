@@ -10,7 +10,7 @@ import { progTypeName, attachTypeName, resolveProgType, resolveAttachType, type 
 import { INSN_SIZE } from '../../bpf/insn.ts';
 import { progIds, Program } from '../../bpf/program.ts';
 import { TsbpfError } from '../errors.ts';
-import { parseArgs, type Command } from './types.ts';
+import { infosOf, parseArgs, type Command } from './types.ts';
 
 const loadall: Command = {
   name: 'prog loadall',
@@ -136,15 +136,7 @@ const progList: Command = {
   summary: 'list every BPF program on the system (like bpftool prog show)',
   async run(args) {
     const { flags } = parseArgs(args, ['json']);
-    const rows = [];
-    for (const id of progIds()) {
-      try {
-        using p = Program.fromId(id);
-        rows.push(p.info());
-      } catch {
-        // Gone between listing and opening.
-      }
-    }
+    const rows = infosOf(progIds(), (id) => Program.fromId(id));
     if (flags.has('json')) process.stdout.write(JSON.stringify(rows.map((i) => ({ id: i.id, type: i.typeName.toLowerCase(), name: i.name, tag: i.tag, map_ids: i.mapIds })), null, 0) + '\n');
     else for (const i of rows) process.stdout.write(`${i.id}: ${i.typeName.toLowerCase()}  name ${i.name}  tag ${i.tag}${i.gplCompatible ? '  gpl' : ''}\n`);
     return 0;

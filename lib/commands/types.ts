@@ -24,3 +24,17 @@ export function parseArgs(
   }
   return { positional, flags };
 }
+
+/** What the kernel reports about every object of a kind: open each id, read its info, close it. */
+export function infosOf<T>(ids: Iterable<number>, open: (id: number) => { info(): T } & Disposable): T[] {
+  const out: T[] = [];
+  for (const id of ids) {
+    try {
+      using o = open(id);
+      out.push(o.info());
+    } catch {
+      // Gone between listing and opening.
+    }
+  }
+  return out;
+}
