@@ -19,6 +19,7 @@ import { ownedFdCount } from '../syscall/fd.ts';
 import { cgroupProcs, cgtest, createCgroup, removeCgroup, runInCgroup } from './helpers/cgroup.ts';
 import { fdCount } from './helpers/env.ts';
 import { UdpSocket, sendUdp } from './helpers/netns.ts';
+import { thrown } from './helpers/thrown.ts';
 
 const OBJ = new URL('./bpf/attach_cgroup.o', import.meta.url).pathname;
 const C = { EGRESS: 0, EGRESS2: 1, CONNECT_BLOCKED: 2, SOCK_CREATE: 3, SOCK_CREATE_DGRAM: 4 };
@@ -45,15 +46,6 @@ const bpftoolLink = (id: number): any => (bpftool('link', 'show') as any[]).find
 const bpftoolCgroup = (path: string): any[] => bpftool('cgroup', 'show', path) ?? [];
 /** bpftool names attach types as libbpf does: the UAPI name, lower case ('cgroup_inet_egress'). */
 const bpftoolName = (attachType: number) => attachTypeName(attachType).toLowerCase();
-
-function thrown(fn: () => unknown): any {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected an error, nothing was thrown');
-}
 
 function cgroup(tag: string): string {
   const p = createCgroup(tag);

@@ -30,6 +30,7 @@ import { AttachType } from '../bpf/prog-types.ts';
 import { ownedFdCount } from '../syscall/fd.ts';
 import { fdCount } from './helpers/env.ts';
 import { UdpSocket, createVethNetns, linkExists, netnsExists, nettest, ping, sendUdp, type VethNetns } from './helpers/netns.ts';
+import { thrown } from './helpers/thrown.ts';
 
 const OBJ = new URL('./bpf/attach_net.o', import.meta.url).pathname;
 
@@ -61,15 +62,6 @@ const bpftoolXdp = (dev: string): any[] => (bpftool('net', 'show', 'dev', dev) a
 /** The XDP program id and mode `ip -d link` reports. */
 function ipLinkXdp(dev: string): { mode?: number; prog?: { id: number } } | undefined {
   return JSON.parse(execFileSync('ip', ['-d', '-j', 'link', 'show', 'dev', dev], { encoding: 'utf8' }))[0]?.xdp;
-}
-
-function thrown(fn: () => unknown): any {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected an error, nothing was thrown');
 }
 
 function veth(): VethNetns {

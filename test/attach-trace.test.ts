@@ -12,7 +12,7 @@
  * ../shared/MACHINE.md); only the error a kprobe attach gives is checked.
  * Their positive tests run in the VM suite.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,6 +44,8 @@ import { TsbpfError } from '../lib/errors.ts';
 import { ownedFdCount } from '../syscall/fd.ts';
 import { BPFFS, fdCount, which } from './helpers/env.ts';
 import { ktest } from './helpers/kernel.ts';
+import { thrown } from './helpers/thrown.ts';
+import { run, startWaiting } from './helpers/process.ts';
 
 const BPF_DIR = new URL('./bpf/', import.meta.url).pathname;
 const TARGET_SRC = new URL('./fixtures/uprobe-target/target.c', import.meta.url).pathname;
@@ -74,46 +76,8 @@ function bpftoolLink(id: number): any {
   return (bpftool('link', 'show') as any[]).find((l) => l.id === id);
 }
 
-function thrown(fn: () => unknown): any {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected an error, nothing was thrown');
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Run a command to completion; returns its pid and stdout. */
-function run(cmd: string, args: string[] = []): Promise<{ pid: number; code: number | null; stdout: string }> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let stdout = '';
-    c.stdout.on('data', (d) => (stdout += d));
-    c.on('error', reject);
-    c.on('close', (code) => resolve({ pid: c.pid!, code, stdout }));
-  });
-}
-
-/** Start `target <n> wait`: it blocks on stdin until go() so the test can attach to its pid first. */
-function startWaiting(bin: string, n: number): { pid: number; go: () => Promise<{ code: number | null; stdout: string }> } {
-  const c = spawn(bin, [String(n), 'wait'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  let stdout = '';
-  c.stdout.on('data', (d) => (stdout += d));
-  const done = new Promise<{ code: number | null; stdout: string }>((resolve, reject) => {
-    c.on('error', reject);
-    c.on('close', (code) => resolve({ code, stdout }));
-  });
-  return {
-    pid: c.pid!,
-    go: () => {
-      c.stdin.end('go\n');
-      return done;
-    },
-  };
 }
 
 let spec: CollectionSpec;

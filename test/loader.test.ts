@@ -19,6 +19,7 @@ import { TsbpfError } from '../lib/errors.ts';
 import { ownedFdCount } from '../syscall/fd.ts';
 import { BPFFS, fdCount } from './helpers/env.ts';
 import { ktest, pintest } from './helpers/kernel.ts';
+import { thrown } from './helpers/thrown.ts';
 
 const BPF_DIR = new URL('./bpf/', import.meta.url).pathname;
 const obj = (name: string) => join(BPF_DIR, `${name}.o`);
@@ -58,15 +59,6 @@ function kallsym(name: string): bigint | undefined {
     if (sym === name) return BigInt('0x' + addr);
   }
   return undefined;
-}
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected an error, nothing was thrown');
 }
 
 describe('loader.o: maps, global data, subprograms, kconfig', () => {

@@ -6,15 +6,7 @@ import { describe, expect } from 'vitest';
 import { BpfError, BpfMap, BtfHandle, MapFlags, Program, asm, encodeInsns, mapIds, mapInfoByFd, type MapSpec } from '../lib/index.ts';
 import { tinyIntBtf } from '../bpf/btf-handle.ts';
 import { ktest } from './helpers/kernel.ts';
-
-function thrown(fn: () => unknown): Error & { code?: string } {
-  try {
-    fn();
-  } catch (e) {
-    return e as Error & { code?: string };
-  }
-  throw new Error('expected an error, nothing was thrown');
-}
+import { thrown } from './helpers/thrown.ts';
 
 const spec: MapSpec = { type: 'HASH', keySize: 4, valueSize: 8, maxEntries: 32, name: 'handles' };
 

@@ -23,6 +23,7 @@ import {
 } from '../lib/index.ts';
 import { BpfCmd } from '../syscall/bpf.ts';
 import { ktest } from './helpers/kernel.ts';
+import { thrown } from './helpers/thrown.ts';
 
 /** Run `fn`, recording the bpf(2) commands it issues (forwarded to the previous backend) and their results. */
 function countingSyscalls<T>(fn: () => T): { result: T; cmds: number[]; results: number[] } {
@@ -39,15 +40,6 @@ function countingSyscalls<T>(fn: () => T): { result: T; cmds: number[]; results:
   } finally {
     setBpfBackend(prev);
   }
-}
-
-function thrown(fn: () => unknown, what = ''): Error & { code?: string } {
-  try {
-    fn();
-  } catch (e) {
-    return e as Error & { code?: string };
-  }
-  throw new Error(`expected an error${what ? ` for ${what}` : ''}, nothing was thrown`);
 }
 
 /** The error `fn` throws, and proof that it issued no bpf(2) command. */

@@ -27,6 +27,7 @@ import { tinyIntBtf } from '../bpf/btf-handle.ts';
 import { pageSize } from '../syscall/mmap.ts';
 import { kernelSkipReason } from './helpers/env.ts';
 import { ktest } from './helpers/kernel.ts';
+import { thrown } from './helpers/thrown.ts';
 
 const CGROUP2 = '/sys/fs/cgroup/unified';
 
@@ -42,16 +43,6 @@ function countingSyscalls<T>(fn: () => T): { result: T; cmds: number[] } {
   } finally {
     setBpfBackend(prev);
   }
-}
-
-/** The error `fn` throws (failing when it throws nothing). */
-function thrown(fn: () => unknown): Error & { code?: string } {
-  try {
-    fn();
-  } catch (e) {
-    return e as Error & { code?: string };
-  }
-  throw new Error('expected an error, nothing was thrown');
 }
 
 function withMap<T>(spec: MapSpec, fn: (m: BpfMap) => T, opts?: { btfFd?: number }): T {

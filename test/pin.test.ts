@@ -21,15 +21,7 @@ import {
 } from '../lib/index.ts';
 import { BPFFS, bpffsSkipReason, which } from './helpers/env.ts';
 import { pintest } from './helpers/kernel.ts';
-
-function thrown(fn: () => unknown): Error & { code?: string } {
-  try {
-    fn();
-  } catch (e) {
-    return e as Error & { code?: string };
-  }
-  throw new Error('expected an error, nothing was thrown');
-}
+import { thrown } from './helpers/thrown.ts';
 
 function countingSyscalls<T>(fn: () => T): { result: T; cmds: number[] } {
   const cmds: number[] = [];

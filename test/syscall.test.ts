@@ -26,6 +26,7 @@ import { bpfCall, bpfCmdName } from '../syscall/bpf.ts';
 import { missingBpfCaps } from '../syscall/caps.ts';
 import { Errno, errnoName } from '../syscall/errno.ts';
 import { which } from './helpers/env.ts';
+import { thrown } from './helpers/thrown.ts';
 
 interface Call {
   cmd: number;
@@ -52,15 +53,6 @@ afterEach(() => {
   if (restore) setBpfBackend(restore);
   restore = undefined;
 });
-
-function thrown(fn: () => unknown): Error & { code?: string } {
-  try {
-    fn();
-  } catch (e) {
-    return e as Error & { code?: string };
-  }
-  throw new Error('expected an error, nothing was thrown');
-}
 
 const u32At = (b: Uint8Array, off: number) => new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(off, true);
 

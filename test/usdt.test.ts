@@ -10,7 +10,7 @@
  * gcc and <sys/sdt.h> (systemtap-sdt-dev) build the fixture; without them the
  * fixture tests skip, and under CI that is a failure.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,47 +36,12 @@ import { parseElf } from '../elf/index.ts';
 import { ownedFdCount } from '../syscall/fd.ts';
 import { fdCount, which } from './helpers/env.ts';
 import { ktest } from './helpers/kernel.ts';
+import { thrown } from './helpers/thrown.ts';
+import { run, startWaiting } from './helpers/process.ts';
 
 const FIXTURE = new URL('./fixtures/usdt/', import.meta.url).pathname;
 const OBJ = new URL('./bpf/usdt_probe.o', import.meta.url).pathname;
 const N = 20;
-
-function thrown(fn: () => unknown): any {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected an error, nothing was thrown');
-}
-
-function run(cmd: string, args: string[] = [], env?: NodeJS.ProcessEnv): Promise<{ pid: number; code: number | null; stdout: string }> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], env });
-    let stdout = '';
-    c.stdout.on('data', (d) => (stdout += d));
-    c.on('error', reject);
-    c.on('close', (code) => resolve({ pid: c.pid!, code, stdout }));
-  });
-}
-
-/** Start `target <n> wait`: it blocks on stdin until go(), so the test can attach to its pid first. */
-function startWaiting(bin: string, n: number): { pid: number; go: () => Promise<{ code: number | null; stdout: string }> } {
-  const c = spawn(bin, [String(n), 'wait'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  let stdout = '';
-  c.stdout.on('data', (d) => (stdout += d));
-  const done = new Promise<{ code: number | null; stdout: string }>((resolve, reject) => {
-    c.on('error', reject);
-    c.on('close', (code) => resolve({ code, stdout }));
-  });
-  return {
-    pid: c.pid!,
-    go: () => {
-      c.stdin.end('go\n');
-      return done;
-    },
-  };
-}
 
 // ---------------------------------------------------------------- fixture
 
