@@ -9,14 +9,12 @@ import {
   BpfError,
   Errno,
   MapBatchAttr,
-  MapCreateAttr,
   MapElemAttr,
   MapFreezeAttr,
   MapInfoLayout,
   NativeBlock,
   NotSupportedError,
   addressOf,
-  adoptFd,
   bpfCall,
   bpfRaw,
   closeFd,
@@ -25,7 +23,6 @@ import {
   ensureMemlock,
   getName,
   possibleCpuCount,
-  putName,
   putPtr,
   type BpfErrorContext,
 } from '../syscall/index.ts';
@@ -45,6 +42,7 @@ import {
   type UpdateFlag,
 } from './map-types.ts';
 import { unpinPath } from './pin.ts';
+import { mapCreateRaw } from './map-create.ts';
 import { FdHandle, objectIds, objectInfo, openById, openPinned, pinFd } from './object.ts';
 import { isMapTypeSupported } from './probe.ts';
 
@@ -174,29 +172,23 @@ export class BpfMap extends FdHandle {
         innerFd = dupFd(inner.fd);
         inner.close();
       }
-      const a = coldAttr(MapCreateAttr.SIZE);
-      const v = a.view;
-      v.setUint32(MapCreateAttr.map_type, type, true);
-      v.setUint32(MapCreateAttr.key_size, spec.keySize, true);
-      v.setUint32(MapCreateAttr.value_size, spec.valueSize, true);
-      v.setUint32(MapCreateAttr.max_entries, spec.maxEntries, true);
-      if (spec.numaNode !== undefined) {
-        flags |= MapFlags.NUMA_NODE;
-        v.setUint32(MapCreateAttr.numa_node, spec.numaNode, true);
-      }
-      v.setUint32(MapCreateAttr.map_flags, flags >>> 0, true);
-      if (innerFd >= 0) v.setUint32(MapCreateAttr.inner_map_fd, innerFd, true);
-      putName(a, MapCreateAttr.map_name, name);
-      if (spec.ifindex) v.setUint32(MapCreateAttr.map_ifindex, spec.ifindex, true);
-      if (opts.btfFd !== undefined && opts.btfFd >= 0) {
-        v.setUint32(MapCreateAttr.btf_fd, opts.btfFd, true);
-        v.setUint32(MapCreateAttr.btf_key_type_id, spec.btfKeyTypeId ?? 0, true);
-        v.setUint32(MapCreateAttr.btf_value_type_id, spec.btfValueTypeId ?? 0, true);
-      }
-      // struct_ops values are kernel structs named by their id in vmlinux BTF (the kernel also wants a BTF fd).
-      if (spec.btfVmlinuxValueTypeId) v.setUint32(MapCreateAttr.btf_vmlinux_value_type_id, spec.btfVmlinuxValueTypeId, true);
-      if (spec.mapExtra !== undefined) v.setBigUint64(MapCreateAttr.map_extra, spec.mapExtra, true);
-      const r = bpfRaw(BpfCmd.MAP_CREATE, a, MapCreateAttr.SIZE);
+      if (spec.numaNode !== undefined) flags |= MapFlags.NUMA_NODE;
+      const r = mapCreateRaw({
+        type,
+        keySize: spec.keySize,
+        valueSize: spec.valueSize,
+        maxEntries: spec.maxEntries,
+        flags,
+        name,
+        innerFd,
+        numaNode: spec.numaNode,
+        ifindex: spec.ifindex,
+        btfFd: opts.btfFd,
+        btfKeyTypeId: spec.btfKeyTypeId,
+        btfValueTypeId: spec.btfValueTypeId,
+        btfVmlinuxValueTypeId: spec.btfVmlinuxValueTypeId,
+        mapExtra: spec.mapExtra,
+      });
       if (r < 0) {
         const errno = -r;
         // A type the kernel does not know fails with EINVAL; tell that apart from bad parameters with a probe.
@@ -205,7 +197,7 @@ export class BpfMap extends FdHandle {
         }
         throw new BpfError('BPF_MAP_CREATE', errno, { object: name || mapTypeName(type) }, describeSpec(type, spec, flags));
       }
-      return new BpfMap(adoptFd(r), {
+      return new BpfMap(r, {
         type,
         keySize: spec.keySize,
         valueSize: spec.valueSize,

@@ -3,10 +3,11 @@
  * smallest valid map of the type once and the answer is cached, like libbpf's
  * libbpf_probe_bpf_map_type.
  */
-import { BpfCmd, Errno, MapCreateAttr, adoptFd, bpfRaw, closeFd, coldAttr, pageSize } from '../syscall/index.ts';
+import { Errno, closeFd, pageSize } from '../syscall/index.ts';
 import { kernelVersion } from '../syscall/rlimit.ts';
 import { loadBtfBlob, tinyIntBtf } from './btf-handle.ts';
 import { MapFlags, MapType } from './map-types.ts';
+import { mapCreateRaw } from './map-create.ts';
 
 const cache = new Map<number, boolean>();
 
@@ -93,20 +94,16 @@ function probe(type: number): boolean {
 
 /** Returns an owned fd, or -errno. */
 function createBare(type: number, shape: ProbeShape, btfFd: number, innerFd: number): number {
-  const a = coldAttr(MapCreateAttr.SIZE);
-  const v = a.view;
-  v.setUint32(MapCreateAttr.map_type, type, true);
-  v.setUint32(MapCreateAttr.key_size, shape.key, true);
-  v.setUint32(MapCreateAttr.value_size, shape.value, true);
-  v.setUint32(MapCreateAttr.max_entries, shape.max, true);
-  v.setUint32(MapCreateAttr.map_flags, shape.flags ?? 0, true);
-  if (shape.extra !== undefined) v.setBigUint64(MapCreateAttr.map_extra, shape.extra, true);
-  if (innerFd >= 0) v.setUint32(MapCreateAttr.inner_map_fd, innerFd, true);
-  if (btfFd >= 0) {
-    v.setUint32(MapCreateAttr.btf_fd, btfFd, true);
-    v.setUint32(MapCreateAttr.btf_key_type_id, 1, true);
-    v.setUint32(MapCreateAttr.btf_value_type_id, 1, true);
-  }
-  const r = bpfRaw(BpfCmd.MAP_CREATE, a, MapCreateAttr.SIZE);
-  return r >= 0 ? adoptFd(r) : r;
+  return mapCreateRaw({
+    type,
+    keySize: shape.key,
+    valueSize: shape.value,
+    maxEntries: shape.max,
+    flags: shape.flags ?? 0,
+    mapExtra: shape.extra,
+    innerFd,
+    btfFd,
+    btfKeyTypeId: btfFd >= 0 ? 1 : 0,
+    btfValueTypeId: btfFd >= 0 ? 1 : 0,
+  });
 }
