@@ -211,6 +211,15 @@ function malformed(from: number, to: number): never {
   throw new BtfError('BTF_MALFORMED', `type ${from} references type ${to}, beyond the last type ${N - 1}`, { typeId: from });
 }
 
+/** Flag the type ids at w[from], w[from + stride], ... below `end` as referenced by `id`. */
+function markRefs(w: Uint32Array, ref: Uint8Array, n: number, id: number, from: number, end: number, stride: number): void {
+  for (let q = from; q < end; q += stride) {
+    const t = w[q]!;
+    if (t >= n) malformed(id, t);
+    ref[t] = 1;
+  }
+}
+
 /** One pass: kinds, "referenced" flags (anonymous enums used nowhere are written at top level), reference bounds. */
 function scan(): void {
   const w = W;
@@ -247,36 +256,20 @@ function scan(): void {
         ref[it] = 1;
         break;
       }
+      // Members {name, type, offset}, params {name, type}, var_secinfos {type, offset, size}.
       case K.STRUCT:
-      case K.UNION: {
-        const end = o + 3 + 3 * (info & 0xffff);
-        for (let q = o + 4; q < end; q += 3) {
-          const t = w[q]!;
-          if (t >= n) malformed(id, t);
-          ref[t] = 1;
-        }
+      case K.UNION:
+        markRefs(w, ref, n, id, o + 4, o + 3 + 3 * (info & 0xffff), 3);
         break;
-      }
       case K.FUNC_PROTO: {
         const r = w[o + 2]!;
         if (r >= n) malformed(id, r);
-        const end = o + 3 + 2 * (info & 0xffff);
-        for (let q = o + 4; q < end; q += 2) {
-          const t = w[q]!;
-          if (t >= n) malformed(id, t);
-          ref[t] = 1;
-        }
+        markRefs(w, ref, n, id, o + 4, o + 3 + 2 * (info & 0xffff), 2);
         break;
       }
-      case K.DATASEC: {
-        const end = o + 3 + 3 * (info & 0xffff);
-        for (let q = o + 3; q < end; q += 3) {
-          const t = w[q]!;
-          if (t >= n) malformed(id, t);
-          ref[t] = 1;
-        }
+      case K.DATASEC:
+        markRefs(w, ref, n, id, o + 3, o + 3 + 3 * (info & 0xffff), 3);
         break;
-      }
       default:
         break;
     }
