@@ -4,7 +4,7 @@
  */
 import { statfsSync, unlinkSync, existsSync } from 'node:fs';
 import { basename, dirname, isAbsolute } from 'node:path';
-import { TsbpfError } from '../lib/errors.ts';
+import { TsbpfError } from '../errors.ts';
 
 const BPF_FS_MAGIC = 0xcafe4a11;
 

@@ -1,4 +1,4 @@
-import { TsbpfError } from '../lib/errors.ts';
+import { TsbpfError } from '../errors.ts';
 
 /**
  * Stable codes of {@link BtfError}:

@@ -3,7 +3,7 @@
  * The `tsbpf` command line. Each verb lives in lib/commands/<verb>.ts and is
  * registered below; the dispatcher only routes and reports errors.
  */
-import { TsbpfError } from './errors.ts';
+import { TsbpfError } from '../errors.ts';
 import { commands } from './commands/index.ts';
 
 function usage(): string {

@@ -2,7 +2,7 @@
  * tsbpf: a pure-TypeScript eBPF userspace stack for Node.js.
  * The public surface; everything else is internal.
  */
-export { TsbpfError } from './errors.ts';
+export { TsbpfError } from '../errors.ts';
 export {
   BpfMap,
   TypedMap,
@@ -15,14 +15,14 @@ export {
   type MapInfo,
   type BatchCursor,
   type CreateMapOptions,
-} from '../bpf/map.ts';
-export { type MapSpec, copyMapSpec } from '../bpf/map-spec.ts';
-export { MapType, MapFlags, UpdateFlags, mapTypeName, isPerCpu, type MapTypeName, type UpdateFlag } from '../bpf/map-types.ts';
-export { type Codec, u8, u16, u32, i32, u64, i64, bytes } from '../bpf/codec.ts';
-export { lpmKey, lpmKeyFromCidr } from '../bpf/lpm.ts';
+} from '../bpf/maps/map.ts';
+export { type MapSpec, copyMapSpec } from '../bpf/maps/spec.ts';
+export { MapType, MapFlags, UpdateFlags, mapTypeName, isPerCpu, type MapTypeName, type UpdateFlag } from '../bpf/maps/types.ts';
+export { type Codec, u8, u16, u32, i32, u64, i64, bytes } from '../bpf/maps/codec.ts';
+export { lpmKey, lpmKeyFromCidr } from '../bpf/maps/lpm.ts';
 export { PinPathError, isBpffs } from '../bpf/pin.ts';
-export { isMapTypeSupported } from '../bpf/probe.ts';
-export { BtfHandle, BtfLoadError } from '../bpf/btf-handle.ts';
+export { isMapTypeSupported } from '../bpf/maps/probe.ts';
+export { BtfHandle, BtfLoadError } from '../bpf/btf/handle.ts';
 export { BpfError, NotSupportedError, type BpfErrorContext } from '../syscall/errors.ts';
 export { possibleCpus, possibleCpuCount, onlineCpus } from '../syscall/cpus.ts';
 export { setBpfBackend, BpfCmd, type BpfBackend, type AttrRef } from '../syscall/bpf.ts';
@@ -35,10 +35,10 @@ export {
   type ProgInfo,
   type TestRunOptions,
   type TestRunResult,
-} from '../bpf/program.ts';
-export { ProgType, AttachType, ProgFlags, progTypeName, attachTypeName, type ProgTypeName, type AttachTypeName } from '../bpf/prog-types.ts';
-export { VerifierError, type SourceLine } from '../bpf/verifier.ts';
-export { asm, encodeInsns, Helper, type Insn } from '../bpf/insn.ts';
+} from '../bpf/programs/program.ts';
+export { ProgType, AttachType, ProgFlags, progTypeName, attachTypeName, type ProgTypeName, type AttachTypeName } from '../bpf/programs/types.ts';
+export { VerifierError, type SourceLine } from '../bpf/programs/verifier.ts';
+export { asm, encodeInsns, Helper, type Insn } from '../bpf/programs/insn.ts';
 export {
   loadCollectionSpec,
   ObjectError,
@@ -50,12 +50,12 @@ export {
   type ExternSpec,
   type SpecOptions,
   type Reloc,
-} from '../bpf/collection-spec.ts';
-export { loadCollection, setVariable, Collection, CollectionError, Variable, type CollectionOptions } from '../bpf/collection.ts';
-export { UnknownSectionError, SECTION_DEFS, matchSection, type SectionDef, type AutoAttachKind } from '../bpf/section-names.ts';
-export { LinkError } from '../bpf/linker.ts';
+} from '../bpf/loader/collection-spec.ts';
+export { loadCollection, setVariable, Collection, CollectionError, Variable, type CollectionOptions } from '../bpf/loader/collection.ts';
+export { UnknownSectionError, SECTION_DEFS, matchSection, type SectionDef, type AutoAttachKind } from '../bpf/loader/section-names.ts';
+export { LinkError } from '../bpf/loader/relocate.ts';
 export * from '../bpf/link/index.ts';
-export * from '../bpf/events.ts';
+export * from '../bpf/events/index.ts';
 // Pure modules: ELF and BTF (no kernel access).
 export { parseElf, ElfFile, ElfError, type ElfSection, type ElfSymbol } from '../elf/index.ts';
 export {
@@ -79,4 +79,4 @@ export {
   type Decoded,
   type DumpCOptions,
 } from '../btf/index.ts';
-export { kernelBtf } from '../bpf/collection.ts';
+export { kernelBtf } from '../bpf/btf/kernel.ts';

@@ -1,4 +1,4 @@
-import { TsbpfError } from '../lib/errors.ts';
+import { TsbpfError } from '../errors.ts';
 import { missingBpfCaps, type CapName } from './caps.ts';
 import { Errno, errnoName } from './errno.ts';
 

@@ -8,6 +8,8 @@ export * from './fd.ts';
 export * from './memory.ts';
 export * from './mmap.ts';
 export * from './perf.ts';
+export * from './ioctl.ts';
+export * from './uname.ts';
 export * from './rlimit.ts';
 export * from './socket.ts';
 export { addressOf } from './libc.ts';

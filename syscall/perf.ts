@@ -20,9 +20,3 @@ export function perfEventOpen(attr: NativeBlock, pid: number, cpu: number, group
   if (fd < 0) throw new BpfError('perf_event_open', lastErrno(), { caps: ['PERFMON'] });
   return adoptFd(fd);
 }
-
-export function ioctl(fd: number, request: number, arg: number, what = 'ioctl'): number {
-  const r = libc().ioctl(fd, request, arg);
-  if (r < 0) throw new BpfError(what, lastErrno());
-  return r;
-}

@@ -3,17 +3,12 @@
  * limit fails map creation with EPERM. Since 5.11 memory is charged to the
  * memory cgroup and the limit is irrelevant, so we leave it alone there.
  */
-import { release } from 'node:os';
 import { libc } from './libc.ts';
 import { NativeBlock } from './memory.ts';
+import { kernelVersion } from './uname.ts';
 
 const RLIMIT_MEMLOCK = 8;
 const RLIM_INFINITY = 0xffff_ffff_ffff_ffffn;
-
-export function kernelVersion(rel = release()): [number, number, number] {
-  const m = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(rel);
-  return m ? [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)] : [0, 0, 0];
-}
 
 let done = false;
 

@@ -12,8 +12,9 @@ import { execFileSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
-import { loadCollectionSpec, type CollectionSpec } from '../bpf/collection-spec.ts';
-import { kernelBtf, loadCollection, type Collection } from '../bpf/collection.ts';
+import { loadCollectionSpec, type CollectionSpec } from '../bpf/loader/collection-spec.ts';
+import { loadCollection, type Collection } from '../bpf/loader/collection.ts';
+import { kernelBtf } from '../bpf/btf/kernel.ts';
 import {
   AttachError,
   LinkType,
@@ -26,7 +27,7 @@ import {
   attachXdp,
   linkIds,
 } from '../bpf/link/index.ts';
-import { AttachType } from '../bpf/prog-types.ts';
+import { AttachType } from '../bpf/programs/types.ts';
 import { ownedFdCount } from '../syscall/fd.ts';
 import { fdCount } from './helpers/env.ts';
 import { UdpSocket, createVethNetns, linkExists, netnsExists, nettest, ping, sendUdp, type VethNetns } from './helpers/netns.ts';

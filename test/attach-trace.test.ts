@@ -18,9 +18,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import koffi from 'koffi';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
-import { loadCollectionSpec, type CollectionSpec } from '../bpf/collection-spec.ts';
-import { kernelBtf, loadCollection, type Collection } from '../bpf/collection.ts';
-import type { BpfMap } from '../bpf/map.ts';
+import { loadCollectionSpec, type CollectionSpec } from '../bpf/loader/collection-spec.ts';
+import { loadCollection, type Collection } from '../bpf/loader/collection.ts';
+import { kernelBtf } from '../bpf/btf/kernel.ts';
+import type { BpfMap } from '../bpf/maps/map.ts';
 import {
   AttachError,
   FdLink,
@@ -40,7 +41,7 @@ import {
   symbolFileOffset,
   tracePipe,
 } from '../bpf/link/index.ts';
-import { TsbpfError } from '../lib/errors.ts';
+import { TsbpfError } from '../errors.ts';
 import { ownedFdCount } from '../syscall/fd.ts';
 import { BPFFS, fdCount, which } from './helpers/env.ts';
 import { ktest } from './helpers/kernel.ts';

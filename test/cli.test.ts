@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import koffi from 'koffi';
-import { BpfMap } from '../bpf/map.ts';
+import { BpfMap } from '../bpf/maps/map.ts';
 import { ktest, pintest } from './helpers/kernel.ts';
 
 const root = resolve(__dirname, '..');

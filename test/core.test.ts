@@ -27,8 +27,8 @@ import {
   type BtfExt,
   type CoreResolution,
 } from '../btf/index.ts';
-import { Program } from '../bpf/program.ts';
-import { VerifierError } from '../bpf/verifier.ts';
+import { Program } from '../bpf/programs/program.ts';
+import { VerifierError } from '../bpf/programs/verifier.ts';
 import { ktest } from './helpers/kernel.ts';
 import { VMLINUX, CILIUM, TESTMOD, BPFTOOL, hasVmlinux, hasCilium, hasBpftool, corpusVmlinux } from './fixtures/btf/corpus.ts';
 

@@ -694,7 +694,7 @@ describe('errors', () => {
   });
 
   it('ElfError carries its code and extends TsbpfError', async () => {
-    const { TsbpfError } = await import('../lib/errors.ts');
+    const { TsbpfError } = await import('../errors.ts');
     const err = elfErrorOf(() => parseElf(new Uint8Array(0)));
     expect(err).toBeInstanceOf(TsbpfError);
     expect(err.name).toBe('ElfError');

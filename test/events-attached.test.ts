@@ -7,9 +7,9 @@
  */
 import { spawn } from 'node:child_process';
 import { describe, expect } from 'vitest';
-import { loadCollectionSpec } from '../bpf/collection-spec.ts';
-import { loadCollection } from '../bpf/collection.ts';
-import { PerfBufferReader, RingBufferReader } from '../bpf/events.ts';
+import { loadCollectionSpec } from '../bpf/loader/collection-spec.ts';
+import { loadCollection } from '../bpf/loader/collection.ts';
+import { PerfBufferReader, RingBufferReader } from '../bpf/events/index.ts';
 import { fdCount } from './helpers/env.ts';
 import { ktest } from './helpers/kernel.ts';
 

@@ -8,7 +8,7 @@ import { openSync, closeSync } from 'node:fs';
 import { describe, expect } from 'vitest';
 import { BpfMap, BtfHandle, MapFlags, type MapSpec } from '../lib/index.ts';
 import { pageSize } from '../syscall/mmap.ts';
-import { tinyIntBtf } from '../bpf/btf-handle.ts';
+import { tinyIntBtf } from '../bpf/btf/handle.ts';
 import { ownedFdCount } from '../syscall/fd.ts';
 import { fdCount } from './helpers/env.ts';
 import { ktest } from './helpers/kernel.ts';

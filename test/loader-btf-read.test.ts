@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Btf } from '../btf/btf.ts';
-import { dropKernelBtfCache, kernelBtf, readBtfFile } from '../bpf/collection.ts';
+import { dropKernelBtfCache, kernelBtf, readBtfFile } from '../bpf/btf/kernel.ts';
 import { VMLINUX, hasVmlinux } from './fixtures/btf/corpus.ts';
 
 describe('readBtfFile', () => {

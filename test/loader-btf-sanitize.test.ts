@@ -7,11 +7,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Btf } from '../btf/btf.ts';
-import { loadCollectionSpec } from '../bpf/collection-spec.ts';
-import { loadCollection } from '../bpf/collection.ts';
-import { BtfHandle } from '../bpf/btf-handle.ts';
-import { btfFeatures, type BtfFeatures } from '../bpf/btf-features.ts';
-import { fixupBtfForKernel } from '../bpf/btf-fixup.ts';
+import { loadCollectionSpec } from '../bpf/loader/collection-spec.ts';
+import { loadCollection } from '../bpf/loader/collection.ts';
+import { BtfHandle } from '../bpf/btf/handle.ts';
+import { btfFeatures, type BtfFeatures } from '../bpf/btf/features.ts';
+import { fixupBtfForKernel } from '../bpf/loader/btf-fixup.ts';
 import { ktest } from './helpers/kernel.ts';
 
 const OBJ = new URL('./bpf/loader.o', import.meta.url).pathname;

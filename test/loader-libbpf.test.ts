@@ -12,9 +12,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
-import { loadCollectionSpec, type SpecOptions } from '../bpf/collection-spec.ts';
-import { loadCollection } from '../bpf/collection.ts';
-import { TsbpfError } from '../lib/errors.ts';
+import { loadCollectionSpec, type SpecOptions } from '../bpf/loader/collection-spec.ts';
+import { loadCollection } from '../bpf/loader/collection.ts';
+import { TsbpfError } from '../errors.ts';
 import { BPFFS, which } from './helpers/env.ts';
 import { pintest } from './helpers/kernel.ts';
 

@@ -6,8 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect } from 'vitest';
-import { loadCollectionSpec } from '../bpf/collection-spec.ts';
-import { loadCollection } from '../bpf/collection.ts';
+import { loadCollectionSpec } from '../bpf/loader/collection-spec.ts';
+import { loadCollection } from '../bpf/loader/collection.ts';
 import { ownedFdCount } from '../syscall/fd.ts';
 import { fdCount } from './helpers/env.ts';
 import { ktest } from './helpers/kernel.ts';

@@ -4,7 +4,7 @@
  */
 import { describe, expect } from 'vitest';
 import { BpfError, BpfMap, BtfHandle, MapFlags, Program, asm, encodeInsns, mapIds, mapInfoByFd, type MapSpec } from '../lib/index.ts';
-import { tinyIntBtf } from '../bpf/btf-handle.ts';
+import { tinyIntBtf } from '../bpf/btf/handle.ts';
 import { ktest } from './helpers/kernel.ts';
 import { thrown } from './helpers/thrown.ts';
 

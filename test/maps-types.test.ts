@@ -2,7 +2,7 @@
  * Every map type against the real kernel: each test creates a map of one type
  * and checks the behaviour that is particular to it, read back from the kernel.
  */
-import { kernelBtf } from '../bpf/collection.ts';
+import { kernelBtf } from '../bpf/btf/kernel.ts';
 import { openSync, closeSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
@@ -23,7 +23,7 @@ import {
   progInfoByFd,
   type MapSpec,
 } from '../lib/index.ts';
-import { tinyIntBtf } from '../bpf/btf-handle.ts';
+import { tinyIntBtf } from '../bpf/btf/handle.ts';
 import { pageSize } from '../syscall/mmap.ts';
 import { kernelSkipReason } from './helpers/env.ts';
 import { ktest } from './helpers/kernel.ts';

@@ -6,11 +6,11 @@
  */
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
-import { loadCollectionSpec } from '../bpf/collection-spec.ts';
-import { loadCollection, type Collection } from '../bpf/collection.ts';
-import { PerfBufferReader, type PerfEvent } from '../bpf/perfbuf.ts';
-import type { Program } from '../bpf/program.ts';
-import { BpfMap } from '../bpf/map.ts';
+import { loadCollectionSpec } from '../bpf/loader/collection-spec.ts';
+import { loadCollection, type Collection } from '../bpf/loader/collection.ts';
+import { PerfBufferReader, type PerfEvent } from '../bpf/events/perfbuf.ts';
+import type { Program } from '../bpf/programs/program.ts';
+import { BpfMap } from '../bpf/maps/map.ts';
 import { onlineCpus, possibleCpuCount } from '../syscall/cpus.ts';
 import { pageSize } from '../syscall/mmap.ts';
 import { ownedFdCount } from '../syscall/fd.ts';

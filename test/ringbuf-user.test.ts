@@ -5,11 +5,11 @@
  */
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
-import { loadCollectionSpec } from '../bpf/collection-spec.ts';
-import { loadCollection, type Collection } from '../bpf/collection.ts';
-import { UserRingBuffer, type UserRecord } from '../bpf/user-ringbuf.ts';
-import type { Program } from '../bpf/program.ts';
-import { BpfMap } from '../bpf/map.ts';
+import { loadCollectionSpec } from '../bpf/loader/collection-spec.ts';
+import { loadCollection, type Collection } from '../bpf/loader/collection.ts';
+import { UserRingBuffer, type UserRecord } from '../bpf/events/user-ringbuf.ts';
+import type { Program } from '../bpf/programs/program.ts';
+import { BpfMap } from '../bpf/maps/map.ts';
 import { ownedFdCount } from '../syscall/fd.ts';
 import { fdCount } from './helpers/env.ts';
 import { ktest } from './helpers/kernel.ts';

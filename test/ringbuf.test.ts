@@ -11,12 +11,12 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { buildSync } from 'esbuild';
-import { loadCollectionSpec } from '../bpf/collection-spec.ts';
-import { loadCollection, type Collection } from '../bpf/collection.ts';
-import { RingBufferReader } from '../bpf/ringbuf.ts';
-import { RecordView } from '../bpf/event-record.ts';
-import type { Program } from '../bpf/program.ts';
-import { BpfMap } from '../bpf/map.ts';
+import { loadCollectionSpec } from '../bpf/loader/collection-spec.ts';
+import { loadCollection, type Collection } from '../bpf/loader/collection.ts';
+import { RingBufferReader } from '../bpf/events/ringbuf.ts';
+import { RecordView } from '../bpf/events/record.ts';
+import type { Program } from '../bpf/programs/program.ts';
+import { BpfMap } from '../bpf/maps/map.ts';
 import { livePlaceholders } from '../syscall/poll.ts';
 import { ownedFdCount } from '../syscall/fd.ts';
 import { fdCount, BPFFS } from './helpers/env.ts';
@@ -469,8 +469,8 @@ describe('RingBufferReader', () => {
     mkdirSync(dir, { recursive: true });
     const script = join(dir, `ringbuf-child-${process.pid}.mjs`);
     const child = `
-      import { loadCollectionSpec } from '../bpf/collection-spec.ts';
-      import { loadCollection } from '../bpf/collection.ts';
+      import { loadCollectionSpec } from '../bpf/loader/collection-spec.ts';
+      import { loadCollection } from '../bpf/loader/collection.ts';
       const [obj, pinDir, total] = process.argv.slice(2);
       process.on('disconnect', () => process.exit(3)); // the parent gave up
       const spec = loadCollectionSpec(obj);

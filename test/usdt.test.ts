@@ -15,10 +15,11 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadCollectionSpec, type CollectionSpec } from '../bpf/collection-spec.ts';
-import { kernelBtf, loadCollection, type Collection } from '../bpf/collection.ts';
-import type { Program } from '../bpf/program.ts';
-import { ProgType } from '../bpf/prog-types.ts';
+import { loadCollectionSpec, type CollectionSpec } from '../bpf/loader/collection-spec.ts';
+import { loadCollection, type Collection } from '../bpf/loader/collection.ts';
+import { kernelBtf } from '../bpf/btf/kernel.ts';
+import type { Program } from '../bpf/programs/program.ts';
+import { ProgType } from '../bpf/programs/types.ts';
 import {
   AttachError,
   USDT_SPEC_SIZE,

@@ -30,7 +30,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { BpfMap, type BatchCursor } from '../../bpf/map.ts';
+import { BpfMap, type BatchCursor } from '../../bpf/maps/map.ts';
 import { libc } from '../../syscall/libc.ts';
 import { buildC, median, type BenchContext, type Measurement, type Workload } from '../harness.ts';
 

@@ -12,8 +12,9 @@
  *                   so tsbpf reads and parses vmlinux BTF each time, as libbpf does
  */
 import { join } from 'node:path';
-import { loadCollectionSpec } from '../../bpf/collection-spec.ts';
-import { dropKernelBtfCache, loadCollection } from '../../bpf/collection.ts';
+import { loadCollectionSpec } from '../../bpf/loader/collection-spec.ts';
+import { loadCollection } from '../../bpf/loader/collection.ts';
+import { dropKernelBtfCache } from '../../bpf/btf/kernel.ts';
 import { median, type BenchContext, type Measurement, type Workload } from '../harness.ts';
 
 export const objLoad: Workload = {

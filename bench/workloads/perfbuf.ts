@@ -17,10 +17,10 @@
  * every sample queues an irq_work whose self-interrupt is a VM exit here, and
  * the untimed fill takes minutes. The drain does not depend on it.
  */
-import { loadCollectionSpec } from '../../bpf/collection-spec.ts';
-import { loadCollection } from '../../bpf/collection.ts';
-import type { Program } from '../../bpf/program.ts';
-import { PerfBufferReader } from '../../bpf/perfbuf.ts';
+import { loadCollectionSpec } from '../../bpf/loader/collection-spec.ts';
+import { loadCollection } from '../../bpf/loader/collection.ts';
+import type { Program } from '../../bpf/programs/program.ts';
+import { PerfBufferReader } from '../../bpf/events/perfbuf.ts';
 import { possibleCpuCount } from '../../syscall/cpus.ts';
 import type { Workload } from '../harness.ts';
 import { drainWorkload } from './ringbuf.ts';

@@ -26,12 +26,12 @@ import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { loadCollectionSpec } from '../../bpf/collection-spec.ts';
-import { loadCollection } from '../../bpf/collection.ts';
-import type { Program } from '../../bpf/program.ts';
-import { RingBufferReader } from '../../bpf/ringbuf.ts';
+import { loadCollectionSpec } from '../../bpf/loader/collection-spec.ts';
+import { loadCollection } from '../../bpf/loader/collection.ts';
+import type { Program } from '../../bpf/programs/program.ts';
+import { RingBufferReader } from '../../bpf/events/ringbuf.ts';
 import { threadCpuTimeNs } from '../../syscall/poll.ts';
-import type { RecordView } from '../../bpf/event-record.ts';
+import type { RecordView } from '../../bpf/events/record.ts';
 import { median, type BenchContext, type Measurement, type Workload } from '../harness.ts';
 
 const RB_NO_WAKEUP = 1;

@@ -1,16 +1,17 @@
 /** Programs on a cgroup v2 directory: a BPF link, or BPF_PROG_ATTACH (multi) on kernels without cgroup links. */
 import { openSync } from 'node:fs';
-import { TsbpfError } from '../../lib/errors.ts';
+import { TsbpfError } from '../../errors.ts';
 import { Errno, adoptFd, closeFd, dupFd } from '../../syscall/index.ts';
-import type { Program } from '../program.ts';
-import { ProgType, attachTypeName, progTypeName, resolveAttachType, type AttachTypeName } from '../prog-types.ts';
+import type { Program } from '../programs/program.ts';
+import { ProgType, attachTypeName, resolveAttachType, type AttachTypeName } from '../programs/types.ts';
 import { AttachError, FdLink, Link, ProgAttachLink, linkCreateRaw, progAttach } from './link.ts';
 import { BpfError } from '../../syscall/errors.ts';
+import { requireProgType } from './prog-check.ts';
 
 const BPF_F_ALLOW_MULTI = 1 << 1;
 
 /** Program types the kernel attaches to a cgroup (LSM for lsm_cgroup). */
-const CGROUP_PROG_TYPES = new Set<number>([
+const CGROUP_PROG_TYPES: readonly number[] = [
   ProgType.CGROUP_SKB,
   ProgType.CGROUP_SOCK,
   ProgType.CGROUP_SOCK_ADDR,
@@ -19,12 +20,10 @@ const CGROUP_PROG_TYPES = new Set<number>([
   ProgType.CGROUP_SYSCTL,
   ProgType.CGROUP_SOCKOPT,
   ProgType.LSM,
-]);
+];
 
 export function attachCgroup(prog: Program, cgroupPath: string, attachType?: number | AttachTypeName): Link {
-  if (!CGROUP_PROG_TYPES.has(prog.type)) {
-    throw new TsbpfError('WRONG_PROGRAM_TYPE', `cannot attach ${progTypeName(prog.type)} program '${prog.name}' to cgroup ${cgroupPath}: it needs a cgroup program (cgroup_skb, cgroup/..., sockops)`);
-  }
+  requireProgType(prog, CGROUP_PROG_TYPES, `cgroup ${cgroupPath}`, 'cgroup (cgroup_skb, cgroup/..., sockops)');
   const at = attachType === undefined ? prog.attachType : resolveAttachType(attachType);
   if (at === undefined) throw new TsbpfError('NO_ATTACH_TYPE', `program '${prog.name}': give the cgroup attach type`);
   let cg: number;

@@ -13,7 +13,7 @@ export * from './netns.ts';
 export * from './netfilter.ts';
 export * from './iter.ts';
 export * from './trace-pipe.ts';
-export * from './attach-all.ts';
+export * from '../loader/auto-attach.ts';
 export { tracepointId, tracefsRoot } from './tracefs.ts';
 export { ifindexOf } from './netdev.ts';
 export * from './tc.ts';

@@ -4,10 +4,10 @@
  */
 import { readSync } from 'node:fs';
 import { BpfCmd, IterCreateAttr, adoptFd, bpfCall, closeFd, coldAttr } from '../../syscall/index.ts';
-import { TsbpfError } from '../../lib/errors.ts';
-import type { BpfMap } from '../map.ts';
-import type { Program } from '../program.ts';
-import { AttachType } from '../prog-types.ts';
+import { TsbpfError } from '../../errors.ts';
+import type { BpfMap } from '../maps/map.ts';
+import type { Program } from '../programs/program.ts';
+import { AttachType } from '../programs/types.ts';
 import { FdLink, linkCreate } from './link.ts';
 import { NativeBlock } from '../../syscall/memory.ts';
 

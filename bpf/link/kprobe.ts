@@ -1,12 +1,13 @@
 /** kprobe / kretprobe / ksyscall, and kprobe_multi (one link, many functions). */
-import { TsbpfError } from '../../lib/errors.ts';
+import { TsbpfError } from '../../errors.ts';
 import { NativeBlock } from '../../syscall/index.ts';
-import type { Program } from '../program.ts';
-import { AttachType, ProgType, progTypeName } from '../prog-types.ts';
+import type { Program } from '../programs/program.ts';
+import { AttachType, ProgType } from '../programs/types.ts';
 import { CleanupLink, FdLink, Link, linkCreate } from './link.ts';
 import { attachToPerfEvent } from './perf-event.ts';
 import { openProbe } from './probe-pmu.ts';
 import { readFileSync } from 'node:fs';
+import { requireProgType } from './prog-check.ts';
 
 export interface KprobeOptions {
   retprobe?: boolean;
@@ -17,9 +18,7 @@ export interface KprobeOptions {
 }
 
 function needKprobe(prog: Program, what: string): void {
-  if (prog.type !== ProgType.KPROBE) {
-    throw new TsbpfError('WRONG_PROGRAM_TYPE', `cannot attach ${progTypeName(prog.type)} program '${prog.name}' to ${what}: it needs a KPROBE program`);
-  }
+  requireProgType(prog, [ProgType.KPROBE], what);
 }
 
 export function attachKprobe(prog: Program, symbol: string, opts: KprobeOptions = {}): Link {

@@ -18,11 +18,11 @@ import {
   coldAttr,
   type BpfErrorContext,
 } from '../../syscall/index.ts';
-import { TsbpfError } from '../../lib/errors.ts';
+import { TsbpfError } from '../../errors.ts';
 import { unpinPath } from '../pin.ts';
-import { objectIds, objectInfo, openById, openPinned, pinFd } from '../object.ts';
-import type { Program } from '../program.ts';
-import { attachTypeName } from '../prog-types.ts';
+import { objectIds, objectInfo, openById, openPinned, pinFd } from '../handle.ts';
+import type { Program } from '../programs/program.ts';
+import { attachTypeName } from '../programs/types.ts';
 
 export const LinkType = {
   UNSPEC: 0,

@@ -1,14 +1,14 @@
 /** Netfilter hooks (6.4+): a BPF link on a protocol family and hook, at a priority. */
-import { TsbpfError } from '../../lib/errors.ts';
-import type { Program } from '../program.ts';
-import { AttachType, ProgType, progTypeName } from '../prog-types.ts';
+import type { Program } from '../programs/program.ts';
+import { AttachType, ProgType } from '../programs/types.ts';
 import { FdLink, linkCreate } from './link.ts';
+import { requireProgType } from './prog-check.ts';
 
 export const NfProto = { ipv4: 2, ipv6: 10 } as const;
 export const NfHook = { prerouting: 0, input: 1, forward: 2, output: 3, postrouting: 4 } as const;
 
 export function attachNetfilter(prog: Program, opts: { family: keyof typeof NfProto; hook: keyof typeof NfHook; priority: number; defrag?: boolean }): FdLink {
-  if (prog.type !== ProgType.NETFILTER) throw new TsbpfError('WRONG_PROGRAM_TYPE', `cannot attach ${progTypeName(prog.type)} program '${prog.name}' to netfilter: it needs a NETFILTER program`);
+  requireProgType(prog, [ProgType.NETFILTER], 'netfilter');
   const fd = linkCreate(
     {
       progFd: prog.fd,

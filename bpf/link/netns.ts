@@ -1,13 +1,14 @@
 /** sk_lookup and flow_dissector programs on a network namespace. */
 import { openSync } from 'node:fs';
 import { adoptFd, closeFd } from '../../syscall/index.ts';
-import type { Program } from '../program.ts';
-import { AttachType, ProgType } from '../prog-types.ts';
+import type { Program } from '../programs/program.ts';
+import { AttachType, ProgType } from '../programs/types.ts';
 import { AttachError, FdLink, linkCreate } from './link.ts';
+import { requireProgType } from './prog-check.ts';
 
 export function attachNetns(prog: Program, netnsPath = '/proc/self/ns/net'): FdLink {
-  const at = prog.type === ProgType.SK_LOOKUP ? AttachType.SK_LOOKUP : prog.type === ProgType.FLOW_DISSECTOR ? AttachType.FLOW_DISSECTOR : -1;
-  if (at < 0) throw new AttachError('WRONG_PROGRAM_TYPE', `program '${prog.name}' is neither SK_LOOKUP nor FLOW_DISSECTOR`);
+  requireProgType(prog, [ProgType.SK_LOOKUP, ProgType.FLOW_DISSECTOR], `network namespace ${netnsPath}`);
+  const at = prog.type === ProgType.SK_LOOKUP ? AttachType.SK_LOOKUP : AttachType.FLOW_DISSECTOR;
   let ns: number;
   try {
     ns = adoptFd(openSync(netnsPath, 'r'));

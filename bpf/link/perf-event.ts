@@ -4,8 +4,8 @@
  * PERF_EVENT_IOC_SET_BPF ioctl otherwise.
  */
 import { Errno, PerfIoctl, PERF_FLAG_FD_CLOEXEC, closeFd, ioctl, onlineCpus, perfAttr, perfEventOpen, PerfAttrFlag, PerfType, PerfSwConfig } from '../../syscall/index.ts';
-import type { Program } from '../program.ts';
-import { AttachType } from '../prog-types.ts';
+import type { Program } from '../programs/program.ts';
+import { AttachType } from '../programs/types.ts';
 import { FdLink, FdsLink, Link, MultiLink, linkCreateRaw } from './link.ts';
 import { BpfError } from '../../syscall/errors.ts';
 

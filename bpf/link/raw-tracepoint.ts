@@ -4,15 +4,13 @@
  * fmod_ret, lsm, freplace (the same command with no name).
  */
 import { BpfCmd, RawTracepointAttr, addressOf, adoptFd, bpfCall, coldAttr, putPtr } from '../../syscall/index.ts';
-import { TsbpfError } from '../../lib/errors.ts';
-import type { Program } from '../program.ts';
-import { ProgType, progTypeName } from '../prog-types.ts';
+import type { Program } from '../programs/program.ts';
+import { ProgType } from '../programs/types.ts';
 import { FdLink } from './link.ts';
+import { requireProgType } from './prog-check.ts';
 
 export function attachRawTracepoint(prog: Program, name: string): FdLink {
-  if (prog.type !== ProgType.RAW_TRACEPOINT && prog.type !== ProgType.RAW_TRACEPOINT_WRITABLE) {
-    throw new TsbpfError('WRONG_PROGRAM_TYPE', `cannot attach ${progTypeName(prog.type)} program '${prog.name}' to raw tracepoint ${name}`);
-  }
+  requireProgType(prog, [ProgType.RAW_TRACEPOINT, ProgType.RAW_TRACEPOINT_WRITABLE], `raw tracepoint ${name}`);
   const n = Buffer.from(name + '\0');
   const a = coldAttr(RawTracepointAttr.SIZE);
   putPtr(a.u32, RawTracepointAttr.name, addressOf(n));
@@ -23,9 +21,7 @@ export function attachRawTracepoint(prog: Program, name: string): FdLink {
 
 /** tp_btf, fentry, fexit, fmod_ret, lsm, freplace: the target was chosen at load (attach_btf_id). */
 export function attachTracing(prog: Program): FdLink {
-  if (prog.type !== ProgType.TRACING && prog.type !== ProgType.LSM && prog.type !== ProgType.EXT) {
-    throw new TsbpfError('WRONG_PROGRAM_TYPE', `program '${prog.name}' is ${progTypeName(prog.type)}, not a BTF tracing program`);
-  }
+  requireProgType(prog, [ProgType.TRACING, ProgType.LSM, ProgType.EXT], 'its BTF target', 'BTF tracing (TRACING, LSM or EXT)');
   const a = coldAttr(RawTracepointAttr.SIZE);
   a.u32[RawTracepointAttr.prog_fd >> 2] = prog.fd;
   const fd = adoptFd(bpfCall(BpfCmd.RAW_TRACEPOINT_OPEN, a, RawTracepointAttr.SIZE, { object: prog.name, caps: ['PERFMON'] }));

@@ -1,13 +1,13 @@
 /** Socket filters (and reuseport programs) through setsockopt on a socket the caller owns. */
-import { TsbpfError } from '../../lib/errors.ts';
 import { SOL_SOCKET, SO_ATTACH_BPF, SO_ATTACH_REUSEPORT_EBPF, SO_DETACH_BPF, setsockoptInt } from '../../syscall/index.ts';
-import type { Program } from '../program.ts';
-import { ProgType, progTypeName } from '../prog-types.ts';
+import type { Program } from '../programs/program.ts';
+import { ProgType } from '../programs/types.ts';
 import { FdsLink } from './link.ts';
+import { requireProgType } from './prog-check.ts';
 
 /** Attach to socket `socketFd` (which stays the caller's); close() detaches. */
 export function attachSocketFilter(prog: Program, socketFd: number): FdsLink {
-  if (prog.type !== ProgType.SOCKET_FILTER) throw new TsbpfError('WRONG_PROGRAM_TYPE', `cannot attach ${progTypeName(prog.type)} program '${prog.name}' as a socket filter`);
+  requireProgType(prog, [ProgType.SOCKET_FILTER], 'a socket');
   setsockoptInt(socketFd, SOL_SOCKET, SO_ATTACH_BPF, prog.fd);
   return new FdsLink([], `socket filter fd ${socketFd} -> ${prog.name}`, () => {
     try {

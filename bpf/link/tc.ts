@@ -3,13 +3,13 @@
  * rtnetlink. This is how tc programs attach on kernels without tcx links
  * (before 6.6); attachTcx falls back to it there.
  */
-import { TsbpfError } from '../../lib/errors.ts';
 import { BpfError } from '../../syscall/errors.ts';
 import { NlFlags, NlMessage, netlinkRequest } from '../../syscall/netlink.ts';
-import type { Program } from '../program.ts';
-import { ProgType, progTypeName } from '../prog-types.ts';
+import type { Program } from '../programs/program.ts';
+import { ProgType } from '../programs/types.ts';
 import { FdsLink } from './link.ts';
 import { ifindexOf } from './netdev.ts';
+import { requireProgType } from './prog-check.ts';
 
 const RTM_NEWQDISC = 36;
 const RTM_NEWTFILTER = 44;
@@ -44,7 +44,7 @@ export interface TcOptions {
 
 /** Attach a SCHED_CLS program as a direct-action bpf filter on clsact ingress or egress. */
 export function attachTc(prog: Program, iface: string | number, direction: 'ingress' | 'egress', opts: TcOptions = {}): FdsLink {
-  if (prog.type !== ProgType.SCHED_CLS) throw new TsbpfError('WRONG_PROGRAM_TYPE', `cannot attach ${progTypeName(prog.type)} program '${prog.name}' with tc: it needs a SCHED_CLS program`);
+  requireProgType(prog, [ProgType.SCHED_CLS], 'tc');
   const ifindex = ifindexOf(iface);
   // The clsact qdisc; one may already be there (EEXIST), which is fine.
   try {

@@ -1,20 +1,20 @@
 /** tc programs through tcx links (6.6+) on an interface's ingress or egress. */
-import { TsbpfError } from '../../lib/errors.ts';
 import { Errno } from '../../syscall/index.ts';
 import { NotSupportedError } from '../../syscall/errors.ts';
-import type { Program } from '../program.ts';
-import { AttachType, ProgType, progTypeName } from '../prog-types.ts';
+import type { Program } from '../programs/program.ts';
+import { AttachType, ProgType } from '../programs/types.ts';
 import { FdLink, linkCreateRaw, type Link } from './link.ts';
 import { attachTc } from './tc.ts';
 import { ifindexOf } from './netdev.ts';
 import { BpfError } from '../../syscall/errors.ts';
+import { requireProgType } from './prog-check.ts';
 
 /**
  * Attach with a tcx link; on kernels without tcx (before 6.6) fall back to a
  * clsact qdisc and a bpf filter (attachTc), unless `fallback` is false.
  */
 export function attachTcx(prog: Program, iface: string | number, direction: 'ingress' | 'egress', opts: { fallback?: boolean } = {}): Link {
-  if (prog.type !== ProgType.SCHED_CLS) throw new TsbpfError('WRONG_PROGRAM_TYPE', `cannot attach ${progTypeName(prog.type)} program '${prog.name}' with tcx: it needs a SCHED_CLS (tc) program`);
+  requireProgType(prog, [ProgType.SCHED_CLS], 'tcx', 'SCHED_CLS (tc)');
   const ifindex = ifindexOf(iface);
   const r = linkCreateRaw({ progFd: prog.fd, targetFd: ifindex, attachType: direction === 'ingress' ? AttachType.TCX_INGRESS : AttachType.TCX_EGRESS });
   if (r >= 0) return new FdLink(r, `tcx ${iface} ${direction} -> ${prog.name}`);

@@ -1,16 +1,14 @@
 /** tracepoint/<category>/<name>: a perf event on the tracepoint's id, then a link on it. */
 import { perfAttr, perfEventOpen, PerfType } from '../../syscall/index.ts';
-import { TsbpfError } from '../../lib/errors.ts';
-import type { Program } from '../program.ts';
-import { ProgType, progTypeName } from '../prog-types.ts';
+import type { Program } from '../programs/program.ts';
+import { ProgType } from '../programs/types.ts';
 import { attachToPerfEvent } from './perf-event.ts';
 import type { Link } from './link.ts';
 import { tracepointId } from './tracefs.ts';
+import { requireProgType } from './prog-check.ts';
 
 export function attachTracepoint(prog: Program, category: string, name: string, opts: { cookie?: bigint } = {}): Link {
-  if (prog.type !== ProgType.TRACEPOINT && prog.type !== ProgType.PERF_EVENT && prog.type !== ProgType.KPROBE) {
-    throw new TsbpfError('WRONG_PROGRAM_TYPE', `cannot attach ${progTypeName(prog.type)} program '${prog.name}' to tracepoint ${category}/${name}: it needs a TRACEPOINT program`);
-  }
+  requireProgType(prog, [ProgType.TRACEPOINT, ProgType.PERF_EVENT, ProgType.KPROBE], `tracepoint ${category}/${name}`, 'TRACEPOINT');
   const id = tracepointId(category, name);
   const attr = perfAttr({ type: PerfType.TRACEPOINT, config: BigInt(id), sample: 1n, wakeup: 1 });
   let fd: number;

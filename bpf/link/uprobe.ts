@@ -5,13 +5,14 @@
  */
 import { readFileSync, realpathSync, existsSync } from 'node:fs';
 import { parseElf, type ElfFile } from '../../elf/index.ts';
-import { TsbpfError } from '../../lib/errors.ts';
+import { TsbpfError } from '../../errors.ts';
 import { NativeBlock } from '../../syscall/index.ts';
-import type { Program } from '../program.ts';
-import { AttachType, ProgType, progTypeName } from '../prog-types.ts';
+import type { Program } from '../programs/program.ts';
+import { AttachType, ProgType } from '../programs/types.ts';
 import { CleanupLink, FdLink, Link, linkCreate } from './link.ts';
 import { attachToPerfEvent } from './perf-event.ts';
 import { openProbe } from './probe-pmu.ts';
+import { requireProgType } from './prog-check.ts';
 
 export interface UprobeOptions {
   retprobe?: boolean;
@@ -55,7 +56,7 @@ export function resolveBinary(path: string): string {
 }
 
 export function attachUprobe(prog: Program, binary: string, symbol: string | number, opts: UprobeOptions = {}): Link {
-  if (prog.type !== ProgType.KPROBE) throw new TsbpfError('WRONG_PROGRAM_TYPE', `cannot attach ${progTypeName(prog.type)} program '${prog.name}' to a uprobe: it needs a KPROBE program`);
+  requireProgType(prog, [ProgType.KPROBE], 'a uprobe');
   const path = resolveBinary(binary);
   const offset = (typeof symbol === 'number' ? BigInt(symbol) : symbolFileOffset(path, symbol)) + BigInt(opts.offset ?? 0);
   const { fd, cleanup } = openProbe({ kind: 'uprobe', ret: !!opts.retprobe, target: path, offset, pid: opts.pid });
@@ -66,7 +67,7 @@ export function attachUprobe(prog: Program, binary: string, symbol: string | num
 
 /** uprobe.multi: one link for several functions of a binary. */
 export function attachUprobeMulti(prog: Program, binary: string, symbols: string[], opts: { retprobe?: boolean; pid?: number; cookies?: bigint[] } = {}): FdLink {
-  if (prog.type !== ProgType.KPROBE) throw new TsbpfError('WRONG_PROGRAM_TYPE', `cannot attach ${progTypeName(prog.type)} program '${prog.name}' to uprobe.multi: it needs a KPROBE program`);
+  requireProgType(prog, [ProgType.KPROBE], 'uprobe.multi');
   const path = resolveBinary(binary);
   const offsets = symbols.map((s) => symbolFileOffset(path, s));
   const p = Buffer.from(path + '\0');

@@ -41,16 +41,16 @@
 import { readFileSync } from 'node:fs';
 import type { Btf } from '../../btf/btf.ts';
 import { EM_X86_64, parseElf, type ElfFile } from '../../elf/index.ts';
-import { TsbpfError } from '../../lib/errors.ts';
-import type { Collection } from '../collection.ts';
-import { kernelBtf } from '../collection.ts';
-import type { BpfMap } from '../map.ts';
-import type { Program } from '../program.ts';
-import { ProgType, progTypeName } from '../prog-types.ts';
+import { TsbpfError } from '../../errors.ts';
+import { kernelBtf } from '../btf/kernel.ts';
+import type { BpfMap } from '../maps/map.ts';
+import type { Program } from '../programs/program.ts';
+import { ProgType } from '../programs/types.ts';
 import { AttachError, CleanupLink, MultiLink, type Link } from './link.ts';
 import { attachToPerfEvent } from './perf-event.ts';
 import { openProbe } from './probe-pmu.ts';
 import { resolveBinary } from './uprobe.ts';
+import { requireProgType } from './prog-check.ts';
 
 /** n_type of a SystemTap probe note. */
 export const NT_STAPSDT = 3;
@@ -396,11 +396,11 @@ export interface UsdtOptions {
  * Attach `prog` (a KPROBE program built with <bpf/usdt.bpf.h>, SEC("usdt"))
  * to every site of USDT probe `provider`:`name` in `binary` (a path, or a
  * library or program name looked up like attachUprobe's). `coll` is the
- * collection `prog` came from: its __bpf_usdt_specs map receives the argument
- * specs.
+ * collection `prog` came from (anything with its maps): its __bpf_usdt_specs
+ * map receives the argument specs.
  */
-export function attachUsdt(coll: Collection, prog: Program, binary: string, provider: string, name: string, opts: UsdtOptions = {}): UsdtLink {
-  if (prog.type !== ProgType.KPROBE) throw new TsbpfError('WRONG_PROGRAM_TYPE', `cannot attach ${progTypeName(prog.type)} program '${prog.name}' to a USDT probe: it needs a KPROBE program (SEC("usdt"))`);
+export function attachUsdt(coll: { readonly maps: Readonly<Record<string, BpfMap>> }, prog: Program, binary: string, provider: string, name: string, opts: UsdtOptions = {}): UsdtLink {
+  requireProgType(prog, [ProgType.KPROBE], 'a USDT probe', 'KPROBE (SEC("usdt"))');
   const specs = coll.maps[USDT_SPECS_MAP];
   if (!specs) {
     throw new AttachError('NO_USDT_MAPS', `program '${prog.name}': its object has no ${USDT_SPECS_MAP} map; USDT programs must include <bpf/usdt.bpf.h>`);

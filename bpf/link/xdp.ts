@@ -1,15 +1,15 @@
 /** XDP through a BPF link on an interface: native (driver), generic (skb) or offloaded mode. */
-import { TsbpfError } from '../../lib/errors.ts';
-import type { Program } from '../program.ts';
-import { AttachType, ProgType, progTypeName } from '../prog-types.ts';
+import type { Program } from '../programs/program.ts';
+import { AttachType, ProgType } from '../programs/types.ts';
 import { FdLink, linkCreate } from './link.ts';
 import { ifindexOf } from './netdev.ts';
+import { requireProgType } from './prog-check.ts';
 
 export const XdpMode = { auto: 0, generic: 1 << 1, native: 1 << 2, offload: 1 << 3 } as const;
 export type XdpModeName = keyof typeof XdpMode;
 
 export function attachXdp(prog: Program, iface: string | number, opts: { mode?: XdpModeName } = {}): FdLink {
-  if (prog.type !== ProgType.XDP) throw new TsbpfError('WRONG_PROGRAM_TYPE', `cannot attach ${progTypeName(prog.type)} program '${prog.name}' with XDP`);
+  requireProgType(prog, [ProgType.XDP], 'XDP');
   const ifindex = ifindexOf(iface);
   const fd = linkCreate(
     { progFd: prog.fd, targetFd: ifindex, attachType: AttachType.XDP, flags: XdpMode[opts.mode ?? 'auto'] },

@@ -3,10 +3,10 @@
  * of each everyday type, writes to it through bpf(2), reads it back and prints
  * what the kernel reports about each map.
  */
-import { BpfMap } from '../../bpf/map.ts';
-import { lpmKeyFromCidr } from '../../bpf/lpm.ts';
-import { mapTypeBpftoolName, type MapTypeName } from '../../bpf/map-types.ts';
-import { u64 } from '../../bpf/codec.ts';
+import { BpfMap } from '../../bpf/maps/map.ts';
+import { lpmKeyFromCidr } from '../../bpf/maps/lpm.ts';
+import { mapTypeBpftoolName, type MapTypeName } from '../../bpf/maps/types.ts';
+import { u64 } from '../../bpf/maps/codec.ts';
 import { parseArgs, type Command } from './types.ts';
 
 interface Row {

@@ -4,12 +4,12 @@
  * exec. The event layout comes from the object's BTF, not from a hand-written
  * struct.
  */
-import { loadCollectionSpec } from '../../bpf/collection-spec.ts';
-import { loadCollection, setVariable } from '../../bpf/collection.ts';
-import { RingBufferReader } from '../../bpf/ringbuf.ts';
+import { loadCollectionSpec } from '../../bpf/loader/collection-spec.ts';
+import { loadCollection, setVariable } from '../../bpf/loader/collection.ts';
+import { RingBufferReader } from '../../bpf/events/ringbuf.ts';
 import { btfDecoder } from '../../btf/decode.ts';
 import { examplePath } from '../assets.ts';
-import { TsbpfError } from '../errors.ts';
+import { TsbpfError } from '../../errors.ts';
 import { parseArgs, type Command } from './types.ts';
 
 export interface ExecEvent {

@@ -1,7 +1,7 @@
 /** `tsbpf map ...`: bpftool's everyday map verbs. */
-import { BpfMap, mapIds, type MapInfo } from '../../bpf/map.ts';
-import { mapTypeBpftoolName, resolveMapType, type MapTypeName } from '../../bpf/map-types.ts';
-import { TsbpfError } from '../errors.ts';
+import { BpfMap, mapIds, type MapInfo } from '../../bpf/maps/map.ts';
+import { mapTypeBpftoolName, resolveMapType, type MapTypeName } from '../../bpf/maps/types.ts';
+import { TsbpfError } from '../../errors.ts';
 import { infosOf, parseArgs, type Command } from './types.ts';
 
 function hex(b: Uint8Array): string {

@@ -1,15 +1,15 @@
 /** `tsbpf prog ...` and `tsbpf obj show`: load objects like bpftool, describe them. */
 import { mkdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadCollectionSpec, type CollectionSpec } from '../../bpf/collection-spec.ts';
-import { loadCollection } from '../../bpf/collection.ts';
-import { VerifierError } from '../../bpf/verifier.ts';
+import { loadCollectionSpec, type CollectionSpec } from '../../bpf/loader/collection-spec.ts';
+import { loadCollection } from '../../bpf/loader/collection.ts';
+import { VerifierError } from '../../bpf/programs/verifier.ts';
 import { isBpffs } from '../../bpf/pin.ts';
-import { mapTypeBpftoolName, resolveMapType } from '../../bpf/map-types.ts';
-import { progTypeName, attachTypeName, resolveProgType, resolveAttachType, type ProgTypeName } from '../../bpf/prog-types.ts';
-import { INSN_SIZE } from '../../bpf/insn.ts';
-import { progIds, Program } from '../../bpf/program.ts';
-import { TsbpfError } from '../errors.ts';
+import { mapTypeBpftoolName, resolveMapType } from '../../bpf/maps/types.ts';
+import { progTypeName, attachTypeName, resolveProgType, resolveAttachType, type ProgTypeName } from '../../bpf/programs/types.ts';
+import { INSN_SIZE } from '../../bpf/programs/insn.ts';
+import { progIds, Program } from '../../bpf/programs/program.ts';
+import { TsbpfError } from '../../errors.ts';
 import { infosOf, parseArgs, type Command } from './types.ts';
 
 const loadall: Command = {

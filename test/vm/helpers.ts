@@ -8,8 +8,8 @@ import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { it, type TestContext } from 'vitest';
-import { loadCollectionSpec } from '../../bpf/collection-spec.ts';
-import { loadCollection, setVariable, type Collection } from '../../bpf/collection.ts';
+import { loadCollectionSpec } from '../../bpf/loader/collection-spec.ts';
+import { loadCollection, setVariable, type Collection } from '../../bpf/loader/collection.ts';
 import { lastErrno, libc } from '../../syscall/libc.ts';
 
 export const IN_VM = !!process.env.TSBPF_VM;

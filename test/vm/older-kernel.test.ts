@@ -7,11 +7,11 @@
 import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { describe, expect } from 'vitest';
-import { loadCollectionSpec } from '../../bpf/collection-spec.ts';
-import { loadCollection } from '../../bpf/collection.ts';
-import { BpfMap } from '../../bpf/map.ts';
-import { MapFlags, MapType } from '../../bpf/map-types.ts';
-import { isMapTypeSupported } from '../../bpf/probe.ts';
+import { loadCollectionSpec } from '../../bpf/loader/collection-spec.ts';
+import { loadCollection } from '../../bpf/loader/collection.ts';
+import { BpfMap } from '../../bpf/maps/map.ts';
+import { MapFlags, MapType } from '../../bpf/maps/types.ts';
+import { isMapTypeSupported } from '../../bpf/maps/probe.ts';
 import { NotSupportedError } from '../../syscall/errors.ts';
 import { kconfig, obj, sys, vmtest } from './helpers.ts';
 

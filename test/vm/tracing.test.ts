@@ -7,7 +7,7 @@
  */
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect } from 'vitest';
-import { ProgType } from '../../bpf/prog-types.ts';
+import { ProgType } from '../../bpf/programs/types.ts';
 import { attachTracing } from '../../bpf/link/raw-tracepoint.ts';
 import { counter, loadWithTarget, resetCounters, sys, vmtest } from './helpers.ts';
 

@@ -1,5 +1,5 @@
 /** BPF_MAP_CREATE: the one place that lays out its attr (maps and probes both create maps). */
-import { BpfCmd, MapCreateAttr, adoptFd, bpfRaw, coldAttr, putName } from '../syscall/index.ts';
+import { BpfCmd, MapCreateAttr, adoptFd, bpfRaw, coldAttr, putName } from '../../syscall/index.ts';
 
 export interface MapCreateFields {
   type: number;

@@ -11,8 +11,8 @@
  * ring whose next record is still being written, a user ring buffer with some
  * but not enough room) disarms the fd for a short back-off instead of spinning.
  */
-import { FdWatch } from '../syscall/poll.ts';
-import { TsbpfError } from '../lib/errors.ts';
+import { FdWatch } from '../../syscall/poll.ts';
+import { TsbpfError } from '../../errors.ts';
 
 export interface WaitOptions {
   /** Abort the wait: the promise rejects with `signal.reason`. */

@@ -21,18 +21,19 @@
  * the kernel reports them in a PERF_RECORD_LOST written ahead of the next
  * record that fits, so a drop is only visible once a later record arrives.
  */
-import { BpfMap } from './map.ts';
-import { MapType, mapTypeName } from './map-types.ts';
-import { TsbpfError } from '../lib/errors.ts';
-import { pageSize } from '../syscall/mmap.ts';
-import { closeFd } from '../syscall/fd.ts';
-import { onlineCpus, possibleCpus } from '../syscall/cpus.ts';
-import { perfEventOpen, ioctl, PerfIoctl } from '../syscall/perf.ts';
-import { perfAttr, PerfType, PerfSwConfig, PERF_SAMPLE_RAW, PerfAttrFlag } from '../syscall/perf-attr.ts';
-import { RingMapping, PROT_READ, PROT_WRITE } from '../syscall/poll.ts';
-import type { WaitOptions } from './event-loop.ts';
-import { backRecord, pointRecord, type RecordView, type RecordCallback } from './event-record.ts';
-import { EventReader, type DrainState, type Queued } from './event-reader.ts';
+import { BpfMap } from '../maps/map.ts';
+import { MapType, mapTypeName } from '../maps/types.ts';
+import { TsbpfError } from '../../errors.ts';
+import { pageSize } from '../../syscall/mmap.ts';
+import { closeFd } from '../../syscall/fd.ts';
+import { onlineCpus, possibleCpus } from '../../syscall/cpus.ts';
+import { perfEventOpen, PerfIoctl } from '../../syscall/perf.ts';
+import { ioctl } from '../../syscall/ioctl.ts';
+import { perfAttr, PerfType, PerfSwConfig, PERF_SAMPLE_RAW, PerfAttrFlag } from '../../syscall/perf-attr.ts';
+import { RingMapping, PROT_READ, PROT_WRITE } from '../../syscall/poll.ts';
+import type { WaitOptions } from './loop.ts';
+import { backRecord, pointRecord, type RecordView, type RecordCallback } from './record.ts';
+import { EventReader, type DrainState, type Queued } from './reader.ts';
 import { loadPos, ownPos, storePos } from './ringbuf.ts';
 
 const PERF_RECORD_LOST = 2;

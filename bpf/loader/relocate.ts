@@ -5,10 +5,10 @@
  * tag, are the same as libbpf's. Then every reference is resolved: maps,
  * global data, calls, callbacks, externs and CO-RE.
  */
-import type { BtfLineInfo } from '../btf/ext.ts';
-import { TsbpfError } from '../lib/errors.ts';
+import type { BtfLineInfo } from '../../btf/ext.ts';
+import { TsbpfError } from '../../errors.ts';
 import { type CollectionSpec, type FuncSpec, type Reloc, funcKey } from './collection-spec.ts';
-import { INSN_SIZE, Op, PseudoCall, PseudoSrc } from './insn.ts';
+import { INSN_SIZE, Op, PseudoCall, PseudoSrc } from '../programs/insn.ts';
 
 export interface LinkedProgram {
   insns: Uint8Array;

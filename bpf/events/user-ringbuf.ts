@@ -16,12 +16,12 @@
  * The kernel stops at the first busy record, so records are drained in
  * reservation order whatever the order of submits.
  */
-import { BpfMap } from './map.ts';
-import { MapType, mapTypeName } from './map-types.ts';
-import { TsbpfError } from '../lib/errors.ts';
-import { pageSize } from '../syscall/mmap.ts';
-import { RingMapping, PROT_READ, PROT_WRITE } from '../syscall/poll.ts';
-import { Wakeup, type WaitOptions } from './event-loop.ts';
+import { BpfMap } from '../maps/map.ts';
+import { MapType, mapTypeName } from '../maps/types.ts';
+import { TsbpfError } from '../../errors.ts';
+import { pageSize } from '../../syscall/mmap.ts';
+import { RingMapping, PROT_READ, PROT_WRITE } from '../../syscall/poll.ts';
+import { Wakeup, type WaitOptions } from './loop.ts';
 import { loadPos, ownPos, storePos } from './ringbuf.ts';
 
 const BUSY = 0x80000000 | 0;

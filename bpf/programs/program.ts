@@ -19,10 +19,10 @@ import {
   getName,
   putName,
   putPtr,
-} from '../syscall/index.ts';
-import { TsbpfError } from '../lib/errors.ts';
-import { unpinPath } from './pin.ts';
-import { FdHandle, objectIds, objectInfo, openById, openPinned, pinFd } from './object.ts';
+} from '../../syscall/index.ts';
+import { TsbpfError } from '../../errors.ts';
+import { unpinPath } from '../pin.ts';
+import { FdHandle, objectIds, objectInfo, openById, openPinned, pinFd } from '../handle.ts';
 import { INSN_SIZE } from './insn.ts';
 import {
   ProgType,
@@ -31,7 +31,7 @@ import {
   resolveProgType,
   type AttachTypeName,
   type ProgTypeName,
-} from './prog-types.ts';
+} from './types.ts';
 import { VerifierError, type SourceLine } from './verifier.ts';
 
 export interface ProgramSpec {

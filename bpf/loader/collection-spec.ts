@@ -5,15 +5,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { parseElf, EM_BPF, SHT_NOBITS, SHT_PROGBITS, STT_FUNC, STT_SECTION, STB_LOCAL, type ElfFile, type ElfRelocationSection, type ElfSection, type ElfSymbol } from '../elf/index.ts';
-import { Btf } from '../btf/btf.ts';
-import { parseBtfExt, type BtfCoreRelo, type BtfExt, type BtfLineInfo } from '../btf/ext.ts';
-import { TsbpfError } from '../lib/errors.ts';
-import { INSN_SIZE, Op, PseudoCall } from './insn.ts';
-import type { MapSpec } from './map-spec.ts';
-import { MapFlags, MapType, mapTypeName } from './map-types.ts';
+import { parseElf, EM_BPF, SHT_NOBITS, SHT_PROGBITS, STT_FUNC, STT_SECTION, STB_LOCAL, type ElfFile, type ElfRelocationSection, type ElfSection, type ElfSymbol } from '../../elf/index.ts';
+import { Btf } from '../../btf/btf.ts';
+import { parseBtfExt, type BtfCoreRelo, type BtfExt, type BtfLineInfo } from '../../btf/ext.ts';
+import { TsbpfError } from '../../errors.ts';
+import { INSN_SIZE, Op, PseudoCall } from '../programs/insn.ts';
+import type { MapSpec } from '../maps/spec.ts';
+import { MapFlags, MapType, mapTypeName } from '../maps/types.ts';
 import { matchSection, UnknownSectionError, type AutoAttachKind } from './section-names.ts';
-import type { AttachTypeName, ProgTypeName } from './prog-types.ts';
+import type { AttachTypeName, ProgTypeName } from '../programs/types.ts';
 
 export class ObjectError extends TsbpfError {
   constructor(code: string, message: string) {

@@ -6,9 +6,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { gunzipSync } from 'node:zlib';
-import type { Btf } from '../btf/btf.ts';
-import { TsbpfError } from '../lib/errors.ts';
-import { kernelVersion } from '../syscall/rlimit.ts';
+import type { Btf } from '../../btf/btf.ts';
+import { TsbpfError } from '../../errors.ts';
+import { kernelVersion } from '../../syscall/uname.ts';
 
 let cached: Map<string, string> | undefined;
 

@@ -25,11 +25,11 @@ import {
   possibleCpuCount,
   putPtr,
   type BpfErrorContext,
-} from '../syscall/index.ts';
+} from '../../syscall/index.ts';
 import { readlinkSync } from 'node:fs';
-import { TsbpfError } from '../lib/errors.ts';
+import { TsbpfError } from '../../errors.ts';
 import type { Codec } from './codec.ts';
-import type { MapSpec } from './map-spec.ts';
+import type { MapSpec } from './spec.ts';
 import {
   MapFlags,
   MapType,
@@ -40,10 +40,10 @@ import {
   mapTypeName,
   resolveMapType,
   type UpdateFlag,
-} from './map-types.ts';
-import { unpinPath } from './pin.ts';
-import { mapCreateRaw } from './map-create.ts';
-import { FdHandle, objectIds, objectInfo, openById, openPinned, pinFd } from './object.ts';
+} from './types.ts';
+import { unpinPath } from '../pin.ts';
+import { mapCreateRaw } from './create.ts';
+import { FdHandle, objectIds, objectInfo, openById, openPinned, pinFd } from '../handle.ts';
 import { isMapTypeSupported } from './probe.ts';
 
 export type MapKey = Uint8Array | number | bigint;

@@ -4,28 +4,30 @@
  * then programs (linked, relocated, verified), then the initial contents of
  * prog arrays and maps of maps. A Collection owns everything it created.
  */
-import { closeSync, existsSync, fstatSync, readdirSync, openSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Btf } from '../btf/btf.ts';
-import { CoreCache, applyCoreRelo, resolveCoreRelo, type CoreTargets } from '../btf/core.ts';
-import { TsbpfError } from '../lib/errors.ts';
-import { possibleCpuCount } from '../syscall/cpus.ts';
-import { libc, pointerAddress, viewOf } from '../syscall/libc.ts';
-import { Mapping, mmapFd, pageSize, PROT_READ, PROT_WRITE } from '../syscall/mmap.ts';
-import { BtfHandle } from './btf-handle.ts';
+import { Btf } from '../../btf/btf.ts';
+import { CoreCache, applyCoreRelo, resolveCoreRelo, type CoreTargets } from '../../btf/core.ts';
+import { TsbpfError } from '../../errors.ts';
+import { possibleCpuCount } from '../../syscall/cpus.ts';
+import { Mapping, mmapFd, pageSize, PROT_READ, PROT_WRITE } from '../../syscall/mmap.ts';
+import { kernelBtf, kernelModuleBtfs, readBtfFile } from '../btf/kernel.ts';
+import { BtfHandle } from '../btf/handle.ts';
 import { fixupBtfForKernel } from './btf-fixup.ts';
-import { btfFeatures, type BtfFeatures } from './btf-features.ts';
+import { btfFeatures, type BtfFeatures } from '../btf/features.ts';
 import { internalMapName, type CollectionSpec, type FuncSpec, type ObjMapSpec, type VariableSpec } from './collection-spec.ts';
-import { INSN_SIZE, Op, PseudoCall, PseudoSrc } from './insn.ts';
+import { INSN_SIZE } from '../programs/insn.ts';
 import { fillKconfig } from './kconfig.ts';
-import { linkProgram, type LinkedProgram } from './linker.ts';
-import { BpfMap } from './map.ts';
-import { MapFlags, MapType, isMapOfMaps, mapTypeName, resolveMapType } from './map-types.ts';
-import { Program, type LoadOptions } from './program.ts';
-import { ProgType, resolveProgType } from './prog-types.ts';
-import type { SourceLine } from './verifier.ts';
-import { autoAttach } from './link/attach-all.ts';
-import type { Link } from './link/link.ts';
+import { linkProgram, type LinkedProgram } from './relocate.ts';
+import { BpfMap } from '../maps/map.ts';
+import { MapFlags, MapType, isMapOfMaps, mapTypeName, resolveMapType } from '../maps/types.ts';
+import { Program, type LoadOptions } from '../programs/program.ts';
+import { resolveProgType } from '../programs/types.ts';
+import type { SourceLine } from '../programs/verifier.ts';
+import { autoAttach } from './auto-attach.ts';
+import { attachTarget } from './attach-target.ts';
+import { resolveExtern } from './externs.ts';
+import type { Link } from '../link/link.ts';
 
 /** CO-RE: resolve the relocations of one function placed at `start` in `insns` against the target BTFs (vmlinux first, then modules). */
 function applyCore(func: FuncSpec, insns: Uint8Array, start: number, local: Btf, target: () => CoreTargets, cache: CoreCache, warnings: string[]): void {
@@ -181,100 +183,6 @@ function encodeVariable(v: VariableSpec, value: Uint8Array | number | bigint): U
   return b;
 }
 
-const MAP_PRIVATE = 2;
-/**
- * BTF file mappings handed out and not unmapped yet. V8 neither counts
- * mapped memory nor runs finalizers inside a synchronous loop, so a loop
- * that drops and reloads the kernel BTF would pile mappings up: past this
- * many, the mapped bytes are copied (~1 ms for vmlinux) and unmapped at
- * once. A live mapping costs address space and ~11 KiB of page tables for
- * vmlinux's 5.5 MB (the pages are the kernel's, not the process's).
- */
-let liveMappings = 0;
-const MAX_LIVE_MAPPINGS = 32;
-/** Unmaps a BTF file mapping once its ArrayBuffer (and so every view of it) is garbage. */
-const unmapper = new FinalizationRegistry<{ ptr: unknown; length: number }>(({ ptr, length }) => {
-  liveMappings--;
-  libc().munmap(ptr, length);
-});
-
-/**
- * The bytes of a BTF file. Files in /sys/kernel/btf are mapped read-only
- * when the kernel allows it (Linux 6.16+; libbpf 1.6 does the same): reading
- * vmlinux takes one read(2) per 4 KiB page (sysfs), ~2-6 ms for 5.5 MB, more
- * than parsing it; mapping it takes 0.05 ms. The mapping lives as long as the
- * returned bytes (or any view of them) are reachable; it is read-only (a
- * write is a SIGSEGV, not an exception). Other files, and kernels that
- * refuse the mapping, are read.
- */
-export function readBtfFile(path: string): Uint8Array {
-  if (path.startsWith('/sys/kernel/btf/')) {
-    let fd = -1;
-    try {
-      fd = openSync(path, 'r');
-      const length = fstatSync(fd).size;
-      const ptr = length > 0 ? libc().mmap(0, length, PROT_READ, MAP_PRIVATE, fd, 0) : undefined;
-      const addr = ptr ? pointerAddress(ptr) : 0;
-      // MAP_FAILED is (void *)-1: EINVAL/EACCES before Linux 6.16, and for module BTF.
-      if (addr !== 0 && addr !== -1 && addr < 2 ** 64 - 4096) {
-        const ab = viewOf(ptr, length);
-        if (liveMappings < MAX_LIVE_MAPPINGS) {
-          liveMappings++;
-          unmapper.register(ab, { ptr, length });
-          return new Uint8Array(ab);
-        }
-        const copy = Buffer.allocUnsafeSlow(length);
-        copy.set(new Uint8Array(ab));
-        libc().munmap(ptr, length);
-        return copy;
-      }
-    } catch {
-      // No mapping (e.g. no libc binding): read the file.
-    } finally {
-      if (fd >= 0) closeSync(fd);
-    }
-  }
-  return readFileSync(path);
-}
-
-let vmlinux: Btf | undefined;
-/** The running kernel's BTF, parsed once (lazily: types decode on demand). */
-export function kernelBtf(): Btf {
-  if (!vmlinux) {
-    if (!existsSync('/sys/kernel/btf/vmlinux')) throw new CollectionError('NO_KERNEL_BTF', 'this kernel has no /sys/kernel/btf/vmlinux (CONFIG_DEBUG_INFO_BTF); pass kernelBtf');
-    vmlinux = Btf.parse(readBtfFile('/sys/kernel/btf/vmlinux'));
-  }
-  return vmlinux;
-}
-
-let modules: Btf[] | undefined;
-/** Split BTF of every loaded kernel module (/sys/kernel/btf/<module>), parsed once on top of vmlinux. */
-export function kernelModuleBtfs(): Btf[] {
-  if (modules) return modules;
-  const base = kernelBtf();
-  const list: Btf[] = [];
-  let names: string[] = [];
-  try {
-    names = readdirSync('/sys/kernel/btf').filter((n) => n !== 'vmlinux');
-  } catch {
-    names = [];
-  }
-  for (const n of names) {
-    try {
-      list.push(Btf.parse(readFileSync(`/sys/kernel/btf/${n}`), { base }));
-    } catch {
-      // A module unloaded meanwhile, or BTF we cannot read: CO-RE just has fewer candidates.
-    }
-  }
-  return (modules = list);
-}
-
-/** Forget the cached kernel BTF (benchmarks measure the cold path with it; tests of BTF reloads). */
-export function dropKernelBtfCache(): void {
-  vmlinux = undefined;
-  modules = undefined;
-}
-
 // Map types whose key/value BTF the kernel refuses (libbpf leaves them out too).
 const NO_BTF_KV = new Set<number>([
   MapType.PROG_ARRAY,
@@ -347,11 +255,11 @@ function load(spec: CollectionSpec, opts: CollectionOptions, coll: Collection): 
         if (!map) throw new CollectionError('NO_MAP', `program '${name}' refers to map '${m}', which the object does not define`);
         return map.fd;
       },
-      extern: (ext, v, insn) => resolveExtern(spec, coll, ext, v, insn, name, targetBtf),
+      extern: (ext, v, insn) => resolveExtern(spec, () => coll.maps['.kconfig']!.fd, ext, v, insn, name, targetBtf),
       core: spec.btf ? (f, insns, start) => applyCore(f, insns, start, spec.btf!, coreTargetBtfs, coreCache, coll.warnings) : undefined,
     });
     const type = resolveProgType(p.type);
-    const attachBtfId = p.attachBtfId ?? attachTarget(type, p.sectionName, p.attachTo, p.expectedAttachType, targetBtf);
+    const attachBtfId = p.attachBtfId ?? attachTarget(type, p.expectedAttachType, p.sectionName, p.attachTo, targetBtf);
     const sourceOf = (insn: number): SourceLine | undefined => sourceLine(linked, insn);
     coll.programs[name] = Program.load(
       {
@@ -471,113 +379,6 @@ function createMap(objName: string, m: ObjMapSpec, btfFd: number, opts: Collecti
 
 function describe(x: { type: number; keySize: number; valueSize: number; maxEntries: number; flags: number }): string {
   return `${mapTypeName(x.type)} key ${x.keySize} value ${x.valueSize} max_entries ${x.maxEntries} flags 0x${x.flags.toString(16)}`;
-}
-
-/** Resolve an extern reference at instruction `insn` (absolute index). */
-function resolveExtern(spec: CollectionSpec, coll: Collection, name: string, v: DataView, insn: number, prog: string, target: () => Btf): void {
-  const e = spec.externs[name];
-  if (!e) throw new CollectionError('UNKNOWN_EXTERN', `program '${prog}' refers to undefined symbol '${name}'`);
-  const o = insn * INSN_SIZE;
-  const code = v.getUint8(o);
-  const setSrc = (src: number) => v.setUint8(o + 1, (v.getUint8(o + 1) & 0x0f) | (src << 4));
-  switch (e.kind) {
-    case 'kconfig': {
-      setSrc(PseudoSrc.MAP_VALUE);
-      v.setInt32(o + 4, coll.maps['.kconfig']!.fd, true);
-      v.setInt32(o + INSN_SIZE + 4, e.offset!, true);
-      return;
-    }
-    case 'kfunc': {
-      const isLoad = code === (Op.LD | Op.DW | Op.IMM);
-      if (code !== (Op.JMP | Op.CALL) && !isLoad) throw new CollectionError('BAD_EXTERN', `program '${prog}': kfunc '${name}' is referenced by an instruction that is neither a call nor ld_imm64`);
-      const id = findKernelId(target(), name, 'func');
-      if (isLoad) {
-        // `if (kfunc)` / bpf_ksym_exists(kfunc): the kfunc's BTF id when the kernel has it, 0 when a weak one is missing (as libbpf).
-        if (id === undefined && !e.weak) throw new CollectionError('KFUNC_MISSING', `program '${prog}': kfunc '${name}' is not in the kernel's BTF`);
-        if (id !== undefined) setSrc(PseudoSrc.BTF_ID);
-        v.setInt32(o + 4, id ?? 0, true);
-        v.setInt32(o + INSN_SIZE + 4, 0, true);
-        return;
-      }
-      if (id === undefined) {
-        if (!e.weak) throw new CollectionError('KFUNC_MISSING', `program '${prog}': kfunc '${name}' is not in the kernel's BTF`);
-        // A missing weak kfunc: a kfunc call to BTF id 0, exactly as libbpf 1.1 (the verifier rejects it only if
-        // reached; the program tag stays libbpf's). Later libbpf turns it into a bogus helper call instead.
-        setSrc(PseudoCall.KFUNC_CALL);
-        v.setInt16(o + 2, 0, true);
-        v.setInt32(o + 4, 0, true);
-        return;
-      }
-      setSrc(PseudoCall.KFUNC_CALL);
-      v.setInt16(o + 2, 0, true);
-      v.setInt32(o + 4, id, true);
-      return;
-    }
-    case 'ksym': {
-      const varType = e.btfId !== undefined ? spec.btf?.typeById(e.btfId) : undefined;
-      const typed = varType?.kind === 'var' && spec.btf!.resolve(varType.type).kind !== 'void';
-      if (typed) {
-        const id = findKernelId(target(), name, 'var');
-        if (id === undefined) {
-          if (!e.weak) throw new CollectionError('KSYM_MISSING', `program '${prog}': ksym '${name}' is not in the kernel's BTF`);
-          v.setInt32(o + 4, 0, true);
-          v.setInt32(o + INSN_SIZE + 4, 0, true);
-          return;
-        }
-        setSrc(PseudoSrc.BTF_ID);
-        v.setInt32(o + 4, id, true);
-        v.setInt32(o + INSN_SIZE + 4, 0, true);
-        return;
-      }
-      const addr = kallsymsAddress(name);
-      if (addr === undefined && !e.weak) throw new CollectionError('KSYM_MISSING', `program '${prog}': ksym '${name}' is not in /proc/kallsyms`);
-      const a = addr ?? 0n;
-      v.setInt32(o + 4, Number(BigInt.asIntN(32, a)), true);
-      v.setInt32(o + INSN_SIZE + 4, Number(BigInt.asIntN(32, a >> 32n)), true);
-      return;
-    }
-  }
-}
-
-function findKernelId(btf: Btf, name: string, kind: 'func' | 'var'): number | undefined {
-  const t = btf.findByName(name, kind);
-  return t?.id;
-}
-
-let kallsyms: Map<string, bigint> | undefined;
-function kallsymsAddress(name: string): bigint | undefined {
-  if (!kallsyms) {
-    kallsyms = new Map();
-    for (const line of readFileSync('/proc/kallsyms', 'utf8').split('\n')) {
-      const [addr, , sym] = line.split(/\s+/);
-      if (sym && addr && !kallsyms.has(sym)) kallsyms.set(sym, BigInt('0x' + addr));
-    }
-  }
-  return kallsyms.get(name);
-}
-
-/** BTF id of what a tracing program attaches to (tp_btf, fentry/fexit/fmod_ret, lsm, iter). */
-function attachTarget(type: number, section: string, to: string, _eat: unknown, target: () => Btf): number | undefined {
-  if (type !== ProgType.TRACING && type !== ProgType.LSM) return undefined;
-  if (!to) return undefined;
-  let name: string;
-  let kind: 'func' | 'typedef';
-  if (section.startsWith('tp_btf')) {
-    name = `btf_trace_${to}`;
-    kind = 'typedef';
-  } else if (section.startsWith('lsm')) {
-    name = `bpf_lsm_${to}`;
-    kind = 'func';
-  } else if (section.startsWith('iter')) {
-    name = `bpf_iter_${to}`;
-    kind = 'func';
-  } else {
-    name = to;
-    kind = 'func';
-  }
-  const t = target().findByName(name, kind);
-  if (!t) throw new CollectionError('NO_ATTACH_TARGET', `section '${section}': the kernel's BTF has no ${kind} '${name}' to attach to`);
-  return t.id;
 }
 
 function sourceLine(linked: LinkedProgram, insn: number): SourceLine | undefined {

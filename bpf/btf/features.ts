@@ -3,10 +3,10 @@
  * tiny blob that uses the kind (as libbpf does), so the loader can sanitise
  * program BTF for older kernels instead of losing it.
  */
-import { BtfBuilder } from '../btf/builder.ts';
-import type { BtfTypeInput } from '../btf/types.ts';
-import { closeFd } from '../syscall/index.ts';
-import { loadBtfBlob } from './btf-handle.ts';
+import { BtfBuilder } from '../../btf/builder.ts';
+import type { BtfTypeInput } from '../../btf/types.ts';
+import { closeFd } from '../../syscall/index.ts';
+import { loadBtfBlob } from './handle.ts';
 
 export type BtfFeature = 'datasec' | 'float' | 'func' | 'funcGlobal' | 'declTag' | 'typeTag' | 'enum64';
 

@@ -2,7 +2,7 @@
  * Verifier rejections: the whole log, a short summary, and the failing
  * instruction (mapped to its C source line when the program has line info).
  */
-import { BpfError } from '../syscall/errors.ts';
+import { BpfError } from '../../syscall/errors.ts';
 
 export interface SourceLine {
   file: string;

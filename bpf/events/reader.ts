@@ -12,9 +12,9 @@
  * properties (TypeScript `protected`), read by the subclass's drain once per
  * call, never per record.
  */
-import { TsbpfError } from '../lib/errors.ts';
-import { Wakeup, type WaitOptions } from './event-loop.ts';
-import { RecordView, backRecord, expireRecord } from './event-record.ts';
+import { TsbpfError } from '../../errors.ts';
+import { Wakeup, type WaitOptions } from './loop.ts';
+import { RecordView, backRecord, expireRecord } from './record.ts';
 
 /** What the hot loop reports besides its position (a plain object: fields, no allocation per call). */
 export interface DrainState {

@@ -4,8 +4,8 @@
  * ending in '+' matches the bare prefix or `prefix/anything`; others match
  * exactly.
  */
-import { TsbpfError } from '../lib/errors.ts';
-import { AttachType, ProgFlags, ProgType } from './prog-types.ts';
+import { TsbpfError } from '../../errors.ts';
+import { AttachType, ProgFlags, ProgType } from '../programs/types.ts';
 
 export interface SectionDef {
   /** The pattern as libbpf writes it ("kprobe+", "xdp.frags/devmap"). */

@@ -1,6 +1,6 @@
 /** Keys of LPM_TRIE maps: a u32 prefix length (host order) followed by the address bytes (network order). */
 import { isIPv4, isIPv6 } from 'node:net';
-import { TsbpfError } from '../lib/errors.ts';
+import { TsbpfError } from '../../errors.ts';
 
 /** Build an LPM key from a prefix length and address bytes. */
 export function lpmKey(prefixLen: number, data: Uint8Array): Buffer {

@@ -6,17 +6,17 @@
  * programs whose hook needs a target the section cannot name (xdp, tc,
  * cgroup, socket) are left alone.
  */
-import type { ObjProgramSpec } from '../collection-spec.ts';
-import type { Collection } from '../collection.ts';
-import type { Program } from '../program.ts';
-import { TsbpfError } from '../../lib/errors.ts';
-import { attachIter } from './iter.ts';
-import { attachKprobe, attachKprobeMulti, attachKsyscall } from './kprobe.ts';
-import type { Link } from './link.ts';
-import { attachRawTracepoint, attachTracing } from './raw-tracepoint.ts';
-import { attachTracepoint } from './tracepoint.ts';
-import { attachUprobe } from './uprobe.ts';
-import { attachUsdt } from './usdt.ts';
+import type { ObjProgramSpec } from './collection-spec.ts';
+import type { Collection } from './collection.ts';
+import type { Program } from '../programs/program.ts';
+import { TsbpfError } from '../../errors.ts';
+import { attachIter } from '../link/iter.ts';
+import { attachKprobe, attachKprobeMulti, attachKsyscall } from '../link/kprobe.ts';
+import type { Link } from '../link/link.ts';
+import { attachRawTracepoint, attachTracing } from '../link/raw-tracepoint.ts';
+import { attachTracepoint } from '../link/tracepoint.ts';
+import { attachUprobe } from '../link/uprobe.ts';
+import { attachUsdt } from '../link/usdt.ts';
 
 /** Attach one program as its section says; undefined when the section names no complete hook. */
 export function autoAttach(prog: Program, spec: ObjProgramSpec, coll?: Collection): Link | undefined {

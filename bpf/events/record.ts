@@ -12,7 +12,7 @@
  * zero-copy Uint8Array, documented as valid only during the callback; after
  * close() it reads zeros, see syscall/poll.ts); `copy()` is what to keep.
  */
-import { TsbpfError } from '../lib/errors.ts';
+import { TsbpfError } from '../../errors.ts';
 
 const EMPTY = new ArrayBuffer(0);
 const EMPTY_DV = new DataView(EMPTY);

@@ -40,14 +40,14 @@
  * committed to a ring the consumer had caught up with. Producers that submit
  * with BPF_RB_NO_WAKEUP never signal: give `interval` to poll on a timer.
  */
-import { BpfMap } from './map.ts';
-import { MapType, mapTypeName } from './map-types.ts';
-import { TsbpfError } from '../lib/errors.ts';
-import { pageSize } from '../syscall/mmap.ts';
-import { RingMapping, PROT_READ, PROT_WRITE } from '../syscall/poll.ts';
-import type { WaitOptions } from './event-loop.ts';
-import type { RecordView, RecordCallback } from './event-record.ts';
-import { EventReader, type DrainState } from './event-reader.ts';
+import { BpfMap } from '../maps/map.ts';
+import { MapType, mapTypeName } from '../maps/types.ts';
+import { TsbpfError } from '../../errors.ts';
+import { pageSize } from '../../syscall/mmap.ts';
+import { RingMapping, PROT_READ, PROT_WRITE } from '../../syscall/poll.ts';
+import type { WaitOptions } from './loop.ts';
+import type { RecordView, RecordCallback } from './record.ts';
+import { EventReader, type DrainState } from './reader.ts';
 
 const DISCARD = 0x40000000;
 const LEN_MASK = 0x3fffffff;

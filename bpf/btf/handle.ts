@@ -2,8 +2,8 @@
  * BTF objects in the kernel (BPF_BTF_LOAD). The loader hands its marshalled
  * BTF here; probes and tests use tiny hand-made blobs.
  */
-import { BpfCmd, BpfError, BtfLoadAttr, Errno, addressOf, adoptFd, bpfRaw, closeFd, coldAttr, putPtr } from '../syscall/index.ts';
-import { FdHandle } from './object.ts';
+import { BpfCmd, BpfError, BtfLoadAttr, Errno, addressOf, adoptFd, bpfRaw, closeFd, coldAttr, putPtr } from '../../syscall/index.ts';
+import { FdHandle } from '../handle.ts';
 
 /** Thrown when the kernel rejects BTF; `log` holds what its checker said. */
 export class BtfLoadError extends BpfError {

@@ -5,11 +5,11 @@
  * extern functions (kfuncs) become global functions with named parameters and
  * leave the .ksyms DATASEC to a dummy int variable.
  */
-import type { Btf } from '../btf/btf.ts';
-import { BtfBuilder } from '../btf/builder.ts';
-import type { BtfType, BtfTypeInput } from '../btf/types.ts';
+import type { Btf } from '../../btf/btf.ts';
+import { BtfBuilder } from '../../btf/builder.ts';
+import type { BtfType, BtfTypeInput } from '../../btf/types.ts';
 import type { CollectionSpec } from './collection-spec.ts';
-import { ALL_BTF_FEATURES, type BtfFeatures } from './btf-features.ts';
+import { ALL_BTF_FEATURES, type BtfFeatures } from '../btf/features.ts';
 
 export function fixupBtfForKernel(spec: CollectionSpec, btf: Btf, features: BtfFeatures = ALL_BTF_FEATURES): Uint8Array {
   const b = BtfBuilder.from(btf);

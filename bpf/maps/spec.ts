@@ -1,4 +1,4 @@
-import type { MapTypeName } from './map-types.ts';
+import type { MapTypeName } from './types.ts';
 
 /**
  * What a map is, before it exists: inert and editable. A loader fills it from

@@ -5,5 +5,5 @@
 export { RingBufferReader, RingLease, type RingBufferOptions, type RingRecord } from './ringbuf.ts';
 export { UserRingBuffer, UserRecord, type UserRingBufferOptions } from './user-ringbuf.ts';
 export { PerfBufferReader, type PerfBufferOptions, type PerfEvent, type LostCallback } from './perfbuf.ts';
-export { RecordView, RecordExpiredError, type RecordCallback } from './event-record.ts';
-export type { WaitOptions } from './event-loop.ts';
+export { RecordView, RecordExpiredError, type RecordCallback } from './record.ts';
+export type { WaitOptions } from './loop.ts';

@@ -3,7 +3,7 @@
  * bpffs, opening a pin, opening by id, walking ids, and BPF_OBJ_GET_INFO_BY_FD.
  */
 import { BpfCmd, BpfError, Errno, GetIdAttr, InfoAttr, ObjPinAttr, addressOf, adoptFd, bpfCall, bpfRaw, bpfCmdName, closeFd, coldAttr, putPtr } from '../syscall/index.ts';
-import { TsbpfError } from '../lib/errors.ts';
+import { TsbpfError } from '../errors.ts';
 import { checkPinPath } from './pin.ts';
 
 /** Pin `fd` at a bpffs path. */

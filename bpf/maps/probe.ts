@@ -3,11 +3,11 @@
  * smallest valid map of the type once and the answer is cached, like libbpf's
  * libbpf_probe_bpf_map_type.
  */
-import { Errno, closeFd, pageSize } from '../syscall/index.ts';
-import { kernelVersion } from '../syscall/rlimit.ts';
-import { loadBtfBlob, tinyIntBtf } from './btf-handle.ts';
-import { MapFlags, MapType } from './map-types.ts';
-import { mapCreateRaw } from './map-create.ts';
+import { Errno, closeFd, pageSize } from '../../syscall/index.ts';
+import { kernelVersion } from '../../syscall/uname.ts';
+import { loadBtfBlob, tinyIntBtf } from '../btf/handle.ts';
+import { MapFlags, MapType } from './types.ts';
+import { mapCreateRaw } from './create.ts';
 
 const cache = new Map<number, boolean>();
 
