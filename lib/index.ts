@@ -1,6 +1,7 @@
 /**
  * tsbpf: a pure-TypeScript eBPF userspace stack for Node.js.
- * The public surface; everything else is internal.
+ * The public surface, name by name (the README's API section lists it);
+ * nothing else is exported. Test seams live in `tsbpf/testing`.
  */
 export { TsbpfError } from '../errors.ts';
 export {
@@ -25,7 +26,6 @@ export { isMapTypeSupported } from '../bpf/maps/probe.ts';
 export { BtfHandle, BtfLoadError } from '../bpf/btf/handle.ts';
 export { BpfError, NotSupportedError, type BpfErrorContext } from '../syscall/errors.ts';
 export { possibleCpus, possibleCpuCount, onlineCpus } from '../syscall/cpus.ts';
-export { setBpfBackend, BpfCmd, type BpfBackend, type AttrRef } from '../syscall/bpf.ts';
 export {
   Program,
   progIds,
@@ -52,10 +52,35 @@ export {
   type Reloc,
 } from '../bpf/loader/collection-spec.ts';
 export { loadCollection, setVariable, Collection, CollectionError, Variable, type CollectionOptions } from '../bpf/loader/collection.ts';
-export { UnknownSectionError, SECTION_DEFS, matchSection, type SectionDef, type AutoAttachKind } from '../bpf/loader/section-names.ts';
-export { LinkError } from '../bpf/loader/relocate.ts';
-export * from '../bpf/link/index.ts';
-export * from '../bpf/events/index.ts';
+export { UnknownSectionError } from '../bpf/loader/section-names.ts';
+export { RelocationError } from '../bpf/loader/relocate.ts';
+export { ExternError } from '../bpf/loader/externs.ts';
+export { AttachTargetError } from '../bpf/loader/attach-target.ts';
+// Links: one attach function per hook, each returning a Link (close() detaches).
+export { Link, AttachError, LinkType, linkTypeName, linkIds, linkInfoByFd, type LinkInfo } from '../bpf/link/link.ts';
+export { attachTracepoint } from '../bpf/link/tracepoint.ts';
+export { attachRawTracepoint, attachTracing } from '../bpf/link/raw-tracepoint.ts';
+export { attachKprobe, attachKsyscall, attachKprobeMulti, type KprobeOptions } from '../bpf/link/kprobe.ts';
+export { attachUprobe, attachUprobeMulti, type UprobeOptions } from '../bpf/link/uprobe.ts';
+export { attachUsdt, UsdtError, type UsdtLink, type UsdtOptions } from '../bpf/link/usdt.ts';
+export { attachPerfSampling, type SamplingOptions } from '../bpf/link/perf-event.ts';
+export { attachXdp, XdpMode, type XdpModeName } from '../bpf/link/xdp.ts';
+export { attachTcx } from '../bpf/link/tcx.ts';
+export { attachTc, type TcOptions } from '../bpf/link/tc.ts';
+export { ifindexOf } from '../bpf/link/netdev.ts';
+export { attachCgroup } from '../bpf/link/cgroup.ts';
+export { attachSockmap } from '../bpf/link/sockmap.ts';
+export { attachSocketFilter, attachReuseport } from '../bpf/link/socket-filter.ts';
+export { attachNetns } from '../bpf/link/netns.ts';
+export { attachNetfilter, NfProto, NfHook } from '../bpf/link/netfilter.ts';
+export { attachIter, type IterLink, type IterOptions } from '../bpf/link/iter.ts';
+export { tracePipe, type TraceLine } from '../bpf/link/trace-pipe.ts';
+// Event streams.
+export { RingBufferReader, RingLease, type RingBufferOptions, type RingRecord } from '../bpf/events/ringbuf.ts';
+export { UserRingBuffer, UserRecord, type UserRingBufferOptions } from '../bpf/events/user-ringbuf.ts';
+export { PerfBufferReader, type PerfBufferOptions, type PerfEvent, type LostCallback } from '../bpf/events/perfbuf.ts';
+export { RecordView, RecordExpiredError, type RecordCallback } from '../bpf/events/record.ts';
+export type { WaitOptions } from '../bpf/events/loop.ts';
 // Pure modules: ELF and BTF (no kernel access).
 export { parseElf, ElfFile, ElfError, type ElfSection, type ElfSymbol } from '../elf/index.ts';
 export {

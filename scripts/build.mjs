@@ -7,7 +7,9 @@ import { rmSync, writeFileSync } from 'node:fs';
 rmSync('dist', { recursive: true, force: true });
 const common = { bundle: true, platform: 'node', target: 'node20', external: ['koffi'], sourcemap: true, logLevel: 'warning' };
 await Promise.all([
-  build({ ...common, entryPoints: ['lib/index.ts'], format: 'esm', outfile: 'dist/index.js' }),
+  // The ESM entry and tsbpf/testing share one copy of the code (chunks/), so the
+  // backend that testing's setBpfBackend replaces is the one the library calls.
+  build({ ...common, entryPoints: { index: 'lib/index.ts', testing: 'lib/testing.ts' }, format: 'esm', outdir: 'dist', splitting: true, chunkNames: 'chunks/[name]-[hash]' }),
   build({ ...common, entryPoints: ['lib/index.ts'], format: 'cjs', outfile: 'dist/index.cjs' }),
   build({ ...common, entryPoints: ['lib/cli.ts'], format: 'esm', outfile: 'dist/cli.js' }),
   build({ ...common, entryPoints: ['bench/main.ts'], format: 'esm', outfile: 'dist/bench.js' }),
@@ -15,3 +17,4 @@ await Promise.all([
 execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
 // Point the package's "types" at the declarations of the entry point.
 writeFileSync('dist/index.d.ts', "export * from './types/lib/index.js';\n");
+writeFileSync('dist/testing.d.ts', "export * from './types/lib/testing.js';\n");

@@ -15,18 +15,13 @@ import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { loadCollectionSpec, type CollectionSpec } from '../bpf/loader/collection-spec.ts';
 import { loadCollection, type Collection } from '../bpf/loader/collection.ts';
 import { kernelBtf } from '../bpf/btf/kernel.ts';
-import {
-  AttachError,
-  LinkType,
-  XdpMode,
-  attachNetfilter,
-  attachNetns,
-  attachSocketFilter,
-  attachSockmap,
-  attachTcx,
-  attachXdp,
-  linkIds,
-} from '../bpf/link/index.ts';
+import { AttachError, LinkType, linkIds } from '../bpf/link/link.ts';
+import { XdpMode, attachXdp } from '../bpf/link/xdp.ts';
+import { attachNetfilter } from '../bpf/link/netfilter.ts';
+import { attachNetns } from '../bpf/link/netns.ts';
+import { attachSocketFilter } from '../bpf/link/socket-filter.ts';
+import { attachSockmap } from '../bpf/link/sockmap.ts';
+import { attachTcx } from '../bpf/link/tcx.ts';
 import { AttachType } from '../bpf/programs/types.ts';
 import { ownedFdCount } from '../syscall/fd.ts';
 import { fdCount } from './helpers/env.ts';

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect } from 'vitest';
 import { loadCollectionSpec } from '../bpf/loader/collection-spec.ts';
 import { loadCollection } from '../bpf/loader/collection.ts';
-import { attachTc } from '../bpf/link/index.ts';
+import { attachTc } from '../bpf/link/tc.ts';
 import { fdCount } from './helpers/env.ts';
 import { createVethNetns, nettest, ping, type VethNetns } from './helpers/netns.ts';
 

@@ -22,25 +22,14 @@ import { loadCollectionSpec, type CollectionSpec } from '../bpf/loader/collectio
 import { loadCollection, type Collection } from '../bpf/loader/collection.ts';
 import { kernelBtf } from '../bpf/btf/kernel.ts';
 import type { BpfMap } from '../bpf/maps/map.ts';
-import {
-  AttachError,
-  FdLink,
-  Link,
-  LinkType,
-  MultiLink,
-  attachIter,
-  attachKprobe,
-  attachKsyscall,
-  attachPerfSampling,
-  attachRawTracepoint,
-  attachTracepoint,
-  attachTracing,
-  attachUprobe,
-  attachUprobeMulti,
-  linkIds,
-  symbolFileOffset,
-  tracePipe,
-} from '../bpf/link/index.ts';
+import { AttachError, FdLink, Link, LinkType, MultiLink, linkIds } from '../bpf/link/link.ts';
+import { attachIter } from '../bpf/link/iter.ts';
+import { attachKprobe, attachKsyscall } from '../bpf/link/kprobe.ts';
+import { attachPerfSampling } from '../bpf/link/perf-event.ts';
+import { attachRawTracepoint, attachTracing } from '../bpf/link/raw-tracepoint.ts';
+import { attachTracepoint } from '../bpf/link/tracepoint.ts';
+import { attachUprobe, attachUprobeMulti, symbolFileOffset } from '../bpf/link/uprobe.ts';
+import { tracePipe } from '../bpf/link/trace-pipe.ts';
 import { TsbpfError } from '../errors.ts';
 import { ownedFdCount } from '../syscall/fd.ts';
 import { BPFFS, fdCount, which } from './helpers/env.ts';

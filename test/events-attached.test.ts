@@ -9,7 +9,8 @@ import { spawn } from 'node:child_process';
 import { describe, expect } from 'vitest';
 import { loadCollectionSpec } from '../bpf/loader/collection-spec.ts';
 import { loadCollection } from '../bpf/loader/collection.ts';
-import { PerfBufferReader, RingBufferReader } from '../bpf/events/index.ts';
+import { PerfBufferReader } from '../bpf/events/perfbuf.ts';
+import { RingBufferReader } from '../bpf/events/ringbuf.ts';
 import { fdCount } from './helpers/env.ts';
 import { ktest } from './helpers/kernel.ts';
 

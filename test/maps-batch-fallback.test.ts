@@ -7,7 +7,8 @@
  * checked in maps-ops.test.ts).
  */
 import { describe, expect } from 'vitest';
-import { BpfMap, setBpfBackend, type BpfBackend } from '../lib/index.ts';
+import { BpfMap } from '../lib/index.ts';
+import { setBpfBackend, type BpfBackend } from '../lib/testing.ts';
 import { BpfCmd } from '../syscall/bpf.ts';
 import { ktest } from './helpers/kernel.ts';
 

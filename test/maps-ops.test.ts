@@ -5,22 +5,8 @@
  * syscall, integer keys and values, typed views.
  */
 import { describe, expect } from 'vitest';
-import {
-  BpfError,
-  BpfMap,
-  IterationRestartedError,
-  MapFlags,
-  MapSizeError,
-  NotSupportedError,
-  UpdateFlags,
-  possibleCpuCount,
-  setBpfBackend,
-  u32,
-  u64,
-  u8,
-  type BatchCursor,
-  type MapSpec,
-} from '../lib/index.ts';
+import { BpfError, BpfMap, IterationRestartedError, MapFlags, MapSizeError, NotSupportedError, UpdateFlags, possibleCpuCount, u32, u64, u8, type BatchCursor, type MapSpec } from '../lib/index.ts';
+import { setBpfBackend } from '../lib/testing.ts';
 import { BpfCmd } from '../syscall/bpf.ts';
 import { ktest } from './helpers/kernel.ts';
 import { thrown } from './helpers/thrown.ts';

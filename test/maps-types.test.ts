@@ -6,23 +6,8 @@ import { kernelBtf } from '../bpf/btf/kernel.ts';
 import { openSync, closeSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
-import {
-  BpfError,
-  BpfMap,
-  BtfHandle,
-  MapFlags,
-  MapType,
-  NotSupportedError,
-  isMapTypeSupported,
-  lpmKeyFromCidr,
-  possibleCpuCount,
-  setBpfBackend,
-  Program,
-  asm,
-  encodeInsns,
-  progInfoByFd,
-  type MapSpec,
-} from '../lib/index.ts';
+import { BpfError, BpfMap, BtfHandle, MapFlags, MapType, NotSupportedError, isMapTypeSupported, lpmKeyFromCidr, possibleCpuCount, Program, asm, encodeInsns, progInfoByFd, type MapSpec } from '../lib/index.ts';
+import { setBpfBackend } from '../lib/testing.ts';
 import { tinyIntBtf } from '../bpf/btf/handle.ts';
 import { pageSize } from '../syscall/mmap.ts';
 import { kernelSkipReason } from './helpers/env.ts';

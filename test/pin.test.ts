@@ -6,19 +6,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, type TestContext } from 'vitest';
-import {
-  BpfError,
-  BpfMap,
-  MapFlags,
-  PinPathError,
-  Program,
-  asm,
-  encodeInsns,
-  isBpffs,
-  possibleCpuCount,
-  setBpfBackend,
-  type MapSpec,
-} from '../lib/index.ts';
+import { BpfError, BpfMap, MapFlags, PinPathError, Program, asm, encodeInsns, isBpffs, possibleCpuCount, type MapSpec } from '../lib/index.ts';
+import { setBpfBackend } from '../lib/testing.ts';
 import { BPFFS, bpffsSkipReason, which } from './helpers/env.ts';
 import { pintest } from './helpers/kernel.ts';
 import { thrown } from './helpers/thrown.ts';

@@ -9,18 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildSync } from 'esbuild';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  BpfCmd,
-  BpfError,
-  BpfMap,
-  MapFlags,
-  NotSupportedError,
-  TsbpfError,
-  mapInfoByFd,
-  setBpfBackend,
-  type AttrRef,
-  type BpfBackend,
-} from '../lib/index.ts';
+import { BpfError, BpfMap, MapFlags, NotSupportedError, TsbpfError, mapInfoByFd } from '../lib/index.ts';
+import { BpfCmd, setBpfBackend, type AttrRef, type BpfBackend } from '../lib/testing.ts';
 import { MapCreateAttr, GetIdAttr } from '../syscall/attr.ts';
 import { bpfCall, bpfCmdName } from '../syscall/bpf.ts';
 import { missingBpfCaps } from '../syscall/caps.ts';

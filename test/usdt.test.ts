@@ -20,19 +20,8 @@ import { loadCollection, type Collection } from '../bpf/loader/collection.ts';
 import { kernelBtf } from '../bpf/btf/kernel.ts';
 import type { Program } from '../bpf/programs/program.ts';
 import { ProgType } from '../bpf/programs/types.ts';
-import {
-  AttachError,
-  USDT_SPEC_SIZE,
-  UsdtArgType,
-  UsdtError,
-  UsdtLink,
-  attachUsdt,
-  encodeUsdtSpec,
-  parseUsdtArgs,
-  ptRegsOffsets,
-  readUsdtNotes,
-  usdtSites,
-} from '../bpf/link/index.ts';
+import { AttachError } from '../bpf/link/link.ts';
+import { USDT_SPEC_SIZE, UsdtArgType, UsdtError, UsdtLink, attachUsdt, encodeUsdtSpec, parseUsdtArgs, ptRegsOffsets, readUsdtNotes, usdtSites } from '../bpf/link/usdt.ts';
 import { parseElf } from '../elf/index.ts';
 import { ownedFdCount } from '../syscall/fd.ts';
 import { fdCount, which } from './helpers/env.ts';

@@ -18,7 +18,7 @@ import { btfFeatures, type BtfFeatures } from '../btf/features.ts';
 import { internalMapName, type CollectionSpec, type FuncSpec, type ObjMapSpec, type VariableSpec } from './collection-spec.ts';
 import { INSN_SIZE } from '../programs/insn.ts';
 import { fillKconfig } from './kconfig.ts';
-import { linkProgram, type LinkedProgram } from './relocate.ts';
+import { relocateProgram, type RelocatedProgram } from './relocate.ts';
 import { BpfMap } from '../maps/map.ts';
 import { MapFlags, MapType, isMapOfMaps, mapTypeName, resolveMapType } from '../maps/types.ts';
 import { Program, type LoadOptions } from '../programs/program.ts';
@@ -249,7 +249,7 @@ function load(spec: CollectionSpec, opts: CollectionOptions, coll: Collection): 
   for (const name of names) {
     const p = spec.programs[name];
     if (!p) throw new CollectionError('NO_PROGRAM', `no program '${name}' in the object; programs: ${Object.keys(spec.programs).join(', ')}`);
-    const linked = linkProgram(spec, name, {
+    const linked = relocateProgram(spec, name, {
       mapFd: (m) => {
         const map = coll.maps[m];
         if (!map) throw new CollectionError('NO_MAP', `program '${name}' refers to map '${m}', which the object does not define`);
@@ -381,7 +381,7 @@ function describe(x: { type: number; keySize: number; valueSize: number; maxEntr
   return `${mapTypeName(x.type)} key ${x.keySize} value ${x.valueSize} max_entries ${x.maxEntries} flags 0x${x.flags.toString(16)}`;
 }
 
-function sourceLine(linked: LinkedProgram, insn: number): SourceLine | undefined {
+function sourceLine(linked: RelocatedProgram, insn: number): SourceLine | undefined {
   let best: (typeof linked.lines)[number] | undefined;
   for (const l of linked.lines) if (l.insnOff <= insn && (!best || l.insnOff >= best.insnOff)) best = l;
   if (!best) return undefined;

@@ -1,5 +1,5 @@
 /**
- * Linking one program: its entry function followed by every subprogram it
+ * Relocating one program (instruction linking, not BPF links): its entry function followed by every subprogram it
  * reaches, appended in the order libbpf appends them (depth first, at the
  * first call), so that the final instructions, and so the kernel's program
  * tag, are the same as libbpf's. Then every reference is resolved: maps,
@@ -10,7 +10,7 @@ import { TsbpfError } from '../../errors.ts';
 import { type CollectionSpec, type FuncSpec, type Reloc, funcKey } from './collection-spec.ts';
 import { INSN_SIZE, Op, PseudoCall, PseudoSrc } from '../programs/insn.ts';
 
-export interface LinkedProgram {
+export interface RelocatedProgram {
   insns: Uint8Array;
   /** Functions in the final layout with their first instruction. */
   layout: { func: FuncSpec; start: number }[];
@@ -23,7 +23,7 @@ export interface LinkedProgram {
 }
 
 /** What the loader knows at link time: fds of maps, and how to resolve externs and CO-RE. */
-export interface LinkContext {
+export interface RelocationContext {
   mapFd(name: string): number;
   /** Resolve an extern reference at `insn` (absolute) of `insns`; patch it in place. */
   extern(name: string, insns: DataView, insn: number, func: FuncSpec): void;
@@ -31,9 +31,9 @@ export interface LinkContext {
   core?(func: FuncSpec, insns: Uint8Array, start: number): void;
 }
 
-export class LinkError extends TsbpfError {
+export class RelocationError extends TsbpfError {
   constructor(program: string, message: string) {
-    super('LINK_ERROR', `program '${program}': ${message}`);
+    super('RELOCATION_FAILED', `program '${program}': ${message}`);
   }
 }
 
@@ -44,11 +44,11 @@ function lengthOf(f: FuncSpec): number {
   return f.insns.byteLength / INSN_SIZE;
 }
 
-export function linkProgram(spec: CollectionSpec, programName: string, ctx: LinkContext): LinkedProgram {
+export function relocateProgram(spec: CollectionSpec, programName: string, ctx: RelocationContext): RelocatedProgram {
   const prog = spec.programs[programName];
-  if (!prog) throw new LinkError(programName, 'no such program');
+  if (!prog) throw new RelocationError(programName, 'no such program');
   const entry = spec.functions[prog.func];
-  if (!entry) throw new LinkError(programName, `entry function ${prog.func} is missing`);
+  if (!entry) throw new RelocationError(programName, `entry function ${prog.func} is missing`);
 
   const layout: { func: FuncSpec; start: number }[] = [];
   const placed = new Map<FuncSpec, number>();
@@ -73,7 +73,7 @@ export function linkProgram(spec: CollectionSpec, programName: string, ctx: Link
       insn = from.offset + local + imm + 1;
     }
     const f = spec.functions[funcKey(sec, insn)];
-    if (!f) throw new LinkError(programName, `'${from.name}' instruction ${local} calls instruction ${insn} of section ${sec}, which does not start a function`);
+    if (!f) throw new RelocationError(programName, `'${from.name}' instruction ${local} calls instruction ${insn} of section ${sec}, which does not start a function`);
     return f;
   };
 
