@@ -244,4 +244,3 @@ export const ringbuf: Workload = drainWorkload({
   },
 });
 
-export { perfbuf } from './perfbuf.ts';

@@ -7,7 +7,7 @@
  * cgroup, socket) are left alone.
  */
 import type { ObjProgramSpec } from './collection-spec.ts';
-import type { Collection } from './collection.ts';
+import type { BpfMap } from '../maps/map.ts';
 import type { Program } from '../programs/program.ts';
 import { TsbpfError } from '../../errors.ts';
 import { attachIter } from '../link/iter.ts';
@@ -19,7 +19,8 @@ import { attachUprobe } from '../link/uprobe.ts';
 import { attachUsdt } from '../link/usdt.ts';
 
 /** Attach one program as its section says; undefined when the section names no complete hook. */
-export function autoAttach(prog: Program, spec: ObjProgramSpec, coll?: Collection): Link | undefined {
+/** `coll`: the maps of the collection `prog` was loaded in (USDT programs write their specs there). */
+export function autoAttach(prog: Program, spec: ObjProgramSpec, coll?: { readonly maps: Readonly<Record<string, BpfMap>> }): Link | undefined {
   const to = spec.attachTo;
   const sec = spec.sectionName;
   switch (spec.autoAttach) {
