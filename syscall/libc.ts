@@ -30,6 +30,7 @@ export interface Libc {
   read(fd: number, buf: number, len: number): number;
   write(fd: number, buf: number, len: number): number;
   sysconf(name: number): number;
+  mount(source: string, target: string, fstype: string, flags: number, data: null): number;
 }
 
 export const nr = SYSCALLS[process.arch] ?? SYSCALLS['x64']!;
@@ -57,6 +58,7 @@ export function libc(): Libc {
     read: lib.func('read', 'long', ['int', 'uintptr_t', 'size_t']),
     write: lib.func('write', 'long', ['int', 'uintptr_t', 'size_t']),
     sysconf: lib.func('sysconf', 'long', ['int']),
+    mount: lib.func('mount', 'int', ['str', 'str', 'str', 'unsigned long', 'void *']),
   };
   return bound;
 }
