@@ -38,6 +38,15 @@ export function checkTimeout(timeout: unknown): number | undefined {
   return timeout;
 }
 
+/** Check a polling interval option: 0 (never) or a finite number of ms up to MAX_WAIT_MS. */
+export function checkInterval(interval: unknown): number {
+  if (interval === undefined) return 0;
+  if (typeof interval !== 'number' || !Number.isFinite(interval) || interval < 0 || interval > MAX_WAIT_MS) {
+    throw new TsbpfError('BAD_OPTION', `interval must be a finite number of milliseconds from 0 to ${MAX_WAIT_MS} (0: never), got ${typeof interval === 'number' ? interval : typeof interval}`);
+  }
+  return interval;
+}
+
 interface Waiter {
   resolve(v: boolean): void;
   reject(e: unknown): void;
@@ -61,7 +70,7 @@ export class Wakeup {
    */
   constructor(fds: number[], events: { readable?: boolean; writable?: boolean }, ready: () => boolean, interval = 0) {
     this.#ready = ready;
-    this.#interval = interval;
+    this.#interval = checkInterval(interval);
     try {
       for (const fd of fds) this.addFd(fd, events);
     } catch (e) {

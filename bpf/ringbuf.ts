@@ -47,6 +47,7 @@ import { pageSize } from '../syscall/mmap.ts';
 import { RingMapping, PROT_READ, PROT_WRITE } from '../syscall/poll.ts';
 import type { WaitOptions } from './event-loop.ts';
 import type { RecordView, RecordCallback } from './event-record.ts';
+import { checkIndex, checkLimit } from './event-args.ts';
 import { EventReader, type DrainState } from './event-reader.ts';
 
 const DISCARD = 0x40000000;
@@ -410,6 +411,7 @@ export class RingBufferReader extends EventReader<RingRecord, WaitOptions & { ca
   lease(ring = 0, max = Infinity): RingLease {
     this._open();
     const r = this.#ring(ring);
+    checkLimit('lease() max', max);
     if (r.lease) throw new TsbpfError('LEASED', `ring ${ring} already has an outstanding lease`);
     this._dropQueue();
     const lo = r.c32[0]!;
@@ -493,9 +495,9 @@ export class RingBufferReader extends EventReader<RingRecord, WaitOptions & { ca
 
   #ring(i: number): Ring {
     this._open();
-    const r = this.#rings[i];
-    if (!r) throw new RangeError(`no ring ${i} (the reader has ${this.#rings.length})`);
-    return r;
+    const r = Number.isInteger(i) ? this.#rings[i] : undefined;
+    if (!r) checkIndex(`ring`, i, this.#rings.length);
+    return r!;
   }
 
   protected override _release(): void {
