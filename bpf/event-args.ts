@@ -40,3 +40,8 @@ export function checkLimit(name: string, v: unknown): number {
   if (v === Infinity) return v;
   return checkInt(name, v, 1, Number.MAX_SAFE_INTEGER);
 }
+
+/** A callback given where records are delivered: a non-function would throw on the first record, which would then count as consumed. */
+export function checkCallback(name: string, v: unknown): void {
+  if (v !== undefined && typeof v !== 'function') throw new EventArgumentError(name, `must be a function, got ${show(v)}`);
+}

@@ -32,7 +32,7 @@ import { perfAttr, PerfType, PerfSwConfig, PERF_SAMPLE_RAW, PerfAttrFlag } from 
 import { RingMapping, PROT_READ, PROT_WRITE } from '../syscall/poll.ts';
 import type { WaitOptions } from './event-loop.ts';
 import { backRecord, pointRecord, type RecordView, type RecordCallback } from './event-record.ts';
-import { checkInt, EventArgumentError } from './event-args.ts';
+import { checkCallback, checkInt, EventArgumentError } from './event-args.ts';
 import { EventReader, type DrainState, type Queued } from './event-reader.ts';
 import { loadPos, ownPos, storePos } from './ringbuf.ts';
 
@@ -265,6 +265,8 @@ export class PerfBufferReader extends EventReader<PerfEvent, WaitOptions & { cal
     if (this._depth) throw new TsbpfError('REENTRANT', 'PerfBufferReader.consume() called from one of its own callbacks');
     const cb = callback ?? this.#callback;
     if (!cb) throw new TsbpfError('NO_CALLBACK', 'consume() needs a callback (or one given to the reader)');
+    checkCallback('callback', cb);
+    checkCallback('onLost', onLost ?? this.#onLost);
     this._dropQueue();
     let n = 0;
     try {

@@ -47,7 +47,7 @@ import { pageSize } from '../syscall/mmap.ts';
 import { RingMapping, PROT_READ, PROT_WRITE } from '../syscall/poll.ts';
 import type { WaitOptions } from './event-loop.ts';
 import type { RecordView, RecordCallback } from './event-record.ts';
-import { checkIndex, checkLimit } from './event-args.ts';
+import { checkCallback, checkIndex, checkLimit } from './event-args.ts';
 import { EventReader, type DrainState } from './event-reader.ts';
 
 const DISCARD = 0x40000000;
@@ -345,6 +345,7 @@ export class RingBufferReader extends EventReader<RingRecord, WaitOptions & { ca
       for (const r of this.#rings) {
         const cb = callback ?? r.callback ?? this.#callback;
         if (!cb) throw new TsbpfError('NO_CALLBACK', 'consume() needs a callback (or one given to the reader or to add())');
+        checkCallback('callback', cb);
         if (r.lease) throw new TsbpfError('LEASED', `ring ${r.index} has an outstanding lease: commit or cancel it first`);
         const got = this.#drain(r, cb);
         n += got;
@@ -362,6 +363,7 @@ export class RingBufferReader extends EventReader<RingRecord, WaitOptions & { ca
     const r = this.#ring(ring);
     const cb = callback ?? r.callback ?? this.#callback;
     if (!cb) throw new TsbpfError('NO_CALLBACK', 'consumeRing() needs a callback');
+    checkCallback('callback', cb);
     if (this._depth) throw new TsbpfError('REENTRANT', 'RingBufferReader.consumeRing() called from one of its own callbacks');
     if (r.lease) throw new TsbpfError('LEASED', `ring ${r.index} has an outstanding lease`);
     this._dropQueue();

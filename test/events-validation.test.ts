@@ -66,6 +66,8 @@ describe('event-stream input validation', () => {
     for (const ring of [-1, 1, 0.5, NaN]) typed(thrown(() => r.lease(ring), `ring ${ring}`), 'BAD_ARGUMENT');
     typed(thrown(() => r.consumeRing(7, () => {})), 'BAD_ARGUMENT');
     typed(thrown(() => r.pending(-1)), 'BAD_ARGUMENT');
+    // A callback that is not a function is refused before a record is taken (not consumed by a TypeError).
+    typed(thrown(() => r.consume(42 as never)), 'BAD_ARGUMENT');
     // Nothing was left leased: all three records are there.
     expect(r.consume(() => {})).toBe(3);
   });
