@@ -2,11 +2,14 @@
  * Pin paths must live on a bpf filesystem: refuse anything else with a clear
  * error before the kernel answers with a bare EPERM or ENOENT.
  */
-import { statfsSync, unlinkSync, existsSync } from 'node:fs';
-import { basename, dirname, isAbsolute } from 'node:path';
+import { statfsSync, unlinkSync, existsSync, mkdirSync } from 'node:fs';
+import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { TsbpfError } from '../errors.ts';
+import { ensureMounted, FsMagic, MountError } from '../syscall/mount.ts';
 
-const BPF_FS_MAGIC = 0xcafe4a11;
+const BPF_FS_MAGIC = FsMagic.BPF;
+/** Where bpffs lives by convention; mounted on demand like bpftool does. */
+export const BPFFS_ROOT = '/sys/fs/bpf';
 
 export class PinPathError extends TsbpfError {
   readonly path: string;
@@ -24,16 +27,52 @@ export function isBpffs(dir: string): boolean {
   }
 }
 
+/**
+ * A path at or under /sys/fs/bpf needs bpffs there: mount it when it is
+ * missing (a fresh machine may not mount it at boot), as bpftool does.
+ */
+export function ensureBpffsFor(path: string): void {
+  if (path !== BPFFS_ROOT && !path.startsWith(BPFFS_ROOT + '/')) return;
+  try {
+    ensureMounted('bpf', BPFFS_ROOT, BPF_FS_MAGIC, 'BAD_PIN_PATH');
+  } catch (e) {
+    if (e instanceof MountError) throw new PinPathError(path, e.message);
+    throw e;
+  }
+}
+
+/**
+ * Create a pin directory and its parents (mounting bpffs first when the path
+ * is under /sys/fs/bpf). One component at a time: Node's recursive mkdirSync
+ * loops forever when sysfs answers EPERM (a /sys/fs/bpf without bpffs).
+ */
+export function makePinDir(dir: string): void {
+  if (!dir || dir.includes('\0')) throw new PinPathError(dir, 'needs a directory path without NUL bytes');
+  const abs = resolve(dir);
+  ensureBpffsFor(abs);
+  const parts = abs.split('/').filter(Boolean);
+  for (let i = 1; i <= parts.length; i++) {
+    const p = '/' + parts.slice(0, i).join('/');
+    if (existsSync(p)) continue;
+    try {
+      mkdirSync(p);
+    } catch (e) {
+      throw new PinPathError(dir, `cannot create ${p}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
+  }
+}
+
 /** Check that `path` can be pinned to (`pin`) or opened from (`open`). */
 export function checkPinPath(path: string, mode: 'pin' | 'open'): void {
   if (!path || !isAbsolute(path)) throw new PinPathError(path, 'must be an absolute path on bpffs (e.g. /sys/fs/bpf/name)');
   if (path.includes('\0')) throw new PinPathError(path, 'contains a NUL byte');
   const dir = dirname(path);
+  ensureBpffsFor(dir);
   // bpffs refuses names with a dot (its lookup returns EPERM for them).
   if (mode === 'pin' && basename(path).includes('.')) throw new PinPathError(path, "bpffs does not allow '.' in names (libbpf pins '.data' as '_data')");
   if (!existsSync(dir)) throw new PinPathError(path, `directory ${dir} does not exist`);
   if (!isBpffs(dir)) {
-    throw new PinPathError(path, `${dir} is not on a bpf filesystem (mount one with: mount -t bpf bpf /sys/fs/bpf)`);
+    throw new PinPathError(path, `${dir} is not on a bpf filesystem (pin under /sys/fs/bpf, where tsbpf mounts bpffs when it is missing)`);
   }
   if (mode === 'open' && !existsSync(path)) throw new PinPathError(path, 'nothing is pinned there');
 }

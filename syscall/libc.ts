@@ -30,6 +30,10 @@ export interface Libc {
   read(fd: number, buf: number, len: number): number;
   write(fd: number, buf: number, len: number): number;
   sysconf(name: number): number;
+  epoll_create1(flags: number): number;
+  epoll_ctl(epfd: number, op: number, fd: number, event: number): number;
+  epoll_wait(epfd: number, events: number, maxevents: number, timeout: number): number;
+  mount(source: string, target: string, fstype: string, flags: number, data: null): number;
 }
 
 export const nr = SYSCALLS[process.arch] ?? SYSCALLS['x64']!;
@@ -57,6 +61,10 @@ export function libc(): Libc {
     read: lib.func('read', 'long', ['int', 'uintptr_t', 'size_t']),
     write: lib.func('write', 'long', ['int', 'uintptr_t', 'size_t']),
     sysconf: lib.func('sysconf', 'long', ['int']),
+    epoll_create1: lib.func('epoll_create1', 'int', ['int']),
+    epoll_ctl: lib.func('epoll_ctl', 'int', ['int', 'int', 'int', 'uintptr_t']),
+    epoll_wait: lib.func('epoll_wait', 'int', ['int', 'uintptr_t', 'int', 'int']),
+    mount: lib.func('mount', 'int', ['str', 'str', 'str', 'unsigned long', 'void *']),
   };
   return bound;
 }

@@ -13,7 +13,8 @@
  *   kept past close() therefore reads zeros instead of crashing the process.
  */
 import { BpfError } from './errors.ts';
-import { koffi, lastErrno, libc, pointerAddress, viewOf } from './libc.ts';
+import { adoptFd, closeFd } from './fd.ts';
+import { addressOf, koffi, lastErrno, libc, pointerAddress, viewOf } from './libc.ts';
 
 // ---------------------------------------------------------------- fd watches
 
@@ -78,6 +79,12 @@ export class FdWatch {
     this.#h?.stop();
   }
 
+  /** Whether the handle keeps Node's event loop alive (it does by default). */
+  setRef(ref: boolean): void {
+    if (ref) this.#h?.ref();
+    else this.#h?.unref();
+  }
+
   /** Release the handle for good. */
   close(): void {
     if (this.#closed) return;
@@ -85,6 +92,61 @@ export class FdWatch {
     this.#active = false;
     this.#h?.close();
     this.#h = undefined;
+  }
+}
+
+// ---------------------------------------------------------------- epoll sets
+
+const EPOLL_CLOEXEC = 0x80000;
+const EPOLL_CTL_ADD = 1;
+const EPOLLIN = 0x001;
+const EPOLLOUT = 0x004;
+const EPOLLET = 1 << 31;
+/** struct epoll_event: u32 events + u64 data, packed (12 bytes) on x86-64, 16 elsewhere. */
+const EVENT_SIZE = process.arch === 'x64' ? 12 : 16;
+const DRAIN_BATCH = 64;
+
+/**
+ * One epoll set of our own for all the fds of a reader, each registered once,
+ * edge-triggered, watched on Node's loop through its single epoll fd (which
+ * stays watched for the set's life: see Wakeup).
+ *
+ * Why not one uv_poll per fd, started and stopped per wait: perf fds report
+ * readiness destructively (perf_poll swaps rb->poll to 0), and re-adding an fd
+ * to epoll polls it once to queue it and once more to report it, so a wake-up
+ * that came in between is consumed by the first poll and never reported:
+ * records then sit unread until the next wake-up. Registered once, every
+ * wake-up reaches the set's ready list through its wait-queue callback.
+ */
+export class EpollSet {
+  readonly fd: number;
+  readonly #events = new Uint8Array(EVENT_SIZE * DRAIN_BATCH);
+  #closed = false;
+
+  constructor() {
+    const fd = libc().epoll_create1(EPOLL_CLOEXEC);
+    if (fd < 0) throw new BpfError('epoll_create1', lastErrno());
+    this.fd = adoptFd(fd);
+  }
+
+  /** Register `fd` once (edge-triggered), for readability or writability. */
+  add(fd: number, want: { readable?: boolean; writable?: boolean }): void {
+    const ev = new Uint8Array(16);
+    new DataView(ev.buffer).setUint32(0, ((want.readable ? EPOLLIN : 0) | (want.writable ? EPOLLOUT : 0) | EPOLLET) >>> 0, true);
+    if (libc().epoll_ctl(this.fd, EPOLL_CTL_ADD, fd, addressOf(ev)) !== 0) throw new BpfError('epoll_ctl(EPOLL_CTL_ADD)', lastErrno(), { object: `fd ${fd}` });
+  }
+
+  /** Empty the ready list (epoll_wait with no timeout), so the set's own fd stops reporting until the next wake-up. */
+  drain(): void {
+    if (this.#closed) return;
+    const addr = addressOf(this.#events);
+    while (libc().epoll_wait(this.fd, addr, DRAIN_BATCH, 0) === DRAIN_BATCH);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    closeFd(this.fd);
   }
 }
 

@@ -30,10 +30,10 @@ describe('records from an attached tracepoint, triggered by another process', ()
       using coll = loadCollection(loadCollectionSpec(OBJ));
       coll.attachAll();
       using ring = new RingBufferReader(coll.maps.rb!);
-      using perf = new PerfBufferReader(coll.maps.pb!, { pages: 64 });
+      using perf = new PerfBufferReader(coll.maps.pb!, { pages: 256 }); // 1 MiB per CPU > N × 32 bytes
       const child = getpidChild(N);
       coll.variables.target_tgid!.set(child.pid!);
-      const exited = new Promise((res) => child.on('exit', res));
+      const exited = new Promise<number | null>((res) => child.on('exit', res));
       child.stdin!.write('go\n');
 
       let next = 0n;
@@ -44,17 +44,12 @@ describe('records from an attached tracepoint, triggered by another process', ()
         next++;
       };
       const perfCb = () => void perfSeen++;
-      // Drain while the child runs, then what is left.
-      const deadline = Date.now() + 30_000;
-      let done = false;
-      void exited.then(() => (done = true));
-      while (!done && Date.now() < deadline) {
-        ring.consume(ringCb);
-        perf.consume(perfCb);
-        await new Promise((r) => setTimeout(r, 5));
-      }
-      ring.consume(ringCb);
-      perf.consume(perfCb);
+      // Wait for the condition, not for a time: every record is in the ring
+      // buffer, and the perf buffers hold them all too (pages: 256 above, so no sample
+      // can be lost, so none can be lost unreported behind the last one).
+      while (next < BigInt(N)) await ring.poll({ callback: ringCb });
+      while (perfSeen + perf.lost < N) await perf.poll({ callback: perfCb });
+      expect(await exited).toBe(0);
       expect(bad).toBe(0);
       expect(next).toBe(BigInt(N));
       expect(perfSeen + Number(perf.lost)).toBe(N);

@@ -33,6 +33,7 @@ import { perfAttr, PerfType, PerfSwConfig, PERF_SAMPLE_RAW, PerfAttrFlag } from 
 import { RingMapping, PROT_READ, PROT_WRITE } from '../../syscall/poll.ts';
 import type { WaitOptions } from './loop.ts';
 import { backRecord, pointRecord, type RecordView, type RecordCallback } from './record.ts';
+import { checkCallback, checkInt, EventArgumentError } from './args.ts';
 import { EventReader, type DrainState, type Queued } from './reader.ts';
 import { loadPos, ownPos, storePos } from './ringbuf.ts';
 
@@ -144,11 +145,12 @@ export class PerfBufferReader extends EventReader<PerfEvent, WaitOptions & { cal
     super('cpu', 'perf buffer reader', opts.interval ?? 0);
     this.#callback = opts.callback;
     this.#onLost = opts.onLost;
-    const pages = opts.pages ?? 64;
-    if (!Number.isInteger(pages) || pages < 1 || (pages & (pages - 1)) !== 0) {
-      throw new TsbpfError('BAD_OPTION', `pages must be a power of two, got ${pages}`);
-    }
     const page = pageSize();
+    // The data area is indexed with 32-bit offsets: at most 1 GiB per CPU.
+    const pages = checkInt('pages', opts.pages ?? 64, 1, 2 ** 30 / page, 'BAD_OPTION');
+    if ((pages & (pages - 1)) !== 0) throw new EventArgumentError('pages', `must be a power of two, got ${pages}`, 'BAD_OPTION');
+    if (opts.wakeupEvents !== undefined) checkInt('wakeupEvents', opts.wakeupEvents, 1, 0xffffffff, 'BAD_OPTION');
+    if (opts.watermark !== undefined) checkInt('watermark', opts.watermark, 1, pages * page, 'BAD_OPTION');
     this.bufferSize = pages * page;
     const m = BpfMap.fromFd(typeof map === 'number' ? map : map.fd);
     this.#map = m;
@@ -170,8 +172,16 @@ export class PerfBufferReader extends EventReader<PerfEvent, WaitOptions & { cal
         const online = new Set(onlineCpus());
         cpus = possibleCpus().filter((c) => online.has(c) && c < m.maxEntries);
       }
+      if (!Array.isArray(cpus)) throw new EventArgumentError('cpus', 'must be an array of CPU numbers', 'BAD_OPTION');
+      const seen = new Set<number>();
       for (const cpu of cpus) {
+        checkInt('cpus[]', cpu, 0, 0xffffffff, 'BAD_OPTION');
+        // Two buffers for one CPU would both claim its slot in the map: the first would never see a record.
+        if (seen.has(cpu)) throw new EventArgumentError('cpus', `lists CPU ${cpu} twice`, 'BAD_OPTION');
+        seen.add(cpu);
         if (cpu >= m.maxEntries) throw new TsbpfError('BAD_OPTION', `CPU ${cpu} is beyond the map's ${m.maxEntries} entries`);
+      }
+      for (const cpu of cpus) {
         const fd = perfEventOpen(attr, -1, cpu);
         let mapping: RingMapping;
         try {
@@ -256,6 +266,8 @@ export class PerfBufferReader extends EventReader<PerfEvent, WaitOptions & { cal
     if (this._depth) throw new TsbpfError('REENTRANT', 'PerfBufferReader.consume() called from one of its own callbacks');
     const cb = callback ?? this.#callback;
     if (!cb) throw new TsbpfError('NO_CALLBACK', 'consume() needs a callback (or one given to the reader)');
+    checkCallback('callback', cb);
+    checkCallback('onLost', onLost ?? this.#onLost);
     this._dropQueue();
     let n = 0;
     try {
@@ -414,7 +426,7 @@ export class PerfBufferReader extends EventReader<PerfEvent, WaitOptions & { cal
   #buf(cpu: number): CpuBuf {
     this._open();
     const b = this.#bufs.find((x) => x.cpu === cpu);
-    if (!b) throw new RangeError(`no perf buffer for CPU ${cpu} (reading ${this.cpus.join(', ')})`);
+    if (!b) throw new EventArgumentError('cpu', `${typeof cpu === 'number' ? cpu : typeof cpu} has no perf buffer (reading ${this.cpus.join(', ')})`);
     return b;
   }
 

@@ -13,7 +13,7 @@
  * call, never per record.
  */
 import { TsbpfError } from '../../errors.ts';
-import { Wakeup, type WaitOptions } from './loop.ts';
+import { checkTimeout, Wakeup, type WaitOptions } from './loop.ts';
 import { RecordView, backRecord, expireRecord } from './record.ts';
 
 /** What the hot loop reports besides its position (a plain object: fields, no allocation per call). */
@@ -67,6 +67,11 @@ export abstract class EventReader<T, P extends WaitOptions> implements Disposabl
 
   /** Resolves true once a record is ready, false on close or timeout; rejects when `signal` aborts. */
   wait(opts: WaitOptions = {}): Promise<boolean> {
+    try {
+      checkTimeout(opts.timeout);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     if (this.closed) return Promise.resolve(false);
     return this.#wake.wait(opts);
   }
@@ -76,6 +81,7 @@ export abstract class EventReader<T, P extends WaitOptions> implements Disposabl
    * many were delivered (0 on close/timeout, or when only lost-sample reports came).
    */
   async poll(opts: P = {} as P): Promise<number> {
+    checkTimeout(opts.timeout);
     for (;;) {
       const before = this._reported();
       const n = this._consume(opts);
@@ -90,8 +96,12 @@ export abstract class EventReader<T, P extends WaitOptions> implements Disposabl
    * iterators of one reader share its queue (no record is yielded twice).
    */
   async *records(opts: WaitOptions = {}): AsyncGenerator<T, void, undefined> {
+    checkTimeout(opts.timeout);
+    const signal = opts.signal;
     for (;;) {
       if (this.closed) return;
+      // Abort means stop: not one more record, even of those already waiting (they stay in the ring, unconsumed).
+      if (signal?.aborted) throw signal.reason;
       const e = this.#shift();
       if (e !== undefined) {
         yield e;

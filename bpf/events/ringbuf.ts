@@ -47,6 +47,7 @@ import { pageSize } from '../../syscall/mmap.ts';
 import { RingMapping, PROT_READ, PROT_WRITE } from '../../syscall/poll.ts';
 import type { WaitOptions } from './loop.ts';
 import type { RecordView, RecordCallback } from './record.ts';
+import { checkCallback, checkIndex, checkLimit } from './args.ts';
 import { EventReader, type DrainState } from './reader.ts';
 
 const DISCARD = 0x40000000;
@@ -344,6 +345,7 @@ export class RingBufferReader extends EventReader<RingRecord, WaitOptions & { ca
       for (const r of this.#rings) {
         const cb = callback ?? r.callback ?? this.#callback;
         if (!cb) throw new TsbpfError('NO_CALLBACK', 'consume() needs a callback (or one given to the reader or to add())');
+        checkCallback('callback', cb);
         if (r.lease) throw new TsbpfError('LEASED', `ring ${r.index} has an outstanding lease: commit or cancel it first`);
         const got = this.#drain(r, cb);
         n += got;
@@ -361,6 +363,7 @@ export class RingBufferReader extends EventReader<RingRecord, WaitOptions & { ca
     const r = this.#ring(ring);
     const cb = callback ?? r.callback ?? this.#callback;
     if (!cb) throw new TsbpfError('NO_CALLBACK', 'consumeRing() needs a callback');
+    checkCallback('callback', cb);
     if (this._depth) throw new TsbpfError('REENTRANT', 'RingBufferReader.consumeRing() called from one of its own callbacks');
     if (r.lease) throw new TsbpfError('LEASED', `ring ${r.index} has an outstanding lease`);
     this._dropQueue();
@@ -410,6 +413,7 @@ export class RingBufferReader extends EventReader<RingRecord, WaitOptions & { ca
   lease(ring = 0, max = Infinity): RingLease {
     this._open();
     const r = this.#ring(ring);
+    checkLimit('lease() max', max);
     if (r.lease) throw new TsbpfError('LEASED', `ring ${ring} already has an outstanding lease`);
     this._dropQueue();
     const lo = r.c32[0]!;
@@ -493,9 +497,9 @@ export class RingBufferReader extends EventReader<RingRecord, WaitOptions & { ca
 
   #ring(i: number): Ring {
     this._open();
-    const r = this.#rings[i];
-    if (!r) throw new RangeError(`no ring ${i} (the reader has ${this.#rings.length})`);
-    return r;
+    const r = Number.isInteger(i) ? this.#rings[i] : undefined;
+    if (!r) checkIndex(`ring`, i, this.#rings.length);
+    return r!;
   }
 
   protected override _release(): void {

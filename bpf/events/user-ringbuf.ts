@@ -21,7 +21,8 @@ import { MapType, mapTypeName } from '../maps/types.ts';
 import { TsbpfError } from '../../errors.ts';
 import { pageSize } from '../../syscall/mmap.ts';
 import { RingMapping, PROT_READ, PROT_WRITE } from '../../syscall/poll.ts';
-import { Wakeup, type WaitOptions } from './loop.ts';
+import { checkTimeout, Wakeup, type WaitOptions } from './loop.ts';
+import { checkInt } from './args.ts';
 import { loadPos, ownPos, storePos } from './ringbuf.ts';
 
 const BUSY = 0x80000000 | 0;
@@ -39,21 +40,27 @@ export class UserRecord {
   /** The record's bytes in the ring (zero-copy); do not touch after submit/discard. */
   readonly data: Uint8Array;
   #settle: ((discard: boolean) => void) | undefined;
+  readonly #closed: () => boolean;
 
   /** @internal */
-  constructor(data: Uint8Array, settle: (discard: boolean) => void) {
+  constructor(data: Uint8Array, settle: (discard: boolean) => void, closed: () => boolean) {
     this.data = data;
     this.#settle = settle;
+    this.#closed = closed;
   }
 
   get settled(): boolean {
     return this.#settle === undefined;
   }
 
-  /** Hand the record to the kernel. */
+  /** Hand the record to the kernel. Throws CLOSED once the ring is closed (close() discarded the record: it is not sent). */
   submit(): void {
     const s = this.#settle;
     if (!s) throw new TsbpfError('SETTLED', 'the record was already submitted or discarded');
+    if (this.#closed()) {
+      this.#settle = undefined;
+      throw new TsbpfError('CLOSED', 'the user ring buffer was closed before submit(): the record was discarded, not sent');
+    }
     this.#settle = undefined;
     s(false);
   }
@@ -133,8 +140,9 @@ export class UserRingBuffer implements Disposable {
   /** Reserve `length` bytes; undefined when the ring has no room now. Throws E2BIG when it never could. */
   reserve(length: number): UserRecord | undefined {
     if (this.#closed) throw new TsbpfError('CLOSED', 'the user ring buffer is closed');
-    if (!Number.isInteger(length) || length < 0 || length > 0x3fffffff) throw new RangeError(`bad record length ${length}`);
-    const total = (length + 15) & ~7;
+    checkInt('record length', length, 0, Number.MAX_SAFE_INTEGER);
+    // Bigger than the 30-bit length field or the ring: it could never fit.
+    const total = length > 0x3fffffff ? Infinity : (length + 15) & ~7;
     if (total > this.size) throw new TsbpfError('E2BIG', `a ${length}-byte record needs ${total} bytes; the ring has ${this.size}`);
     const prod = ownPos(this.#p32, 0);
     if (this.size - (prod - loadPos(this.#c32, 0)) < total) return undefined;
@@ -145,14 +153,19 @@ export class UserRingBuffer implements Disposable {
     storePos(this.#p32, this.#p64, 0, prod + total);
     this.#open.add(off);
     const data = new Uint8Array(this.#u8.buffer, this.#u8.byteOffset + off + 8, length);
-    return new UserRecord(data, (discard) => {
-      if (!this.#open.delete(off) || this.#closed) return;
-      Atomics.exchange(this.#hdr, hi, discard ? length | DISCARD : length);
-    });
+    return new UserRecord(
+      data,
+      (discard) => {
+        if (!this.#open.delete(off) || this.#closed) return;
+        Atomics.exchange(this.#hdr, hi, discard ? length | DISCARD : length);
+      },
+      () => this.#closed,
+    );
   }
 
   /** Reserve, waiting for room (the kernel's drain frees it); resolves undefined on close or timeout. */
   async reserveAsync(length: number, opts: WaitOptions = {}): Promise<UserRecord | undefined> {
+    checkTimeout(opts.timeout);
     for (;;) {
       const r = this.reserve(length);
       if (r) return r;

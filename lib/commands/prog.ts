@@ -1,10 +1,9 @@
 /** `tsbpf prog ...` and `tsbpf obj show`: load objects like bpftool, describe them. */
-import { mkdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadCollectionSpec, type CollectionSpec } from '../../bpf/loader/collection-spec.ts';
 import { loadCollection } from '../../bpf/loader/collection.ts';
 import { VerifierError } from '../../bpf/programs/verifier.ts';
-import { isBpffs } from '../../bpf/pin.ts';
+import { isBpffs, makePinDir } from '../../bpf/pin.ts';
 import { mapTypeBpftoolName, resolveMapType } from '../../bpf/maps/types.ts';
 import { progTypeName, attachTypeName, resolveProgType, resolveAttachType, type ProgTypeName } from '../../bpf/programs/types.ts';
 import { INSN_SIZE } from '../../bpf/programs/insn.ts';
@@ -22,7 +21,7 @@ const loadall: Command = {
     if (!obj || !dir) throw new TsbpfError('USAGE', 'prog loadall needs OBJ and DIR');
     const type = flags.get('type');
     const spec = loadCollectionSpec(obj, type && type !== true ? { defaultProgramType: { type: type.toUpperCase() as ProgTypeName } } : {});
-    if (!existsSync(dir)) mkdirSync(dir, { recursive: true });
+    makePinDir(dir);
     if (!isBpffs(dir)) throw new TsbpfError('BAD_PIN_PATH', `${dir} is not on a bpf filesystem`);
     let coll;
     try {
@@ -48,7 +47,7 @@ const loadall: Command = {
       }
       const pinmaps = flags.get('pinmaps');
       if (pinmaps && pinmaps !== true) {
-        if (!existsSync(pinmaps)) mkdirSync(pinmaps, { recursive: true });
+        makePinDir(pinmaps);
         // bpffs takes no dots in names: '.data' is pinned as '_data', as libbpf does.
         for (const [name, m] of Object.entries(coll.maps)) m.pin(join(pinmaps, name.replace(/\./g, '_')));
       }
