@@ -15,7 +15,8 @@ export type BpfObjectKind = 'map' | 'program' | 'link' | 'btf';
 const ANON_KINDS: Record<string, BpfObjectKind> = {
   'anon_inode:bpf-map': 'map',
   'anon_inode:bpf-prog': 'program',
-  'anon_inode:bpf_link': 'link',
+  'anon_inode:bpf-link': 'link',
+  'anon_inode:bpf_link': 'link', // before 6.x the link inode was named with an underscore
   'anon_inode:btf': 'btf',
 };
 

