@@ -190,9 +190,13 @@ export class Program extends FdHandle {
       return res;
     };
 
-    // The kernel takes at most UINT_MAX >> 2 bytes of log.
-    const maxLog = Math.max(1024, Math.min(opts.maxLogSize ?? 64 << 20, 0x3fffffff));
     const level = opts.logLevel ?? 1;
+    if (level !== 1 && level !== 2) throw new TsbpfError('BAD_OPTION', `logLevel must be 1 or 2, got ${String(level)}`);
+    const maxLog = opts.maxLogSize ?? 64 << 20;
+    // The kernel takes at most UINT_MAX >> 2 bytes of log.
+    if (!Number.isInteger(maxLog) || maxLog < 1024 || maxLog > 0x3fffffff) {
+      throw new TsbpfError('BAD_OPTION', `maxLogSize must be an integer from 1024 to ${0x3fffffff}, got ${String(maxLog)}`);
+    }
     const fail = (errno: number, log: string, truncated = false): never => {
       if (errno === Errno.EPERM && !log) throw new BpfError('BPF_PROG_LOAD', errno, { object: spec.name, caps: capsFor(type) });
       throw new VerifierError(spec.name, errno, log, opts.sourceOf, { truncated });

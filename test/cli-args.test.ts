@@ -45,7 +45,8 @@ function freshPath(tag: string): string {
 const noStack = (s: string) => expect(s).not.toMatch(/\n\s+at /);
 
 describe('bad arguments exit 2 with the verb usage', () => {
-  const p = '/sys/fs/bpf/tsbpf-cliargs-never';
+  const p = `/sys/fs/bpf/tsbpf-cliargs-never-${process.pid}`;
+  dirs.push(p);
   const cases: [string[], string][] = [
     [['map', 'create', p, 'type', 'hash', 'key', '4', 'value', '4', 'entries', '1', 'flags', '0xzz'], 'map create PATH'],
     [['map', 'create', p, 'type', 'nonsense', 'key', '4', 'value', '4', 'entries', '1'], 'map create PATH'],
@@ -164,6 +165,16 @@ describe('prog loadall leaves nothing behind when it fails', () => {
     expect(existsSync(dir)).toBe(false);
     expect(existsSync(maps)).toBe(false);
   });
+
+  pintest('a program too complex to verify: E2BIG with the verifier summary, and no DIR', () => {
+    const dir = freshPath('e2big');
+    const r = run('prog', 'loadall', obj('too_complex.o'), dir);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("program 'too_complex' is too large or too complex to verify (E2BIG)");
+    expect(r.stderr).toMatch(/BPF program is too large|processed \d+ insns/);
+    expect(r.stderr).not.toContain('ENOSPC');
+    expect(existsSync(dir)).toBe(false);
+  }, 120_000);
 
   it('a DIR off bpffs is refused before anything is made', () => {
     const base = `/tmp/tsbpf-cliargs-${process.pid}`;

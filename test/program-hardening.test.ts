@@ -91,6 +91,13 @@ describe('testRun options', () => {
     expect(p.testRun({ data }).retval).toBe(0);
     expect(p.testRun({ data, dataOutSize: 128 }).data?.byteLength).toBe(64);
   });
+
+  ktest('load options are checked too', () => {
+    const spec = { name: 'ret0', type: 'SOCKET_FILTER' as const, instructions: encodeInsns([asm.mov64Imm(0, 0), asm.exit()]), license: 'GPL' };
+    expect(thrown(() => Program.load(spec, { maxLogSize: Number.NaN })).code).toBe('BAD_OPTION');
+    expect(thrown(() => Program.load(spec, { maxLogSize: 2 ** 31 })).code).toBe('BAD_OPTION');
+    expect(thrown(() => Program.load(spec, { logLevel: 3 as 1 })).code).toBe('BAD_OPTION');
+  });
 });
 
 /** r0 counts to ten million one at a time: bounded, but far past the verifier's 1M-instruction budget. */

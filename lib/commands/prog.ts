@@ -79,9 +79,11 @@ const loadall: Command = {
       coll = loadCollection(spec);
     } catch (e) {
       if (e instanceof VerifierError) {
-        process.stderr.write(`tsbpf: program '${e.object}' rejected by the verifier${e.source ? ` at ${e.source.file}:${e.source.line}` : ''}\n`);
+        const what = e.code === 'E2BIG' ? 'is too large or too complex to verify (E2BIG)' : 'rejected by the verifier';
+        process.stderr.write(`tsbpf: program '${e.object}' ${what}${e.source ? ` at ${e.source.file}:${e.source.line}` : ''}\n`);
         if (e.source) process.stderr.write(`  ${e.source.line} | ${e.source.text.trim()}\n`);
         process.stderr.write(e.summary.split('\n').map((l) => `  ${l}`).join('\n') + '\n');
+        if (e.code === 'E2BIG' && e.hint) process.stderr.write(`  hint: ${e.hint}\n`);
         return 1;
       }
       throw e;
