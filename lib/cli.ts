@@ -81,7 +81,8 @@ function oneLine(err: unknown): string {
 // A closed pipe (`tsbpf map list | head`) ends the command quietly, as with other Unix tools.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   if (e.code === 'EPIPE') process.exit(0);
-  throw e;
+  process.stderr.write(`tsbpf: cannot write the output: ${oneLine(e)}\n`);
+  process.exit(1);
 });
 
 main(process.argv.slice(2)).then(

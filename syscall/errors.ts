@@ -49,7 +49,9 @@ function defaultHint(command: string, errno: number, ctx: BpfErrorContext): stri
   switch (errno) {
     case Errno.EPERM: {
       if (SYS_ADMIN_COMMANDS.test(command)) {
-        return hasCap('SYS_ADMIN') ? undefined : `${command} needs CAP_SYS_ADMIN (CAP_BPF is not enough to list or open objects by id)`;
+        return hasCap('SYS_ADMIN')
+          ? `${command} needs CAP_SYS_ADMIN in the initial user namespace (a container's root may lack it); also check lockdown`
+          : `${command} needs CAP_SYS_ADMIN (CAP_BPF is not enough to list or open objects by id)`;
       }
       const missing = missingBpfCaps(ctx.caps);
       if (missing.length) return `missing capability ${missing.map((c) => 'CAP_' + c).join(', ')} (or run as root with CAP_SYS_ADMIN)`;
