@@ -4,7 +4,45 @@
  */
 import { BpfCmd, BpfError, Errno, GetIdAttr, InfoAttr, ObjPinAttr, addressOf, adoptFd, bpfCall, bpfRaw, bpfCmdName, closeFd, coldAttr, putPtr } from '../syscall/index.ts';
 import { TsbpfError } from '../errors.ts';
+import { readlinkSync } from 'node:fs';
 import { checkPinPath } from './pin.ts';
+
+export type BpfObjectKind = 'map' | 'program' | 'link' | 'btf';
+
+// The anon-inode names the kernel gives its object files (bpf_map_new_fd, bpf_prog_new_fd,
+// bpf_link_prime, btf_new_fd). OBJ_GET_INFO_BY_FD cannot tell them apart: it answers for
+// every kind, each in its own layout.
+const ANON_KINDS: Record<string, BpfObjectKind> = {
+  'anon_inode:bpf-map': 'map',
+  'anon_inode:bpf-prog': 'program',
+  'anon_inode:bpf-link': 'link',
+  'anon_inode:bpf_link': 'link', // before 6.x the link inode was named with an underscore
+  'anon_inode:btf': 'btf',
+};
+
+/** What kind of BPF object `fd` is; 'other' for a non-BPF fd, undefined when /proc cannot tell. */
+export function fdKind(fd: number): BpfObjectKind | 'other' | undefined {
+  let target: string;
+  try {
+    target = readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return undefined;
+  }
+  return ANON_KINDS[target] ?? 'other';
+}
+
+const NOT_A: Record<BpfObjectKind, string> = { map: 'NOT_A_MAP', program: 'NOT_A_PROGRAM', link: 'NOT_A_LINK', btf: 'NOT_A_BTF' };
+
+/**
+ * Throw NOT_A_<KIND> unless `fd` is a `kind` object (a pin or fd of something else would
+ * otherwise be read with the wrong info layout). When /proc cannot tell, the kernel decides.
+ */
+export function expectKind(fd: number, kind: BpfObjectKind, what: string): void {
+  const k = fdKind(fd);
+  if (k === undefined || k === kind) return;
+  const is = k === 'other' ? 'not a BPF object' : `a BPF ${k}`;
+  throw new TsbpfError(NOT_A[kind], `${what} is ${is}, not a BPF ${kind}`);
+}
 
 /** Pin `fd` at a bpffs path. */
 export function pinFd(fd: number, path: string, what: string): void {
@@ -13,7 +51,7 @@ export function pinFd(fd: number, path: string, what: string): void {
   const a = coldAttr(ObjPinAttr.SIZE);
   putPtr(a.u32, ObjPinAttr.pathname, addressOf(p));
   a.u32[ObjPinAttr.bpf_fd >> 2] = fd;
-  bpfCall(BpfCmd.OBJ_PIN, a, ObjPinAttr.SIZE, { object: `${what} -> ${path}`, hints: { EEXIST: 'something is already pinned at that path' } });
+  bpfCall(BpfCmd.OBJ_PIN, a, ObjPinAttr.SIZE, { object: `${what} -> ${path}`, path, hints: { EEXIST: 'something is already pinned at that path' } });
 }
 
 /** Open what is pinned at `path` (BPF_OBJ_GET); returns an owned fd. */
@@ -23,7 +61,7 @@ export function openPinned(path: string, fileFlags = 0): number {
   const a = coldAttr(ObjPinAttr.SIZE);
   putPtr(a.u32, ObjPinAttr.pathname, addressOf(p));
   a.u32[ObjPinAttr.file_flags >> 2] = fileFlags;
-  return adoptFd(bpfCall(BpfCmd.OBJ_GET, a, ObjPinAttr.SIZE, { object: path }));
+  return adoptFd(bpfCall(BpfCmd.OBJ_GET, a, ObjPinAttr.SIZE, { object: path, path }));
 }
 
 /** Open an object by id with one of the *_GET_FD_BY_ID commands; returns an owned fd. */

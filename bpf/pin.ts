@@ -2,7 +2,7 @@
  * Pin paths must live on a bpf filesystem: refuse anything else with a clear
  * error before the kernel answers with a bare EPERM or ENOENT.
  */
-import { statfsSync, unlinkSync, existsSync, mkdirSync } from 'node:fs';
+import { lstatSync, statfsSync, unlinkSync, existsSync, mkdirSync } from 'node:fs';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { TsbpfError } from '../errors.ts';
 import { ensureMounted, FsMagic, MountError } from '../syscall/mount.ts';
@@ -74,7 +74,17 @@ export function checkPinPath(path: string, mode: 'pin' | 'open'): void {
   if (!isBpffs(dir)) {
     throw new PinPathError(path, `${dir} is not on a bpf filesystem (pin under /sys/fs/bpf, where tsbpf mounts bpffs when it is missing)`);
   }
-  if (mode === 'open' && !existsSync(path)) throw new PinPathError(path, 'nothing is pinned there');
+  // Only a path that surely is not there: a directory closed to us (EACCES) is the kernel's to report.
+  if (mode === 'open' && !existsSync(path) && lstatCode(path) === 'ENOENT') throw new PinPathError(path, 'nothing is pinned there');
+}
+
+function lstatCode(path: string): string | undefined {
+  try {
+    lstatSync(path);
+    return undefined;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code;
+  }
 }
 
 /** Remove a pin; only paths on bpffs are touched. */

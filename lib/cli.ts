@@ -5,6 +5,7 @@
  */
 import { TsbpfError } from '../errors.ts';
 import { commands } from './commands/index.ts';
+import { UsageError, type Command } from './commands/types.ts';
 
 function usage(): string {
   const lines = ['usage: tsbpf <command> [args...]', '', 'commands:'];
@@ -12,9 +13,20 @@ function usage(): string {
   return lines.join('\n');
 }
 
+/** The verbs of a group (`map` -> map list, map show, ...), or [] when `word` is no group. */
+function groupOf(word: string): Command[] {
+  return commands.filter((c) => c.name.startsWith(word + ' '));
+}
+
+function groupUsage(group: string, verbs: Command[]): string {
+  return [`usage: tsbpf ${group} <verb> [args...]`, '', 'verbs:', ...verbs.map((c) => `  ${c.usage.padEnd(44)} ${c.summary}`)].join('\n');
+}
+
+const isHelp = (a: string | undefined) => a === '-h' || a === '--help' || a === 'help';
+
 export async function main(argv: string[]): Promise<number> {
   const [verb] = argv;
-  if (!verb || verb === '-h' || verb === '--help' || verb === 'help') {
+  if (!verb || isHelp(verb)) {
     process.stdout.write(usage() + '\n');
     return verb ? 0 : 2;
   }
@@ -26,25 +38,51 @@ export async function main(argv: string[]): Promise<number> {
     })
     .sort((a, b) => b.name.length - a.name.length)[0];
   if (!cmd) {
-    process.stderr.write(`tsbpf: unknown command '${verb}'\n${usage()}\n`);
+    const verbs = groupOf(verb);
+    if (!verbs.length) {
+      process.stderr.write(`tsbpf: unknown command '${verb}'\n${usage()}\n`);
+      return 2;
+    }
+    // `tsbpf map` alone, or `tsbpf map --help`: the group's verbs.
+    if (argv.length === 1 || isHelp(argv[1])) {
+      process.stdout.write(groupUsage(verb, verbs) + '\n');
+      return argv.length === 1 ? 2 : 0;
+    }
+    process.stderr.write(`tsbpf: unknown ${verb} command '${argv[1]}'\n${groupUsage(verb, verbs)}\n`);
     return 2;
   }
   const args = argv.slice(cmd.name.split(' ').length);
+  if (args.some((a) => a === '-h' || a === '--help')) {
+    process.stdout.write(`usage: tsbpf ${cmd.usage}\n  ${cmd.summary}\n`);
+    return 0;
+  }
   try {
     return await cmd.run(args);
   } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`tsbpf ${cmd.name}: ${err.message}\nusage: tsbpf ${cmd.usage}\n`);
+      return 2;
+    }
     if (err instanceof TsbpfError) {
       process.stderr.write(`tsbpf ${cmd.name}: ${err.message} [${err.code}]\n`);
       return 1;
     }
-    throw err;
+    // Not one of ours: still one line, never a stack trace.
+    process.stderr.write(`tsbpf ${cmd.name}: ${oneLine(err)}\n`);
+    return 1;
   }
+}
+
+function oneLine(err: unknown): string {
+  const msg = err instanceof Error ? `${err.name === 'Error' ? '' : `${err.name}: `}${err.message}` : String(err);
+  return msg.split('\n')[0]!;
 }
 
 // A closed pipe (`tsbpf map list | head`) ends the command quietly, as with other Unix tools.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   if (e.code === 'EPIPE') process.exit(0);
-  throw e;
+  process.stderr.write(`tsbpf: cannot write the output: ${oneLine(e)}\n`);
+  process.exit(1);
 });
 
 main(process.argv.slice(2)).then(
@@ -52,7 +90,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(`tsbpf: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.stderr.write(`tsbpf: ${oneLine(err)}\n`);
     process.exitCode = 1;
   },
 );

@@ -1,5 +1,7 @@
 import { TsbpfError } from '../errors.ts';
-import { missingBpfCaps, type CapName } from './caps.ts';
+import { statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { hasCap, missingBpfCaps, type CapName } from './caps.ts';
 import { Errno, errnoName } from './errno.ts';
 
 export interface BpfErrorContext {
@@ -7,6 +9,8 @@ export interface BpfErrorContext {
   object?: string;
   /** Capabilities besides CAP_BPF the operation needs (CAP_PERFMON for tracing, CAP_NET_ADMIN for networking). */
   caps?: CapName[];
+  /** The file the call was about (a pin path): EACCES/EPERM hints then name its mode and owner. */
+  path?: string;
   /** A hint for this errno that only the caller knows (e.g. "the map is full"). */
   hints?: Partial<Record<string, string>>;
 }
@@ -23,7 +27,7 @@ export class BpfError extends TsbpfError {
 
   constructor(command: string, errno: number, ctx: BpfErrorContext = {}, detail?: string) {
     const code = errnoName(errno);
-    const hint = ctx.hints?.[code] ?? defaultHint(errno, ctx);
+    const hint = ctx.hints?.[code] ?? defaultHint(command, errno, ctx);
     const what = ctx.object ? ` on '${ctx.object}'` : '';
     super(code, `${command}${what} failed: ${code}${detail ? ` (${detail})` : ''}${hint ? `: ${hint}` : ''}`);
     this.errno = errno;
@@ -33,9 +37,22 @@ export class BpfError extends TsbpfError {
   }
 }
 
-function defaultHint(errno: number, ctx: BpfErrorContext): string | undefined {
+// Walking or opening objects by id is for the system's administrator: the kernel checks
+// CAP_SYS_ADMIN itself for these, and CAP_BPF is not enough.
+const SYS_ADMIN_COMMANDS = /^BPF_(PROG|MAP|BTF|LINK)_GET_(NEXT_ID|FD_BY_ID)$/;
+
+function defaultHint(command: string, errno: number, ctx: BpfErrorContext): string | undefined {
+  if ((errno === Errno.EACCES || errno === Errno.EPERM) && ctx.path) {
+    const why = pathAccess(ctx.path);
+    if (why) return why;
+  }
   switch (errno) {
     case Errno.EPERM: {
+      if (SYS_ADMIN_COMMANDS.test(command)) {
+        return hasCap('SYS_ADMIN')
+          ? `${command} needs CAP_SYS_ADMIN in the initial user namespace (a container's root may lack it); also check lockdown`
+          : `${command} needs CAP_SYS_ADMIN (CAP_BPF is not enough to list or open objects by id)`;
+      }
       const missing = missingBpfCaps(ctx.caps);
       if (missing.length) return `missing capability ${missing.map((c) => 'CAP_' + c).join(', ')} (or run as root with CAP_SYS_ADMIN)`;
       return 'permission denied although the capabilities are present: check lockdown, kernel.unprivileged_bpf_disabled, or RLIMIT_MEMLOCK on kernels before 5.11';
@@ -47,6 +64,27 @@ function defaultHint(errno: number, ctx: BpfErrorContext): string | undefined {
     default:
       return undefined;
   }
+}
+
+/** Why this process may be denied `path`: the file's (or the first closed directory's) mode and owner. */
+function pathAccess(path: string): string | undefined {
+  const who = `uid ${process.getuid?.() ?? '?'}`;
+  const describe = (p: string, st: { mode: number; uid: number; gid: number }) =>
+    `${p} (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}, owner uid ${st.uid} gid ${st.gid})`;
+  try {
+    return `permission denied on the pin file ${describe(path, statSync(path))} for ${who}`;
+  } catch {
+    // Not visible to us: name the innermost directory that we can see but not enter.
+  }
+  for (let dir = dirname(path), child = path; dir !== child; child = dir, dir = dirname(dir)) {
+    try {
+      const st = statSync(dir);
+      return `permission denied on the pin file ${path}: its directory ${describe(dir, st)} is closed to ${who}`;
+    } catch {
+      // Keep walking up.
+    }
+  }
+  return undefined;
 }
 
 /** The kernel lacks a map type, program type, attach type or helper. Found by a cached feature probe. */

@@ -144,9 +144,10 @@ describe('tsbpf btf dump', async () => {
     const err = process.stderr.write;
     process.stderr.write = (() => true) as never;
     try {
-      expect(await btfDumpCommand.run([])).toBe(2);
-      expect(await btfDumpCommand.run([core, '--format', 'yaml'])).toBe(2);
-      expect(await btfDumpCommand.run([core, '--base'])).toBe(2);
+      // Bad usage is a UsageError, which the dispatcher prints with the usage line and exits 2 for.
+      await expect(btfDumpCommand.run([])).rejects.toMatchObject({ code: 'USAGE' });
+      await expect(btfDumpCommand.run([core, '--format', 'yaml'])).rejects.toMatchObject({ code: 'USAGE' });
+      await expect(btfDumpCommand.run([core, '--base'])).rejects.toMatchObject({ code: 'USAGE' });
     } finally {
       process.stderr.write = err;
     }

@@ -13,6 +13,7 @@ import {
   ProgAttachAttr,
   adoptFd,
   bpfCall,
+  dupFd,
   bpfRaw,
   closeFd,
   coldAttr,
@@ -20,7 +21,7 @@ import {
 } from '../../syscall/index.ts';
 import { TsbpfError } from '../../errors.ts';
 import { unpinPath } from '../pin.ts';
-import { objectIds, objectInfo, openById, openPinned, pinFd } from '../handle.ts';
+import { expectKind, objectIds, objectInfo, openById, openPinned, pinFd } from '../handle.ts';
 import type { Program } from '../programs/program.ts';
 import { attachTypeName } from '../programs/types.ts';
 
@@ -164,13 +165,28 @@ export class FdLink extends Link {
     this.#extra = [];
   }
 
-  /** Open a pinned link. */
+  /** Open a pinned link; a pinned map or program is refused (NOT_A_LINK). */
   static fromPin(path: string): FdLink {
-    return new FdLink(openPinned(path), `pinned link ${path}`);
+    return FdLink.#adopt(openPinned(path), `pinned link ${path}`, `pin ${path}`);
   }
 
   static fromId(id: number): FdLink {
-    return new FdLink(openById(BpfCmd.LINK_GET_FD_BY_ID, id, 'link'), `link id ${id}`);
+    return FdLink.#adopt(openById(BpfCmd.LINK_GET_FD_BY_ID, id, 'link'), `link id ${id}`, `link id ${id}`);
+  }
+
+  /** Open a link from an fd the caller keeps; tsbpf owns a duplicate. */
+  static fromFd(fd: number): FdLink {
+    return FdLink.#adopt(dupFd(fd), `link fd ${fd}`, `fd ${fd}`);
+  }
+
+  static #adopt(fd: number, description: string, what: string): FdLink {
+    try {
+      expectKind(fd, 'link', what);
+    } catch (e) {
+      closeFd(fd);
+      throw e;
+    }
+    return new FdLink(fd, description);
   }
 }
 

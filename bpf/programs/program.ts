@@ -22,7 +22,7 @@ import {
 } from '../../syscall/index.ts';
 import { TsbpfError } from '../../errors.ts';
 import { unpinPath } from '../pin.ts';
-import { FdHandle, objectIds, objectInfo, openById, openPinned, pinFd } from '../handle.ts';
+import { FdHandle, expectKind, objectIds, objectInfo, openById, openPinned, pinFd } from '../handle.ts';
 import { INSN_SIZE } from './insn.ts';
 import {
   ProgType,
@@ -190,45 +190,74 @@ export class Program extends FdHandle {
       return res;
     };
 
-    const maxLog = opts.maxLogSize ?? 64 << 20;
     const level = opts.logLevel ?? 1;
+    if (level !== 1 && level !== 2) throw new TsbpfError('BAD_OPTION', `logLevel must be 1 or 2, got ${String(level)}`);
+    const maxLog = opts.maxLogSize ?? 64 << 20;
+    // The kernel takes at most UINT_MAX >> 2 bytes of log.
+    if (!Number.isInteger(maxLog) || maxLog < 1024 || maxLog > 0x3fffffff) {
+      throw new TsbpfError('BAD_OPTION', `maxLogSize must be an integer from 1024 to ${0x3fffffff}, got ${String(maxLog)}`);
+    }
+    const fail = (errno: number, log: string, truncated = false): never => {
+      if (errno === Errno.EPERM && !log) throw new BpfError('BPF_PROG_LOAD', errno, { object: spec.name, caps: capsFor(type) });
+      throw new VerifierError(spec.name, errno, log, opts.sourceOf, { truncated });
+    };
+    // The verdict of the run without a log: kept, since a run whose log overflows reports ENOSPC instead.
+    let firstErrno: number | undefined;
     if (!opts.alwaysLog) {
       const { r } = retry(() => attempt(undefined, 0));
       if (r >= 0) return new Program(adoptFd(r), spec.name, type, undefined, meta);
       if (r === -Errno.ENOMEM) throw new BpfError('BPF_PROG_LOAD', -r, { object: spec.name });
       // Any failure is retried with a log: the verifier explains EACCES/EINVAL, but also ENOENT
       // (a missing ksym), E2BIG or EPERM (a pointer leak). A capability EPERM leaves the log empty.
+      firstErrno = -r;
     }
-    let size = 256 * 1024;
-    for (;;) {
+    let size = Math.min(256 * 1024, maxLog);
+    for (let runs = 1; ; runs++) {
       const log = new Uint8Array(size);
       const { r, trueSize } = retry(() => attempt(log, level));
       const text = cstr(log);
       if (r >= 0) return new Program(adoptFd(r), spec.name, type, opts.alwaysLog ? text : undefined, meta);
-      // ENOSPC: the log did not fit. Newer kernels say how much room they need.
-      if (r === -Errno.ENOSPC && size < maxLog) {
-        size = Math.min(maxLog, Math.max(size * 4, trueSize + 1));
+      if (r !== -Errno.ENOSPC) fail(firstErrno ?? -r, text);
+      // ENOSPC: the log overflowed. Since 6.4 the kernel keeps its tail (where the verdict is) and
+      // says in log_true_size how much room the whole log needs; before, it kept the head and said nothing.
+      if (trueSize > 0) {
+        // The verdict is known from the first run and the tail explains it: no need to verify again.
+        if (firstErrno !== undefined) fail(firstErrno, text, true);
+        // alwaysLog wants the whole log: one more run with exactly the room it needs, or,
+        // when that is more than maxLogSize, without a log for the verdict (keeping the tail).
+        if (runs === 1 && trueSize <= maxLog) {
+          size = trueSize;
+          continue;
+        }
+        const { r: r2 } = retry(() => attempt(undefined, 0));
+        if (r2 >= 0) return new Program(adoptFd(r2), spec.name, type, text, meta);
+        fail(-r2, text, true);
+      }
+      if (size < maxLog) {
+        size = Math.min(maxLog, size * 4);
         continue;
       }
-      if (r === -Errno.EPERM && !text) throw new BpfError('BPF_PROG_LOAD', -r, { object: spec.name, caps: capsFor(type) });
-      throw new VerifierError(spec.name, -r, text, opts.sourceOf);
+      fail(firstErrno ?? -r, text, true);
     }
   }
 
+  /** Open a program pinned in bpffs; a pinned map or link is refused (NOT_A_PROGRAM). */
   static fromPin(path: string): Program {
-    return Program.#adopt(openPinned(path));
+    return Program.#adopt(openPinned(path), `pin ${path}`);
   }
 
   static fromId(id: number): Program {
-    return Program.#adopt(openById(BpfCmd.PROG_GET_FD_BY_ID, id, 'program'));
+    return Program.#adopt(openById(BpfCmd.PROG_GET_FD_BY_ID, id, 'program'), `program id ${id}`);
   }
 
+  /** Open a program from an fd the caller keeps; tsbpf owns a duplicate. */
   static fromFd(fd: number): Program {
-    return Program.#adopt(dupFd(fd));
+    return Program.#adopt(dupFd(fd), `fd ${fd}`);
   }
 
-  static #adopt(fd: number): Program {
+  static #adopt(fd: number, what: string): Program {
     try {
+      expectKind(fd, 'program', what);
       const info = progInfoByFd(fd);
       return new Program(fd, info.name, info.type);
     } catch (e) {
@@ -255,9 +284,17 @@ export class Program extends FdHandle {
 
   /** Run the program once or `repeat` times in the kernel (BPF_PROG_TEST_RUN). */
   testRun(opts: TestRunOptions = {}): TestRunResult {
-    const data = opts.data;
-    const dataOut = data ? new Uint8Array(opts.dataOutSize ?? data.byteLength + 256) : opts.dataOutSize ? new Uint8Array(opts.dataOutSize) : undefined;
-    const ctxOut = opts.ctxOutSize ? new Uint8Array(opts.ctxOutSize) : undefined;
+    const data = testRunBytes(opts.data, 'data');
+    const ctx = testRunBytes(opts.ctx, 'ctx');
+    const dataOutSize = testRunU32(opts.dataOutSize, 'dataOutSize', MAX_TEST_RUN_OUT);
+    const ctxOutSize = testRunU32(opts.ctxOutSize, 'ctxOutSize', MAX_TEST_RUN_OUT);
+    const repeat = testRunU32(opts.repeat, 'repeat');
+    const flags = testRunU32(opts.flags, 'flags');
+    const cpu = testRunU32(opts.cpu, 'cpu');
+    // Each out buffer is exactly the size the kernel is told (it writes at most that much).
+    const outLen = dataOutSize ?? (data ? Math.min(data.byteLength + 256, MAX_TEST_RUN_OUT) : 0);
+    const dataOut = outLen ? new Uint8Array(outLen) : undefined;
+    const ctxOut = ctxOutSize ? new Uint8Array(ctxOutSize) : undefined;
     const a = coldAttr(ProgTestRunAttr.SIZE);
     const u = a.u32;
     u[ProgTestRunAttr.prog_fd >> 2] = this.fd;
@@ -269,18 +306,18 @@ export class Program extends FdHandle {
       u[ProgTestRunAttr.data_size_out >> 2] = dataOut.byteLength;
       putPtr(u, ProgTestRunAttr.data_out, addressOf(dataOut));
     }
-    if (opts.ctx) {
-      u[ProgTestRunAttr.ctx_size_in >> 2] = opts.ctx.byteLength;
-      putPtr(u, ProgTestRunAttr.ctx_in, addressOf(opts.ctx));
+    if (ctx) {
+      u[ProgTestRunAttr.ctx_size_in >> 2] = ctx.byteLength;
+      putPtr(u, ProgTestRunAttr.ctx_in, addressOf(ctx));
     }
     if (ctxOut) {
       u[ProgTestRunAttr.ctx_size_out >> 2] = ctxOut.byteLength;
       putPtr(u, ProgTestRunAttr.ctx_out, addressOf(ctxOut));
     }
     // The kernel refuses any repeat count for SYSCALL programs (they run exactly once).
-    u[ProgTestRunAttr.repeat >> 2] = opts.repeat ?? (this.type === ProgType.SYSCALL ? 0 : 1);
-    u[ProgTestRunAttr.flags >> 2] = opts.flags ?? 0;
-    u[ProgTestRunAttr.cpu >> 2] = opts.cpu ?? 0;
+    u[ProgTestRunAttr.repeat >> 2] = repeat ?? (this.type === ProgType.SYSCALL ? 0 : 1);
+    u[ProgTestRunAttr.flags >> 2] = flags ?? 0;
+    u[ProgTestRunAttr.cpu >> 2] = cpu ?? 0;
     bpfCall(BpfCmd.PROG_TEST_RUN, a, ProgTestRunAttr.SIZE, {
       object: this.name,
       hints: { ENOTSUPP: `${progTypeName(this.type)} programs cannot be test-run`, EOPNOTSUPP: `${progTypeName(this.type)} programs cannot be test-run` },
@@ -290,6 +327,24 @@ export class Program extends FdHandle {
     if (ctxOut) res.ctx = Buffer.from(ctxOut.subarray(0, Math.min(ctxOut.byteLength, u[ProgTestRunAttr.ctx_size_out >> 2]!)));
     return res;
   }
+}
+
+/** Largest out buffer testRun allocates: well above any packet or context the kernel accepts (XDP frags included). */
+const MAX_TEST_RUN_OUT = 16 << 20;
+
+function testRunU32(v: number | undefined, name: string, max = 0xffffffff): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) {
+    throw new TsbpfError('BAD_OPTION', `testRun: ${name} must be an integer from 0 to ${max}, got ${String(v)}`);
+  }
+  return v;
+}
+
+function testRunBytes(v: Uint8Array | undefined, name: string): Uint8Array | undefined {
+  if (v === undefined) return undefined;
+  if (!(v instanceof Uint8Array)) throw new TsbpfError('BAD_OPTION', `testRun: ${name} must be a Uint8Array`);
+  if (v.byteLength > 0xffffffff) throw new TsbpfError('BAD_OPTION', `testRun: ${name} is larger than the kernel's u32 size`);
+  return v;
 }
 
 function cstr(b: Uint8Array): string {

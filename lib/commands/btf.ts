@@ -11,7 +11,7 @@ import { loadBtf, type Btf } from '../../btf/index.ts';
 import { dumpRaw, dumpJson } from '../../btf/dump-raw.ts';
 import { dumpC } from '../../btf/dump-c.ts';
 import { BtfError } from '../../btf/errors.ts';
-import { parseArgs, type Command } from './types.ts';
+import { flagValue, parseArgs, UsageError, type Command } from './types.ts';
 
 export type BtfDumpFormat = 'raw' | 'json' | 'c';
 
@@ -48,21 +48,10 @@ export const btfDumpCommand: Command = {
   usage: 'btf dump FILE [--format raw|c|json] [--base FILE]',
   summary: 'dump BTF types like bpftool btf dump file',
   async run(args: string[]): Promise<number> {
-    const { positional, flags } = parseArgs(args);
-    if (positional.length !== 1) {
-      process.stderr.write(`usage: tsbpf ${this.usage}\n`);
-      return 2;
-    }
+    const { positional, flags } = parseArgs(args, { values: ['format', 'base'], min: 1 });
     const format = flags.get('format') ?? 'raw';
-    if (format !== 'raw' && format !== 'json' && format !== 'c') {
-      process.stderr.write(`tsbpf btf dump: --format must be raw, c or json\n`);
-      return 2;
-    }
-    const base = flags.get('base');
-    if (base === true) {
-      process.stderr.write(`tsbpf btf dump: --base needs a file\n`);
-      return 2;
-    }
+    if (format !== 'raw' && format !== 'json' && format !== 'c') throw new UsageError(`--format must be raw, c or json, got '${String(format)}'`);
+    const base = flagValue(flags, 'base');
     const out = btfDump(positional[0]!, { format, base });
     await new Promise<void>((resolve, reject) =>
       process.stdout.write(out, (err) => (err ? reject(err) : resolve())),

@@ -26,7 +26,7 @@ export const demo: Command = {
   usage: 'demo [--json]',
   summary: 'create maps of several types, use them, print what the kernel reports',
   async run(args) {
-    const { flags } = parseArgs(args, ['json']);
+    const { flags } = parseArgs(args, { booleans: ['json'] });
     const rows: Row[] = [];
     const maps: BpfMap[] = [];
     const make = (type: MapTypeName, keySize: number, valueSize: number, maxEntries: number, extra: { flags?: number; innerMap?: Parameters<typeof BpfMap.create>[0] } = {}) => {

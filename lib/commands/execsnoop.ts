@@ -10,7 +10,7 @@ import { RingBufferReader } from '../../bpf/events/ringbuf.ts';
 import { btfDecoder } from '../../btf/decode.ts';
 import { examplePath } from '../assets.ts';
 import { TsbpfError } from '../../errors.ts';
-import { parseArgs, type Command } from './types.ts';
+import { flagValue, parseArgs, parsePositive, parseUint, UsageError, type Command } from './types.ts';
 
 export interface ExecEvent {
   pid: number;
@@ -54,18 +54,22 @@ export const execsnoopCommand: Command = {
   usage: 'execsnoop [--duration SECONDS] [--json] [--ppid PID]',
   summary: 'trace process executions (sched_process_exec + ring buffer) until Ctrl-C',
   async run(args) {
-    const { flags } = parseArgs(args, ['json']);
+    const { flags } = parseArgs(args, { booleans: ['json'], values: ['duration', 'ppid'] });
     const json = flags.has('json');
+    const durationArg = flagValue(flags, 'duration');
+    const ppidArg = flagValue(flags, 'ppid');
+    const duration = durationArg === undefined ? undefined : parsePositive('--duration', durationArg);
+    // setTimeout takes at most 2^31-1 ms.
+    if (duration !== undefined && duration * 1000 > 0x7fffffff) throw new UsageError(`--duration must be at most ${Math.floor(0x7fffffff / 1000)} seconds`);
+    const ppid = ppidArg === undefined ? undefined : parseUint('--ppid', ppidArg, 0x7fffffff, 1);
     const ac = new AbortController();
     const onSig = () => ac.abort();
     process.once('SIGINT', onSig);
     process.once('SIGTERM', onSig);
-    const duration = flags.get('duration');
-    const timer = duration && duration !== true ? setTimeout(onSig, Number(duration) * 1000) : undefined;
-    const ppid = flags.get('ppid');
+    const timer = duration !== undefined ? setTimeout(onSig, duration * 1000) : undefined;
     try {
       let header = !json;
-      for await (const e of execsnoop({ signal: ac.signal, ppid: ppid && ppid !== true ? Number(ppid) : undefined, onReady: () => process.stderr.write('tracing execs... Ctrl-C to stop\n') })) {
+      for await (const e of execsnoop({ signal: ac.signal, ppid, onReady: () => process.stderr.write('tracing execs... Ctrl-C to stop\n') })) {
         if (json) {
           process.stdout.write(JSON.stringify({ pid: e.pid, ppid: e.ppid, uid: e.uid, comm: e.comm, filename: e.filename }) + '\n');
           continue;

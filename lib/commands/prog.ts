@@ -1,56 +1,120 @@
 /** `tsbpf prog ...` and `tsbpf obj show`: load objects like bpftool, describe them. */
-import { join } from 'node:path';
+import { existsSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { loadCollectionSpec, type CollectionSpec } from '../../bpf/loader/collection-spec.ts';
 import { loadCollection } from '../../bpf/loader/collection.ts';
 import { VerifierError } from '../../bpf/programs/verifier.ts';
-import { isBpffs, makePinDir } from '../../bpf/pin.ts';
+import { ensureBpffsFor, isBpffs, makePinDir } from '../../bpf/pin.ts';
 import { mapTypeBpftoolName, resolveMapType } from '../../bpf/maps/types.ts';
 import { progTypeName, attachTypeName, resolveProgType, resolveAttachType, type ProgTypeName } from '../../bpf/programs/types.ts';
 import { INSN_SIZE } from '../../bpf/programs/insn.ts';
-import { progIds, Program } from '../../bpf/programs/program.ts';
+import { progIds, Program, type ProgInfo } from '../../bpf/programs/program.ts';
 import { TsbpfError } from '../../errors.ts';
-import { infosOf, parseArgs, type Command } from './types.ts';
+import { flagValue, infosOf, parseArgs, parseUint, UsageError, type Command } from './types.ts';
+
+/** The nearest existing ancestor of `path` (itself when it exists). */
+function existingAncestor(path: string): string {
+  let p = resolve(path);
+  while (!existsSync(p) && dirname(p) !== p) p = dirname(p);
+  return p;
+}
+
+/** A directory loadall may pin into: on bpffs already, or to be made under a bpffs directory. */
+function checkPinDir(dir: string, what: string): void {
+  ensureBpffsFor(resolve(dir));
+  const at = existingAncestor(dir);
+  if (!isBpffs(at)) throw new TsbpfError('BAD_PIN_PATH', `${what} ${dir}: ${at} is not on a bpf filesystem`);
+}
+
+/**
+ * What a command made on bpffs, so that a failure can take it all back: the
+ * first directory mkdir created (with everything under it) and each pin.
+ */
+class Undo {
+  #dirs: string[] = [];
+  #pins: string[] = [];
+  mkdir(dir: string): void {
+    const abs = resolve(dir);
+    const at = existingAncestor(abs);
+    // The first directory makePinDir will create: the one below the deepest existing ancestor.
+    const first = at === abs ? undefined : join(at, abs.slice(at.length).split('/').find(Boolean)!);
+    try {
+      makePinDir(abs);
+    } finally {
+      if (first && existsSync(first)) this.#dirs.push(first);
+    }
+  }
+  pinned(path: string): void {
+    this.#pins.push(path);
+  }
+  rollback(): void {
+    for (const p of this.#pins.reverse()) rmSync(p, { force: true });
+    for (const d of this.#dirs.reverse()) rmSync(d, { recursive: true, force: true });
+  }
+}
 
 const loadall: Command = {
   name: 'prog loadall',
   usage: 'prog loadall OBJ DIR [--autoattach] [--pinmaps DIR] [--type T]',
   summary: 'load every map and program of OBJ and pin each program (or its link, with --autoattach) at DIR/<name>',
   async run(args) {
-    const { positional, flags } = parseArgs(args, ['autoattach']);
-    const [obj, dir] = positional;
-    if (!obj || !dir) throw new TsbpfError('USAGE', 'prog loadall needs OBJ and DIR');
-    const type = flags.get('type');
-    const spec = loadCollectionSpec(obj, type && type !== true ? { defaultProgramType: { type: type.toUpperCase() as ProgTypeName } } : {});
-    makePinDir(dir);
-    if (!isBpffs(dir)) throw new TsbpfError('BAD_PIN_PATH', `${dir} is not on a bpf filesystem`);
+    const { positional, flags } = parseArgs(args, { booleans: ['autoattach'], values: ['pinmaps', 'type'], min: 2 });
+    const [obj, dir] = positional as [string, string];
+    const type = flagValue(flags, 'type');
+    let progType: ProgTypeName | undefined;
+    if (type !== undefined) {
+      progType = type.toUpperCase() as ProgTypeName;
+      try {
+        resolveProgType(progType);
+      } catch {
+        throw new UsageError(`unknown program type '${type}' (e.g. socket_filter, xdp, tracepoint, kprobe)`);
+      }
+    }
+    const pinmaps = flagValue(flags, 'pinmaps');
+    checkPinDir(dir, 'DIR');
+    if (pinmaps !== undefined) checkPinDir(pinmaps, '--pinmaps');
+    const spec = loadCollectionSpec(obj, progType ? { defaultProgramType: { type: progType } } : {});
     let coll;
     try {
       coll = loadCollection(spec);
     } catch (e) {
       if (e instanceof VerifierError) {
-        process.stderr.write(`tsbpf: program '${e.object}' rejected by the verifier${e.source ? ` at ${e.source.file}:${e.source.line}` : ''}\n`);
+        const what = e.code === 'E2BIG' ? 'is too large or too complex to verify (E2BIG)' : 'rejected by the verifier';
+        process.stderr.write(`tsbpf: program '${e.object}' ${what}${e.source ? ` at ${e.source.file}:${e.source.line}` : ''}\n`);
         if (e.source) process.stderr.write(`  ${e.source.line} | ${e.source.text.trim()}\n`);
         process.stderr.write(e.summary.split('\n').map((l) => `  ${l}`).join('\n') + '\n');
+        if (e.code === 'E2BIG' && e.hint) process.stderr.write(`  hint: ${e.hint}\n`);
         return 1;
       }
       throw e;
     }
+    // Only now, with everything loaded, is anything made on bpffs; a later failure takes it back.
+    const undo = new Undo();
     try {
       for (const w of coll.warnings) process.stderr.write(`tsbpf: warning: ${w}\n`);
       // With --autoattach, programs whose section names their hook are attached and their
       // links pinned (they stay attached until the pin is removed); the rest are pinned as programs.
       const links = flags.has('autoattach') ? coll.attachAll() : {};
+      undo.mkdir(dir);
       for (const [name, p] of Object.entries(coll.programs)) {
         const link = links[name];
-        if (link && link.fd >= 0) link.pin(join(dir, name));
-        else p.pin(join(dir, name));
+        const at = join(dir, name);
+        if (link && link.fd >= 0) link.pin(at);
+        else p.pin(at);
+        undo.pinned(at);
       }
-      const pinmaps = flags.get('pinmaps');
-      if (pinmaps && pinmaps !== true) {
-        makePinDir(pinmaps);
+      if (pinmaps !== undefined) {
+        undo.mkdir(pinmaps);
         // bpffs takes no dots in names: '.data' is pinned as '_data', as libbpf does.
-        for (const [name, m] of Object.entries(coll.maps)) m.pin(join(pinmaps, name.replace(/\./g, '_')));
+        for (const [name, m] of Object.entries(coll.maps)) {
+          const at = join(pinmaps, name.replace(/\./g, '_'));
+          m.pin(at);
+          undo.pinned(at);
+        }
       }
+    } catch (e) {
+      undo.rollback();
+      throw e;
     } finally {
       coll.close();
     }
@@ -103,9 +167,8 @@ const objShow: Command = {
   usage: 'obj show OBJ [--json]',
   summary: 'sections, maps, programs, variables, externs and CO-RE relocations of an object',
   async run(args) {
-    const { positional, flags } = parseArgs(args, ['json']);
-    const [obj] = positional;
-    if (!obj) throw new TsbpfError('USAGE', 'obj show needs OBJ');
+    const { positional, flags } = parseArgs(args, { booleans: ['json'], min: 1 });
+    const obj = positional[0]!;
     const d = describeSpec(loadCollectionSpec(obj)) as ReturnType<typeof describeSpec> & {
       maps: Record<string, unknown>[];
       programs: Record<string, unknown>[];
@@ -129,17 +192,62 @@ const objShow: Command = {
   },
 };
 
+function progLine(i: ProgInfo): string {
+  return `${i.id}: ${i.typeName.toLowerCase()}  name ${i.name}  tag ${i.tag}${i.gplCompatible ? '  gpl' : ''}`;
+}
+
+function progJson(i: ProgInfo): Record<string, unknown> {
+  return { id: i.id, type: i.typeName.toLowerCase(), name: i.name, tag: i.tag, map_ids: i.mapIds };
+}
+
 const progList: Command = {
   name: 'prog list',
   usage: 'prog list [--json]',
   summary: 'list every BPF program on the system (like bpftool prog show)',
   async run(args) {
-    const { flags } = parseArgs(args, ['json']);
+    const { flags } = parseArgs(args, { booleans: ['json'] });
     const rows = infosOf(progIds(), (id) => Program.fromId(id));
-    if (flags.has('json')) process.stdout.write(JSON.stringify(rows.map((i) => ({ id: i.id, type: i.typeName.toLowerCase(), name: i.name, tag: i.tag, map_ids: i.mapIds })), null, 0) + '\n');
-    else for (const i of rows) process.stdout.write(`${i.id}: ${i.typeName.toLowerCase()}  name ${i.name}  tag ${i.tag}${i.gplCompatible ? '  gpl' : ''}\n`);
+    if (flags.has('json')) process.stdout.write(JSON.stringify(rows.map(progJson), null, 0) + '\n');
+    else for (const i of rows) process.stdout.write(progLine(i) + '\n');
     return 0;
   },
 };
 
-export const progCommands: Command[] = [loadall, objShow, progList];
+/** `id N`, `pinned PATH`, `tag T` or `name N` -> the programs they name. */
+function selectPrograms(words: string[]): ProgInfo[] {
+  const [how, what] = words as [string, string];
+  switch (how) {
+    case 'id': {
+      using p = Program.fromId(parseUint('id', what, 0xffffffff, 1));
+      return [p.info()];
+    }
+    case 'pinned': {
+      using p = Program.fromPin(what);
+      return [p.info()];
+    }
+    case 'tag':
+      if (!/^[0-9a-f]{16}$/i.test(what)) throw new UsageError(`a tag is 16 hex digits, got '${what}'`);
+      return infosOf(progIds(), (id) => Program.fromId(id)).filter((i) => i.tag === what.toLowerCase());
+    case 'name':
+      return infosOf(progIds(), (id) => Program.fromId(id)).filter((i) => i.name === what);
+    default:
+      throw new UsageError(`expected 'id N', 'pinned PATH', 'tag T' or 'name N', got '${how}'`);
+  }
+}
+
+const progShow: Command = {
+  name: 'prog show',
+  usage: 'prog show [id N | pinned PATH | tag T | name N] [--json]',
+  summary: 'what the kernel reports about one program (every program without a selector)',
+  async run(args) {
+    const { positional, flags } = parseArgs(args, { booleans: ['json'], max: 2 });
+    if (positional.length === 1) throw new UsageError(`'${positional[0]}' needs a value`);
+    const rows = positional.length ? selectPrograms(positional) : infosOf(progIds(), (id) => Program.fromId(id));
+    if (positional.length && !rows.length) throw new TsbpfError('ENOENT', `no program with ${positional.join(' ')}`);
+    if (flags.has('json')) process.stdout.write(JSON.stringify(positional[0] === 'id' || positional[0] === 'pinned' ? progJson(rows[0]!) : rows.map(progJson)) + '\n');
+    else for (const i of rows) process.stdout.write(progLine(i) + '\n');
+    return 0;
+  },
+};
+
+export const progCommands: Command[] = [loadall, objShow, progList, progShow];
