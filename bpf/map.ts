@@ -188,6 +188,8 @@ export class BpfMap extends FdHandle {
     this.#voff = this.#nkoff + kslot;
     const s = new NativeBlock(this.#voff + Math.max(8, this.valueBytes));
     this.#s = s;
+    // Bound to the block alone: the finalizer must not reference the map.
+    this.releaseOnCollect(s.free.bind(s));
     this.#kaddr = info.keySize ? s.addr + this.#koff : 0;
     this.#nkaddr = s.addr + this.#nkoff;
     this.#vaddr = s.addr + this.#voff;

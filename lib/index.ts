@@ -23,6 +23,7 @@ export { MapType, MapFlags, UpdateFlags, mapTypeName, isPerCpu, type MapTypeName
 export { type Codec, ValueRangeError, u8, u16, u32, i32, u64, i64, bytes } from '../bpf/codec.ts';
 export { lpmKey, lpmKeyFromCidr } from '../bpf/lpm.ts';
 export { PinPathError, isBpffs } from '../bpf/pin.ts';
+export { traceFds, type FdLeak } from '../bpf/object.ts';
 export { isMapTypeSupported } from '../bpf/probe.ts';
 export { BtfHandle, BtfLoadError } from '../bpf/btf-handle.ts';
 export { BpfError, NotSupportedError, type BpfErrorContext } from '../syscall/errors.ts';
