@@ -5,7 +5,6 @@
  * prog arrays and maps of maps. A Collection owns everything it created.
  */
 import { closeSync, existsSync, fstatSync, readdirSync, openSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Btf } from '../btf/btf.ts';
 import { CoreCache, applyCoreRelo, resolveCoreRelo, type CoreTargets } from '../btf/core.ts';
 import { TsbpfError } from '../lib/errors.ts';
@@ -21,6 +20,7 @@ import { fillKconfig } from './kconfig.ts';
 import { linkProgram, type LinkedProgram } from './linker.ts';
 import { BpfMap } from './map.ts';
 import { MapFlags, MapType, isMapOfMaps, mapTypeName, resolveMapType } from './map-types.ts';
+import { pinPathFor } from './pin.ts';
 import { Program, type LoadOptions } from './program.ts';
 import { ProgType, resolveProgType } from './prog-types.ts';
 import type { SourceLine } from './verifier.ts';
@@ -61,6 +61,8 @@ export class Variable {
     readonly spec: VariableSpec,
     mapping: () => Mapping | undefined,
     readonly writable: boolean,
+    /** From the variable's BTF type: signed or unsigned integer; undefined when unknown (both ranges of the size accepted). */
+    readonly signed?: boolean,
   ) {
     this.#mapping = mapping;
   }
@@ -78,7 +80,9 @@ export class Variable {
 
   set(value: Uint8Array | number | bigint): void {
     if (!this.writable) throw new TsbpfError('READ_ONLY', `variable '${this.spec.name}' is in a read-only section`);
-    this.#view().set(encodeVariable(this.spec, value));
+    // Encode (and validate) before touching the mapping.
+    const bytes = encodeVariable(this.spec, value, this.signed);
+    this.#view().set(bytes);
   }
 }
 
@@ -162,17 +166,50 @@ export function setVariable(spec: CollectionSpec, name: string, value: Uint8Arra
   if (!v) throw new TsbpfError('NO_VARIABLE', `no global variable '${name}'; variables: ${Object.keys(spec.variables).join(', ') || 'none'}`);
   const m = spec.maps[v.map];
   if (!m?.data) throw new TsbpfError('NO_VARIABLE', `variable '${name}' has no initial data`);
-  m.data.set(encodeVariable(v, value), v.offset);
+  m.data.set(encodeVariable(v, value, variableSignedness(spec, v)), v.offset);
 }
 
-function encodeVariable(v: VariableSpec, value: Uint8Array | number | bigint): Uint8Array {
+/** Whether the variable's BTF type is a signed or unsigned integer (or enum); undefined when unknown. */
+function variableSignedness(spec: CollectionSpec, v: VariableSpec): boolean | undefined {
+  if (!spec.btf || !v.type) return undefined;
+  try {
+    const t = spec.btf.resolve(v.type);
+    if (t.kind === 'int') return t.encoding === 'signed';
+    if (t.kind === 'enum' || t.kind === 'enum64') return t.signed;
+  } catch {
+    // Bad BTF: fall back to the size alone.
+  }
+  return undefined;
+}
+
+/**
+ * The bytes of `value` for variable `v`: a buffer of its size, or an integer
+ * that fits it. `signed` picks the range from the BTF type; without one, both
+ * readings of the size are accepted ([-2^(n-1), 2^n)). Nothing is wrapped.
+ */
+function encodeVariable(v: VariableSpec, value: Uint8Array | number | bigint, signed?: boolean): Uint8Array {
   if (value instanceof Uint8Array) {
     if (value.byteLength !== v.size) throw new TsbpfError('BAD_SIZE', `variable '${v.name}' is ${v.size} bytes, got ${value.byteLength}`);
     return value;
   }
+  if (typeof value !== 'number' && typeof value !== 'bigint') {
+    throw new TsbpfError('BAD_VALUE', `variable '${v.name}': give a number, bigint or Uint8Array, not a ${typeof value}`);
+  }
+  if (typeof value === 'number' && !Number.isSafeInteger(value)) {
+    throw new TsbpfError('OUT_OF_RANGE', `variable '${v.name}': ${value} is not a safe integer${Number.isInteger(value) ? ' (give a bigint)' : ''}`);
+  }
   const b = new Uint8Array(v.size);
   const d = new DataView(b.buffer);
   const n = BigInt(value);
+  if (v.size === 1 || v.size === 2 || v.size === 4 || v.size === 8) {
+    const bits = BigInt(v.size * 8);
+    const min = signed === false ? 0n : -(1n << (bits - 1n));
+    const max = signed === true ? (1n << (bits - 1n)) - 1n : (1n << bits) - 1n;
+    if (n < min || n > max) {
+      const kind = signed === undefined ? `${v.size}-byte` : `${signed ? 'signed' : 'unsigned'} ${v.size}-byte`;
+      throw new TsbpfError('OUT_OF_RANGE', `variable '${v.name}' is a ${kind} integer: ${value} is out of range [${min}, ${max}]`);
+    }
+  }
   if (v.size === 1) d.setUint8(0, Number(BigInt.asUintN(8, n)));
   else if (v.size === 2) d.setUint16(0, Number(BigInt.asUintN(16, n)), true);
   else if (v.size === 4) d.setUint32(0, Number(BigInt.asUintN(32, n)), true);
@@ -182,30 +219,16 @@ function encodeVariable(v: VariableSpec, value: Uint8Array | number | bigint): U
 }
 
 const MAP_PRIVATE = 2;
-/**
- * BTF file mappings handed out and not unmapped yet. V8 neither counts
- * mapped memory nor runs finalizers inside a synchronous loop, so a loop
- * that drops and reloads the kernel BTF would pile mappings up: past this
- * many, the mapped bytes are copied (~1 ms for vmlinux) and unmapped at
- * once. A live mapping costs address space and ~11 KiB of page tables for
- * vmlinux's 5.5 MB (the pages are the kernel's, not the process's).
- */
-let liveMappings = 0;
-const MAX_LIVE_MAPPINGS = 32;
-/** Unmaps a BTF file mapping once its ArrayBuffer (and so every view of it) is garbage. */
-const unmapper = new FinalizationRegistry<{ ptr: unknown; length: number }>(({ ptr, length }) => {
-  liveMappings--;
-  libc().munmap(ptr, length);
-});
 
 /**
- * The bytes of a BTF file. Files in /sys/kernel/btf are mapped read-only
- * when the kernel allows it (Linux 6.16+; libbpf 1.6 does the same): reading
- * vmlinux takes one read(2) per 4 KiB page (sysfs), ~2-6 ms for 5.5 MB, more
- * than parsing it; mapping it takes 0.05 ms. The mapping lives as long as the
- * returned bytes (or any view of them) are reachable; it is read-only (a
- * write is a SIGSEGV, not an exception). Other files, and kernels that
- * refuse the mapping, are read.
+ * The bytes of a BTF file, in ordinary writable memory the caller owns.
+ * Files in /sys/kernel/btf are mapped read-only when the kernel allows it
+ * (Linux 6.16+), copied out and unmapped at once: a sysfs read(2) takes one
+ * call per 4 KiB page (~2-6 ms for vmlinux's 5.5 MB), the copy ~1 ms. The
+ * mapping itself is never handed out: a write through any view of it (say
+ * into `kernelBtf().strings`) would be a SIGSEGV, not an exception, and the
+ * kernel refuses a writable mapping. Other files, and kernels that refuse
+ * the mapping, are read.
  */
 export function readBtfFile(path: string): Uint8Array {
   if (path.startsWith('/sys/kernel/btf/')) {
@@ -217,15 +240,13 @@ export function readBtfFile(path: string): Uint8Array {
       const addr = ptr ? pointerAddress(ptr) : 0;
       // MAP_FAILED is (void *)-1: EINVAL/EACCES before Linux 6.16, and for module BTF.
       if (addr !== 0 && addr !== -1 && addr < 2 ** 64 - 4096) {
-        const ab = viewOf(ptr, length);
-        if (liveMappings < MAX_LIVE_MAPPINGS) {
-          liveMappings++;
-          unmapper.register(ab, { ptr, length });
-          return new Uint8Array(ab);
-        }
         const copy = Buffer.allocUnsafeSlow(length);
-        copy.set(new Uint8Array(ab));
-        libc().munmap(ptr, length);
+        try {
+          copy.set(new Uint8Array(viewOf(ptr, length)));
+        } finally {
+          // The view dies here, unused: nothing references the mapping after munmap.
+          libc().munmap(ptr, length);
+        }
         return copy;
       }
     } catch {
@@ -409,7 +430,7 @@ function load(spec: CollectionSpec, opts: CollectionOptions, coll: Collection): 
       }
       return mapping;
     };
-    coll.variables[v.name] = new Variable(v, get, writable);
+    coll.variables[v.name] = new Variable(v, get, writable, variableSignedness(spec, v));
   }
 }
 
@@ -431,8 +452,10 @@ function createMap(objName: string, m: ObjMapSpec, btfFd: number, opts: Collecti
   const pinDir = opts.pinPath ?? '/sys/fs/bpf';
   // As libbpf: a PERF_EVENT_ARRAY without max_entries gets one slot per possible CPU (before the pin check too).
   if (type === MapType.PERF_EVENT_ARRAY && !m.maxEntries) m = { ...m, maxEntries: possibleCpuCount() };
-  if (m.pinning === 'by-name') {
-    const path = join(pinDir, m.name);
+  // Names come from the object: data, never a path (pinPathFor refuses '/', '..', control and non-UTF-8 bytes).
+  const pinAt = m.pinning === 'by-name' ? pinPathFor(pinDir, m.name) : undefined;
+  if (pinAt !== undefined) {
+    const path = pinAt;
     if (existsSync(path)) {
       const pinned = BpfMap.fromPin(path);
       const i = pinned.info();
@@ -461,7 +484,7 @@ function createMap(objName: string, m: ObjMapSpec, btfFd: number, opts: Collecti
       map.update(0, m.data);
     }
     if (m.freeze) map.freeze();
-    if (m.pinning === 'by-name') map.pin(join(pinDir, m.name));
+    if (pinAt !== undefined) map.pin(pinAt);
   } catch (e) {
     map.close();
     throw e;

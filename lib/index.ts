@@ -7,6 +7,8 @@ export {
   BpfMap,
   TypedMap,
   MapSizeError,
+  WrongMapTypeError,
+  MapValueError,
   IterationRestartedError,
   mapIds,
   mapInfoByFd,
@@ -18,9 +20,10 @@ export {
 } from '../bpf/map.ts';
 export { type MapSpec, copyMapSpec } from '../bpf/map-spec.ts';
 export { MapType, MapFlags, UpdateFlags, mapTypeName, isPerCpu, type MapTypeName, type UpdateFlag } from '../bpf/map-types.ts';
-export { type Codec, u8, u16, u32, i32, u64, i64, bytes } from '../bpf/codec.ts';
+export { type Codec, ValueRangeError, u8, u16, u32, i32, u64, i64, bytes } from '../bpf/codec.ts';
 export { lpmKey, lpmKeyFromCidr } from '../bpf/lpm.ts';
 export { PinPathError, isBpffs } from '../bpf/pin.ts';
+export { traceFds, type FdLeak } from '../bpf/object.ts';
 export { isMapTypeSupported } from '../bpf/probe.ts';
 export { BtfHandle, BtfLoadError } from '../bpf/btf-handle.ts';
 export { BpfError, NotSupportedError, type BpfErrorContext } from '../syscall/errors.ts';
