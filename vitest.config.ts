@@ -8,6 +8,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     globalSetup: ['test/setup/global.ts'],
+    setupFiles: ['test/setup/trace-fds.ts'],
     reporters: ['default'],
   },
 });

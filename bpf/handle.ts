@@ -94,16 +94,73 @@ export function objectInfo(fd: number, info: Uint8Array, what: string): void {
   bpfCall(BpfCmd.OBJ_GET_INFO_BY_FD, a, InfoAttr.SIZE, { object: what });
 }
 
+/** A handle that was garbage-collected without close(): its fd was closed then. */
+export interface FdLeak {
+  /** The handle's class ('BpfMap', 'Program', ...). */
+  kind: string;
+  fd: number;
+  /** Where the handle was created (captured only while tracing is on). */
+  stack: string;
+}
+
+let tracing = process.env.TSBPF_TRACE_FDS === '1';
+let leakListener: ((leak: FdLeak) => void) | undefined;
+
+/**
+ * Debugging fd leaks (like cilium/ebpf's fd tracer): while on, every new
+ * handle records where it was created, and one collected without close() is
+ * reported with that stack (a process warning, code TSBPF_FD_LEAK, or the
+ * listener given). Also on with env TSBPF_TRACE_FDS=1. Costs a stack per handle.
+ */
+export function traceFds(on: boolean, listener?: (leak: FdLeak) => void): void {
+  tracing = on;
+  leakListener = listener;
+}
+
+/** What the finalizer needs: never the handle itself (that would keep it alive). */
+interface Held {
+  fd: number;
+  kind: string;
+  stack: string | undefined;
+  /** Other resources to release with the fd (native memory); none may touch a view afterwards. */
+  release: (() => void)[];
+}
+
+/** Close is explicit; this closes what was dropped without it, so a leak is bounded by the GC. */
+const collected = new FinalizationRegistry<Held>((h) => {
+  closeFd(h.fd);
+  for (const r of h.release) r();
+  if (h.stack === undefined) return;
+  const leak: FdLeak = { kind: h.kind, fd: h.fd, stack: h.stack };
+  if (leakListener) leakListener(leak);
+  else process.emitWarning(`${h.kind} (fd ${h.fd}) was garbage-collected without close(); created ${h.stack}`, { code: 'TSBPF_FD_LEAK' });
+});
+
 /**
  * A kernel object held through one fd: maps, programs, BTF. The fd has one
  * owner, close() releases it exactly once, and use after close is a typed
- * error (code CLOSED) rather than a syscall on a recycled fd number.
+ * error (code CLOSED) rather than a syscall on a recycled fd number. A handle
+ * dropped without close() has its fd closed when it is garbage-collected
+ * (reported, with where it was made, under traceFds).
  */
 export abstract class FdHandle implements Disposable {
   #fd: number;
+  readonly #held: Held;
 
   protected constructor(fd: number) {
     this.#fd = fd;
+    // The stack's first line is 'Error'; keep the frames, from the caller of the constructor.
+    const stack = tracing ? (new Error().stack ?? '').split('\n').slice(2).join('\n').trim() || '(no stack)' : undefined;
+    this.#held = { fd, kind: new.target.name.replace(/^_+/, ''), stack: stack === undefined ? undefined : `at:\n${stack}`, release: [] };
+    collected.register(this, this.#held, this);
+  }
+
+  /**
+   * Also release `fn` if this handle is collected without close() (close()
+   * uses released() instead). `fn` must not reference the handle.
+   */
+  protected releaseOnCollect(fn: () => void): void {
+    this.#held.release.push(fn);
   }
 
   /** How errors name this object ("map 'counts'"). */
@@ -127,6 +184,7 @@ export abstract class FdHandle implements Disposable {
     if (this.#fd < 0) return;
     const fd = this.#fd;
     this.#fd = -1;
+    collected.unregister(this);
     closeFd(fd);
     this.released();
   }

@@ -3,7 +3,7 @@
  * error before the kernel answers with a bare EPERM or ENOENT.
  */
 import { lstatSync, statfsSync, unlinkSync, existsSync, mkdirSync } from 'node:fs';
-import { basename, dirname, isAbsolute, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { TsbpfError } from '../errors.ts';
 import { ensureMounted, FsMagic, MountError } from '../syscall/mount.ts';
 
@@ -85,6 +85,32 @@ function lstatCode(path: string): string | undefined {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code;
   }
+}
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Why `name` (from an object file: data, not a path) cannot be a file name
+ * inside a pin directory, or undefined when it can. Nothing that could leave
+ * the directory ('/', '.', '..') or that a terminal or bpffs would mangle
+ * (NUL, control bytes, bytes that were not UTF-8, which decode as U+FFFD).
+ */
+export function badPinName(name: string): string | undefined {
+  if (typeof name !== 'string' || name.length === 0) return 'the name is empty';
+  if (name.length > 255) return 'the name is longer than 255 characters';
+  if (name.includes('/')) return "the name contains '/'";
+  if (name.includes('.')) return "the name contains '.' (bpffs refuses dots; '..' would leave the pin directory)";
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) return 'the name contains NUL or control characters';
+  if (name.includes('\ufffd') || LONE_SURROGATE.test(name)) return 'the name is not valid UTF-8';
+  return undefined;
+}
+
+/** The path for pinning `name` by name under `dir`; a name that is not a plain file name is a PinPathError. */
+export function pinPathFor(dir: string, name: string): string {
+  const why = badPinName(name);
+  if (why) throw new PinPathError(`${dir}/${JSON.stringify(String(name)).slice(1, -1)}`, `pinning by name: ${why}`);
+  return join(dir, name);
 }
 
 /** Remove a pin; only paths on bpffs are touched. */

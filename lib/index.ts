@@ -8,6 +8,8 @@ export {
   BpfMap,
   TypedMap,
   MapSizeError,
+  WrongMapTypeError,
+  MapValueError,
   IterationRestartedError,
   mapIds,
   mapInfoByFd,
@@ -19,9 +21,10 @@ export {
 } from '../bpf/maps/map.ts';
 export { type MapSpec, copyMapSpec } from '../bpf/maps/spec.ts';
 export { MapType, MapFlags, UpdateFlags, mapTypeName, isPerCpu, type MapTypeName, type UpdateFlag } from '../bpf/maps/types.ts';
-export { type Codec, u8, u16, u32, i32, u64, i64, bytes } from '../bpf/maps/codec.ts';
+export { type Codec, ValueRangeError, u8, u16, u32, i32, u64, i64, bytes } from '../bpf/maps/codec.ts';
 export { lpmKey, lpmKeyFromCidr } from '../bpf/maps/lpm.ts';
 export { PinPathError, isBpffs } from '../bpf/pin.ts';
+export { traceFds, type FdLeak } from '../bpf/handle.ts';
 export { isMapTypeSupported } from '../bpf/maps/probe.ts';
 export { BtfHandle, BtfLoadError } from '../bpf/btf/handle.ts';
 export { BpfError, NotSupportedError, type BpfErrorContext } from '../syscall/errors.ts';

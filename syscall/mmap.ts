@@ -10,16 +10,40 @@ export const PROT_READ = 1;
 export const PROT_WRITE = 2;
 export const MAP_SHARED = 1;
 
+/** What the finalizer of a dropped Mapping needs: never the Mapping, and the buffer only weakly. */
+interface DroppedMapping {
+  ptr: unknown;
+  length: number;
+  buffer: WeakRef<ArrayBuffer> | undefined;
+}
+
+/** Unmaps once the last view of a dropped mapping's buffer is garbage. */
+const lastView = new FinalizationRegistry<{ ptr: unknown; length: number }>(({ ptr, length }) => libc().munmap(ptr, length));
+
+/**
+ * A Mapping dropped without unmap() (say with a Collection never closed) is
+ * unmapped when collected; if a view of its buffer is still reachable, only
+ * once that view is garbage too, so no live view ever dangles.
+ */
+const dropped = new FinalizationRegistry<DroppedMapping>((d) => {
+  const b = d.buffer?.deref();
+  if (b) lastView.register(b, { ptr: d.ptr, length: d.length });
+  else libc().munmap(d.ptr, d.length);
+});
+
 export class Mapping {
   readonly length: number;
   readonly addr: number;
   #ptr: unknown;
   #buffer: ArrayBuffer | undefined;
+  readonly #dropped: DroppedMapping;
 
   constructor(ptr: unknown, length: number) {
     this.#ptr = ptr;
     this.length = length;
     this.addr = pointerAddress(ptr);
+    this.#dropped = { ptr, length, buffer: undefined };
+    dropped.register(this, this.#dropped, this);
   }
 
   get mapped(): boolean {
@@ -29,13 +53,17 @@ export class Mapping {
   /** The mapped bytes, without a copy. Throws once unmapped. */
   get buffer(): ArrayBuffer {
     if (this.#ptr === undefined) throw new Error('tsbpf: mapping used after unmap');
-    this.#buffer ??= viewOf(this.#ptr, this.length);
+    if (!this.#buffer) {
+      this.#buffer = viewOf(this.#ptr, this.length);
+      this.#dropped.buffer = new WeakRef(this.#buffer);
+    }
     return this.#buffer;
   }
 
   /** Unmap once; later calls do nothing. */
   unmap(): void {
     if (this.#ptr === undefined) return;
+    dropped.unregister(this);
     libc().munmap(this.#ptr, this.length);
     this.#ptr = undefined;
     this.#buffer = undefined;

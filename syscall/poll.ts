@@ -181,17 +181,38 @@ function isMapFailed(ptr: unknown): boolean {
   return a === 0 || a === -1 || a >= 2 ** 64 - 4096;
 }
 
+/** What the finalizer of a RingMapping dropped without release() needs: never the mapping, the buffer only weakly. */
+interface DroppedRing {
+  ptr: unknown;
+  length: number;
+  buffer: WeakRef<ArrayBuffer> | undefined;
+}
+
+/** A ring dropped without release() is unmapped when collected, or once its last view is garbage too. */
+const droppedRings = new FinalizationRegistry<DroppedRing>((d) => {
+  const b = d.buffer?.deref();
+  if (!b) {
+    libc().munmap(d.ptr, d.length);
+    return;
+  }
+  placeholdersLive++;
+  placeholders.register(b, { ptr: d.ptr, length: d.length });
+});
+
 /** A shared mapping of an fd (a ring), released once and safely (see the file comment). */
 export class RingMapping {
   readonly length: number;
   readonly addr: number;
   #ptr: unknown;
   #buffer: ArrayBuffer | undefined;
+  readonly #dropped: DroppedRing;
 
   private constructor(ptr: unknown, length: number) {
     this.#ptr = ptr;
     this.length = length;
     this.addr = pointerAddress(ptr);
+    this.#dropped = { ptr, length, buffer: undefined };
+    droppedRings.register(this, this.#dropped, this);
   }
 
   static map(fd: number, length: number, prot: number, offset: number, what: string): RingMapping {
@@ -207,7 +228,10 @@ export class RingMapping {
   /** One ArrayBuffer over the mapped bytes (no copy), the same on every call. Throws once released. */
   get buffer(): ArrayBuffer {
     if (this.#ptr === undefined) throw new Error('tsbpf: ring mapping used after release');
-    this.#buffer ??= viewOf(this.#ptr, this.length);
+    if (!this.#buffer) {
+      this.#buffer = viewOf(this.#ptr, this.length);
+      this.#dropped.buffer = new WeakRef(this.#buffer);
+    }
     return this.#buffer;
   }
 
@@ -220,6 +244,7 @@ export class RingMapping {
     const ptr = this.#ptr;
     if (ptr === undefined) return;
     this.#ptr = undefined;
+    droppedRings.unregister(this);
     const buf = this.#buffer;
     this.#buffer = undefined;
     if (!buf) {

@@ -5,7 +5,7 @@
  * syscall, integer keys and values, typed views.
  */
 import { describe, expect } from 'vitest';
-import { BpfError, BpfMap, IterationRestartedError, MapFlags, MapSizeError, NotSupportedError, UpdateFlags, possibleCpuCount, u32, u64, u8, type BatchCursor, type MapSpec } from '../lib/index.ts';
+import { BpfError, BpfMap, IterationRestartedError, MapFlags, MapSizeError, NotSupportedError, UpdateFlags, ValueRangeError, possibleCpuCount, u32, u64, u8, type BatchCursor, type MapSpec } from '../lib/index.ts';
 import { setBpfBackend } from '../lib/testing.ts';
 import { BpfCmd } from '../syscall/bpf.ts';
 import { ktest } from './helpers/kernel.ts';
@@ -529,12 +529,12 @@ describe('sizes and integer encoding', () => {
     });
   });
 
-  ktest('numbers and bigints as 1, 2, 4 and 8-byte keys and values (little-endian, two\'s complement)', () => {
+  ktest('numbers and bigints as 1, 2, 4 and 8-byte keys and values (little-endian, unsigned)', () => {
     const cases: Array<[number, Array<number | bigint>, (b: Buffer) => bigint]> = [
-      [1, [0, 1, 0x7f, 0xff, -1, -128, 200n, -3n], (b) => BigInt(b.readUInt8())],
-      [2, [0, 0x1234, 0xffff, -1, -0x8000, 0xbeefn], (b) => BigInt(b.readUInt16LE())],
-      [4, [0, 0xdeadbeef, 0xffff_ffff, -1, -0x8000_0000, 0x1234_5678n, -2n], (b) => BigInt(b.readUInt32LE())],
-      [8, [0, 2 ** 53 - 1, -1, 0xffff_ffff_ffff_ffffn, -(2n ** 63n), 0x0123_4567_89ab_cdefn, -5], (b) => b.readBigUInt64LE()],
+      [1, [0, 1, 0x7f, 0xff, 200n], (b) => BigInt(b.readUInt8())],
+      [2, [0, 0x1234, 0xffff, 0xbeefn], (b) => BigInt(b.readUInt16LE())],
+      [4, [0, 0xdeadbeef, 0xffff_ffff, 0x1234_5678n], (b) => BigInt(b.readUInt32LE())],
+      [8, [0, 2 ** 53 - 1, 0xffff_ffff_ffff_ffffn, 0x0123_4567_89ab_cdefn], (b) => b.readBigUInt64LE()],
     ];
     for (const [size, values, read] of cases) {
       withMap({ type: 'HASH', keySize: size, valueSize: size, maxEntries: 16 }, (m) => {
@@ -554,10 +554,19 @@ describe('sizes and integer encoding', () => {
     }
   });
 
-  ktest('out-of-range and non-integer numbers are refused before any syscall', () => {
+  ktest('out-of-range, negative and non-integer numbers are refused before any syscall', () => {
     const bad: Array<[number, number | bigint]> = [
       [1, 256],
       [1, -129],
+      [1, -1],
+      [1, -3n],
+      [2, -1],
+      [4, -1],
+      [4, -2n],
+      [8, -1],
+      [8, -5],
+      [8, -(2n ** 63n)],
+      [8, 2 ** 53],
       [1, 256n],
       [2, 0x1_0000],
       [2, -0x8001],
@@ -573,9 +582,9 @@ describe('sizes and integer encoding', () => {
     ];
     for (const [size, v] of bad) {
       withMap({ type: 'HASH', keySize: size, valueSize: size, maxEntries: 4 }, (m) => {
-        expect(thrownBeforeSyscall(() => m.update(v, 0), `${size}-byte key ${v}`)).toBeInstanceOf(MapSizeError);
-        expect(thrownBeforeSyscall(() => m.update(0, v), `${size}-byte value ${v}`)).toBeInstanceOf(MapSizeError);
-        expect(thrownBeforeSyscall(() => m.lookup(v), `${size}-byte lookup key ${v}`)).toBeInstanceOf(MapSizeError);
+        expect(thrownBeforeSyscall(() => m.update(v, 0), `${size}-byte key ${v}`)).toBeInstanceOf(ValueRangeError);
+        expect(thrownBeforeSyscall(() => m.update(0, v), `${size}-byte value ${v}`)).toBeInstanceOf(ValueRangeError);
+        expect(thrownBeforeSyscall(() => m.lookup(v), `${size}-byte lookup key ${v}`)).toBeInstanceOf(ValueRangeError);
       });
     }
     // A 3-byte key cannot be given as a number.
@@ -602,15 +611,15 @@ describe('sizes and integer encoding', () => {
     });
   });
 
-  ktest('typed() on a per-CPU map writes the value to every CPU', () => {
+  ktest('updateWith() on a per-CPU map writes the value to every CPU; typed() refuses per-CPU maps', () => {
     const ncpu = possibleCpuCount();
     withMap({ type: 'PERCPU_ARRAY', keySize: 4, valueSize: 4, maxEntries: 4 }, (m) => {
       m.updatePerCpu(1, range(ncpu, 7)); // leaves distinct per-CPU bytes in the scratch block
-      const t = m.typed(u32, u32);
-      t.set(0, 5);
+      m.updateWith(0, 5, u32);
       expect(m.lookupPerCpu(0)!.map((b) => b.readUInt32LE())).toEqual(Array(ncpu).fill(5));
-      expect(t.get(1)).toBe(7); // get() decodes the first CPU's slot
       expect(m.lookupPerCpu(1)!.map((b) => b.readUInt32LE())).toEqual(range(ncpu, 7));
+      // A codec would decode CPU 0's slot only.
+      expect((thrownBeforeSyscall(() => m.typed(u32, u32)) as { code?: string }).code).toBe('WRONG_MAP_TYPE');
     });
   });
 });

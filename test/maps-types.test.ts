@@ -268,12 +268,12 @@ describe('maps of maps', () => {
         // A map of another shape is refused.
         const odd = BpfMap.create({ type: 'HASH', keySize: 8, valueSize: 8, maxEntries: 8 });
         try {
-          expect(thrown(() => outer.update(key, odd)).code).toBe('EINVAL');
+          expect(thrown(() => outer.update(key, odd)).code).toBe('BAD_VALUE'); // checked against the template before the syscall
         } finally {
           odd.close();
         }
         // An fd that is not a map is refused, and so is a closed fd.
-        expect(thrown(() => outer.update(key, { fd: 0 })).code).toBe('EINVAL');
+        expect(thrown(() => outer.update(key, { fd: 0 })).code).toBe('BAD_VALUE');
         const closed = thrown(() => outer.update(key, { fd: 100_000 }));
         expect(closed.code).toBe('EBADF');
         expect((closed as BpfError).hint).toMatch(/open fd/);
@@ -302,9 +302,8 @@ describe('fd arrays', () => {
       const other = BpfMap.create({ type: 'ARRAY', keySize: 4, valueSize: 4, maxEntries: 1 });
       try {
         const e = thrown(() => m.update(0, { fd: other.fd }));
-        expect(e).toBeInstanceOf(BpfError);
-        expect(e.code).toBe('EINVAL'); // a map fd is not a program
-        expect((e as BpfError).command).toBe('BPF_MAP_UPDATE_ELEM');
+        expect(e.code).toBe('BAD_VALUE'); // a map fd is not a program, said before the syscall
+        expect(e.message).toMatch(/program fds, fd \d+ is a BPF map/);
       } finally {
         other.close();
       }
@@ -416,7 +415,7 @@ describe('stack traces, queues, stacks, bloom filters', () => {
       for (let i = 0; i < 1000; i++) if (m.mayContain(1_000_000 + i)) positives++;
       expect(positives).toBeLessThan(20);
       // Elements cannot be deleted or popped.
-      expect(thrown(() => m.pop()).code).toMatch(/ENOTSUPP|EOPNOTSUPP|EINVAL/);
+      expect(thrown(() => m.pop()).code).toBe('WRONG_MAP_TYPE');
     });
     // Too many hashes: the kernel takes 1..15.
     expect(thrown(() => BpfMap.create({ type: 'BLOOM_FILTER', keySize: 0, valueSize: 4, maxEntries: 10, mapExtra: 16n })).code).toBe('EINVAL');
@@ -581,7 +580,7 @@ describe('storage maps', () => {
     try {
       using btf = BtfHandle.load(tinyIntBtf());
       withMap({ type: 'CGRP_STORAGE', keySize: 4, valueSize: 4, maxEntries: 0, flags: MapFlags.NO_PREALLOC, btfKeyTypeId: 1, btfValueTypeId: 1 }, (m) => {
-        m.update(dirFd, -5);
+        m.update(dirFd, Buffer.from(Int32Array.of(-5).buffer));
         expect(m.lookup(dirFd)!.readInt32LE()).toBe(-5);
         expect(m.delete(dirFd)).toBe(true);
         expect(m.lookup(dirFd)).toBeUndefined();

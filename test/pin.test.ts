@@ -217,7 +217,7 @@ describe('bpftool cross-checks', () => {
       bpftoolType: 'lru_hash',
       fill: (m) => {
         m.update(0x1122_3344_5566_7788n, 1);
-        m.update(-1n, 2);
+        m.update(0xffff_ffff_ffff_ffffn, 2);
       },
     },
     {

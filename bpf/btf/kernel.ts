@@ -10,30 +10,16 @@ import { libc, pointerAddress, viewOf } from '../../syscall/libc.ts';
 import { PROT_READ } from '../../syscall/mmap.ts';
 
 const MAP_PRIVATE = 2;
-/**
- * BTF file mappings handed out and not unmapped yet. V8 neither counts
- * mapped memory nor runs finalizers inside a synchronous loop, so a loop
- * that drops and reloads the kernel BTF would pile mappings up: past this
- * many, the mapped bytes are copied (~1 ms for vmlinux) and unmapped at
- * once. A live mapping costs address space and ~11 KiB of page tables for
- * vmlinux's 5.5 MB (the pages are the kernel's, not the process's).
- */
-let liveMappings = 0;
-const MAX_LIVE_MAPPINGS = 32;
-/** Unmaps a BTF file mapping once its ArrayBuffer (and so every view of it) is garbage. */
-const unmapper = new FinalizationRegistry<{ ptr: unknown; length: number }>(({ ptr, length }) => {
-  liveMappings--;
-  libc().munmap(ptr, length);
-});
 
 /**
- * The bytes of a BTF file. Files in /sys/kernel/btf are mapped read-only
- * when the kernel allows it (Linux 6.16+; libbpf 1.6 does the same): reading
- * vmlinux takes one read(2) per 4 KiB page (sysfs), ~2-6 ms for 5.5 MB, more
- * than parsing it; mapping it takes 0.05 ms. The mapping lives as long as the
- * returned bytes (or any view of them) are reachable; it is read-only (a
- * write is a SIGSEGV, not an exception). Other files, and kernels that
- * refuse the mapping, are read.
+ * The bytes of a BTF file, in ordinary writable memory the caller owns.
+ * Files in /sys/kernel/btf are mapped read-only when the kernel allows it
+ * (Linux 6.16+), copied out and unmapped at once: a sysfs read(2) takes one
+ * call per 4 KiB page (~2-6 ms for vmlinux's 5.5 MB), the copy ~1 ms. The
+ * mapping itself is never handed out: a write through any view of it (say
+ * into `kernelBtf().strings`) would be a SIGSEGV, not an exception, and the
+ * kernel refuses a writable mapping. Other files, and kernels that refuse
+ * the mapping, are read.
  */
 export function readBtfFile(path: string): Uint8Array {
   if (path.startsWith('/sys/kernel/btf/')) {
@@ -45,15 +31,13 @@ export function readBtfFile(path: string): Uint8Array {
       const addr = ptr ? pointerAddress(ptr) : 0;
       // MAP_FAILED is (void *)-1: EINVAL/EACCES before Linux 6.16, and for module BTF.
       if (addr !== 0 && addr !== -1 && addr < 2 ** 64 - 4096) {
-        const ab = viewOf(ptr, length);
-        if (liveMappings < MAX_LIVE_MAPPINGS) {
-          liveMappings++;
-          unmapper.register(ab, { ptr, length });
-          return new Uint8Array(ab);
-        }
         const copy = Buffer.allocUnsafeSlow(length);
-        copy.set(new Uint8Array(ab));
-        libc().munmap(ptr, length);
+        try {
+          copy.set(new Uint8Array(viewOf(ptr, length)));
+        } finally {
+          // The view dies here, unused: nothing references the mapping after munmap.
+          libc().munmap(ptr, length);
+        }
         return copy;
       }
     } catch {

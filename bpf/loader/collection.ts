@@ -5,7 +5,6 @@
  * prog arrays and maps of maps. A Collection owns everything it created.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { Btf } from '../../btf/btf.ts';
 import { CoreCache, applyCoreRelo, resolveCoreRelo, type CoreTargets } from '../../btf/core.ts';
 import { TsbpfError } from '../../errors.ts';
@@ -21,6 +20,7 @@ import { fillKconfig } from './kconfig.ts';
 import { relocateProgram, type RelocatedProgram } from './relocate.ts';
 import { BpfMap } from '../maps/map.ts';
 import { MapFlags, MapType, isMapOfMaps, mapTypeName, resolveMapType } from '../maps/types.ts';
+import { pinPathFor } from '../pin.ts';
 import { Program, type LoadOptions } from '../programs/program.ts';
 import { resolveProgType } from '../programs/types.ts';
 import type { SourceLine } from '../programs/verifier.ts';
@@ -63,6 +63,8 @@ export class Variable {
     readonly spec: VariableSpec,
     mapping: () => Mapping | undefined,
     readonly writable: boolean,
+    /** From the variable's BTF type: signed or unsigned integer; undefined when unknown (both ranges of the size accepted). */
+    readonly signed?: boolean,
   ) {
     this.#mapping = mapping;
   }
@@ -80,7 +82,9 @@ export class Variable {
 
   set(value: Uint8Array | number | bigint): void {
     if (!this.writable) throw new TsbpfError('READ_ONLY', `variable '${this.spec.name}' is in a read-only section`);
-    this.#view().set(encodeVariable(this.spec, value));
+    // Encode (and validate) before touching the mapping.
+    const bytes = encodeVariable(this.spec, value, this.signed);
+    this.#view().set(bytes);
   }
 }
 
@@ -164,17 +168,50 @@ export function setVariable(spec: CollectionSpec, name: string, value: Uint8Arra
   if (!v) throw new TsbpfError('NO_VARIABLE', `no global variable '${name}'; variables: ${Object.keys(spec.variables).join(', ') || 'none'}`);
   const m = spec.maps[v.map];
   if (!m?.data) throw new TsbpfError('NO_VARIABLE', `variable '${name}' has no initial data`);
-  m.data.set(encodeVariable(v, value), v.offset);
+  m.data.set(encodeVariable(v, value, variableSignedness(spec, v)), v.offset);
 }
 
-function encodeVariable(v: VariableSpec, value: Uint8Array | number | bigint): Uint8Array {
+/** Whether the variable's BTF type is a signed or unsigned integer (or enum); undefined when unknown. */
+function variableSignedness(spec: CollectionSpec, v: VariableSpec): boolean | undefined {
+  if (!spec.btf || !v.type) return undefined;
+  try {
+    const t = spec.btf.resolve(v.type);
+    if (t.kind === 'int') return t.encoding === 'signed';
+    if (t.kind === 'enum' || t.kind === 'enum64') return t.signed;
+  } catch {
+    // Bad BTF: fall back to the size alone.
+  }
+  return undefined;
+}
+
+/**
+ * The bytes of `value` for variable `v`: a buffer of its size, or an integer
+ * that fits it. `signed` picks the range from the BTF type; without one, both
+ * readings of the size are accepted ([-2^(n-1), 2^n)). Nothing is wrapped.
+ */
+function encodeVariable(v: VariableSpec, value: Uint8Array | number | bigint, signed?: boolean): Uint8Array {
   if (value instanceof Uint8Array) {
     if (value.byteLength !== v.size) throw new TsbpfError('BAD_SIZE', `variable '${v.name}' is ${v.size} bytes, got ${value.byteLength}`);
     return value;
   }
+  if (typeof value !== 'number' && typeof value !== 'bigint') {
+    throw new TsbpfError('BAD_VALUE', `variable '${v.name}': give a number, bigint or Uint8Array, not a ${typeof value}`);
+  }
+  if (typeof value === 'number' && !Number.isSafeInteger(value)) {
+    throw new TsbpfError('OUT_OF_RANGE', `variable '${v.name}': ${value} is not a safe integer${Number.isInteger(value) ? ' (give a bigint)' : ''}`);
+  }
   const b = new Uint8Array(v.size);
   const d = new DataView(b.buffer);
   const n = BigInt(value);
+  if (v.size === 1 || v.size === 2 || v.size === 4 || v.size === 8) {
+    const bits = BigInt(v.size * 8);
+    const min = signed === false ? 0n : -(1n << (bits - 1n));
+    const max = signed === true ? (1n << (bits - 1n)) - 1n : (1n << bits) - 1n;
+    if (n < min || n > max) {
+      const kind = signed === undefined ? `${v.size}-byte` : `${signed ? 'signed' : 'unsigned'} ${v.size}-byte`;
+      throw new TsbpfError('OUT_OF_RANGE', `variable '${v.name}' is a ${kind} integer: ${value} is out of range [${min}, ${max}]`);
+    }
+  }
   if (v.size === 1) d.setUint8(0, Number(BigInt.asUintN(8, n)));
   else if (v.size === 2) d.setUint16(0, Number(BigInt.asUintN(16, n)), true);
   else if (v.size === 4) d.setUint32(0, Number(BigInt.asUintN(32, n)), true);
@@ -317,7 +354,7 @@ function load(spec: CollectionSpec, opts: CollectionOptions, coll: Collection): 
       }
       return mapping;
     };
-    coll.variables[v.name] = new Variable(v, get, writable);
+    coll.variables[v.name] = new Variable(v, get, writable, variableSignedness(spec, v));
   }
 }
 
@@ -339,8 +376,10 @@ function createMap(objName: string, m: ObjMapSpec, btfFd: number, opts: Collecti
   const pinDir = opts.pinPath ?? '/sys/fs/bpf';
   // As libbpf: a PERF_EVENT_ARRAY without max_entries gets one slot per possible CPU (before the pin check too).
   if (type === MapType.PERF_EVENT_ARRAY && !m.maxEntries) m = { ...m, maxEntries: possibleCpuCount() };
-  if (m.pinning === 'by-name') {
-    const path = join(pinDir, m.name);
+  // Names come from the object: data, never a path (pinPathFor refuses '/', '..', control and non-UTF-8 bytes).
+  const pinAt = m.pinning === 'by-name' ? pinPathFor(pinDir, m.name) : undefined;
+  if (pinAt !== undefined) {
+    const path = pinAt;
     if (existsSync(path)) {
       const pinned = BpfMap.fromPin(path);
       const i = pinned.info();
@@ -369,7 +408,7 @@ function createMap(objName: string, m: ObjMapSpec, btfFd: number, opts: Collecti
       map.update(0, m.data);
     }
     if (m.freeze) map.freeze();
-    if (m.pinning === 'by-name') map.pin(join(pinDir, m.name));
+    if (pinAt !== undefined) map.pin(pinAt);
   } catch (e) {
     map.close();
     throw e;

@@ -28,7 +28,7 @@ import {
 } from '../../syscall/index.ts';
 import { readlinkSync } from 'node:fs';
 import { TsbpfError } from '../../errors.ts';
-import type { Codec } from './codec.ts';
+import { ValueRangeError, u8, u16, u32, u64, type Codec } from './codec.ts';
 import type { MapSpec } from './spec.ts';
 import {
   MapFlags,
@@ -97,6 +97,40 @@ export class IterationRestartedError extends TsbpfError {
   }
 }
 
+/** Thrown when an operation that belongs to some map types is called on another, before any syscall. */
+export class WrongMapTypeError extends TsbpfError {
+  constructor(map: string, type: number, op: string, wants: readonly number[] | string) {
+    const need = typeof wants === 'string' ? wants : `needs ${wants.map(mapTypeName).join(' or ')}`;
+    super('WRONG_MAP_TYPE', `map '${map}' is ${mapTypeName(type)}: ${op} ${need}`);
+  }
+}
+
+/** Thrown when a map update names something the map cannot hold (wrong inner map, a map in a prog array), before the syscall. */
+export class MapValueError extends TsbpfError {
+  constructor(message: string) {
+    super('BAD_VALUE', message);
+  }
+}
+
+/**
+ * Only this module constructs BpfMaps: the constructor trusts its sizes (they
+ * size the scratch block the kernel writes into), so they must come from the
+ * kernel or from a spec the kernel accepted, never from a caller.
+ */
+const INTERNAL: unique symbol = Symbol('BpfMap.internal');
+
+/** Fields fixed at construction; frozen so that no caller can change the sizes the scratch block was laid out for. */
+const FROZEN_FIELDS = ['name', 'type', 'keySize', 'valueSize', 'maxEntries', 'flags', 'valueBytes', 'valueStride', 'perCpu'] as const;
+
+/** The inner-map properties the kernel compares on a map-of-maps update (bpf_map_meta_equal, and max_entries for arrays without BPF_F_INNER_MAP). */
+interface InnerTemplate {
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+}
+
 const ELEM = MapElemAttr;
 const ATTR_BYTES = 32;
 
@@ -129,9 +163,14 @@ export class BpfMap extends FdHandle {
   readonly #nkaddr: number;
   readonly #vaddr: number;
   readonly #ctx: BpfErrorContext;
+  /** For maps of maps created here: what an inner map must look like. */
+  #inner: InnerTemplate | undefined;
 
-  /** Adopt an fd the caller owns; prefer BpfMap.create / fromPin / fromId / fromFd. */
-  constructor(fd: number, info: Pick<MapInfo, 'type' | 'keySize' | 'valueSize' | 'maxEntries' | 'flags' | 'name'>) {
+  /** Internal: get maps from BpfMap.create / fromPin / fromId / fromFd, which take the sizes from the kernel. */
+  constructor(token: typeof INTERNAL, fd: number, info: Pick<MapInfo, 'type' | 'keySize' | 'valueSize' | 'maxEntries' | 'flags' | 'name'>) {
+    if (token !== INTERNAL) {
+      throw new TsbpfError('INTERNAL_CONSTRUCTOR', 'BpfMap cannot be constructed directly: use BpfMap.create, fromFd, fromPin or fromId (they take the sizes from the kernel)');
+    }
     super(fd);
     this.name = info.name;
     this.type = info.type;
@@ -149,12 +188,15 @@ export class BpfMap extends FdHandle {
     this.#voff = this.#nkoff + kslot;
     const s = new NativeBlock(this.#voff + Math.max(8, this.valueBytes));
     this.#s = s;
+    // Bound to the block alone: the finalizer must not reference the map.
+    this.releaseOnCollect(s.free.bind(s));
     this.#kaddr = info.keySize ? s.addr + this.#koff : 0;
     this.#nkaddr = s.addr + this.#nkoff;
     this.#vaddr = s.addr + this.#voff;
     s.u32[ELEM.map_fd >> 2] = fd;
     putPtr(s.u32, ELEM.key, this.#kaddr);
     this.#ctx = { object: info.name || `map fd ${fd}` };
+    for (const f of FROZEN_FIELDS) Object.defineProperty(this, f, { writable: false, configurable: false });
   }
 
   /** Create a map from a spec. The returned map owns its fd. */
@@ -163,12 +205,15 @@ export class BpfMap extends FdHandle {
     const type = resolveMapType(spec.type);
     let flags = spec.flags ?? 0;
     const name = sanitizeName(spec.name ?? '');
+    checkSpecSizes(type, spec, name);
     let innerFd = -1;
+    let template: InnerTemplate | undefined;
     try {
       if (isMapOfMaps(type)) {
         if (!spec.innerMap) throw new TsbpfError('BAD_SPEC', `map '${name}': ${mapTypeName(type)} needs an innerMap template`);
         // The kernel only needs a template map for the inner type; it is closed once the outer map exists.
         const inner = BpfMap.create({ ...spec.innerMap, name: spec.innerMap.name ?? `${name}.inner`.slice(0, 15) });
+        template = { type: inner.type, keySize: inner.keySize, valueSize: inner.valueSize, maxEntries: inner.maxEntries, flags: inner.flags };
         innerFd = dupFd(inner.fd);
         inner.close();
       }
@@ -197,7 +242,7 @@ export class BpfMap extends FdHandle {
         }
         throw new BpfError('BPF_MAP_CREATE', errno, { object: name || mapTypeName(type) }, describeSpec(type, spec, flags));
       }
-      return new BpfMap(r, {
+      const m = new BpfMap(INTERNAL, r, {
         type,
         keySize: spec.keySize,
         valueSize: spec.valueSize,
@@ -205,6 +250,8 @@ export class BpfMap extends FdHandle {
         flags,
         name,
       });
+      m.#inner = template;
+      return m;
     } finally {
       if (innerFd >= 0) closeFd(innerFd);
     }
@@ -236,7 +283,7 @@ export class BpfMap extends FdHandle {
       closeFd(fd);
       throw e;
     }
-    return new BpfMap(fd, info);
+    return new BpfMap(INTERNAL, fd, info);
   }
 
   protected get what(): string {
@@ -250,6 +297,19 @@ export class BpfMap extends FdHandle {
   }
 
   // ---- scratch helpers ------------------------------------------------------
+
+  /** Refuse an operation of other map types before any syscall. */
+  #need(op: string, types: readonly number[]): void {
+    if (!types.includes(this.type)) throw new WrongMapTypeError(this.name, this.type, op, types);
+  }
+
+  /** Codecs read and write exactly one value (or key): their size must be the map's, and per-CPU values are one slot per CPU. */
+  #checkCodec(op: string, codec: Codec<unknown>, size: number, what: 'key' | 'value'): void {
+    if (what === 'value' && this.perCpu) {
+      throw new WrongMapTypeError(this.name, this.type, op, PERCPU_CODEC);
+    }
+    if (codec.size !== size) throw new MapSizeError(`map '${this.name}': ${what} codec is ${codec.size} bytes, the map's ${what} is ${size}`);
+  }
 
   #scratch(): NativeBlock {
     const s = this.#s;
@@ -274,9 +334,9 @@ export class BpfMap extends FdHandle {
 
   #putValue(s: NativeBlock, value: MapValue): void {
     // The common u64 value, in every CPU's slot for per-CPU maps (the stride is 8): a number is
-    // written as two u32 halves, without a BigInt; setBigUint64 wraps a negative bigint itself.
-    const isNum = typeof value === 'number' && Number.isSafeInteger(value);
-    if (this.valueSize === 8 && (isNum || (typeof value === 'bigint' && value >= I64_MIN && value < U64_END))) {
+    // written as two u32 halves, without a BigInt. Integers are unsigned (signed values go through i32/i64 codecs or bytes).
+    const isNum = typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+    if (this.valueSize === 8 && (isNum || (typeof value === 'bigint' && value >= 0n && value < U64_END))) {
       const u = s.u32;
       const i = this.#voff >> 2;
       if (isNum) {
@@ -331,7 +391,7 @@ export class BpfMap extends FdHandle {
   lookup<T extends Uint8Array>(key: MapKey, out: T, flags?: number): T | undefined;
   lookup(key: MapKey, out?: Uint8Array, flags = 0): Uint8Array | undefined {
     this.#checkOut(out);
-    if (!this.#lookupRaw(key, flags)) return undefined;
+    if (!this.#lookupRaw(key, elemFlags(flags, this.name))) return undefined;
     return this.#copyValue(out);
   }
 
@@ -349,6 +409,7 @@ export class BpfMap extends FdHandle {
 
   /** Decode the value with a codec straight from the scratch block (no intermediate copy). */
   lookupWith<V>(key: MapKey, codec: Codec<V>): V | undefined {
+    this.#checkCodec('lookupWith', codec, this.valueSize, 'value');
     if (!this.#lookupRaw(key, 0)) return undefined;
     const s = this.#s!;
     return codec.decode(s.bytes, s.view, this.#voff);
@@ -364,9 +425,12 @@ export class BpfMap extends FdHandle {
     this.#fail(BpfCmd.MAP_LOOKUP_ELEM, r);
   }
 
-  /** Refuse a wrong-sized output buffer before the syscall: pop and lookupAndDelete would lose the value. */
+  /**
+   * Refuse a wrong-sized output buffer before the syscall: pop and lookupAndDelete would lose the value.
+   * Per-CPU maps need room for every CPU's slot (one slot would silently be CPU 0's).
+   */
   #checkOut(out: Uint8Array | undefined): void {
-    if (out && out.length !== this.valueBytes && out.length !== this.valueSize) {
+    if (out && out.length !== this.valueBytes && (this.perCpu || out.length !== this.valueSize)) {
       throw new MapSizeError(`map '${this.name}': output buffer must be ${this.valueBytes} bytes, got ${out.byteLength}`);
     }
   }
@@ -400,9 +464,11 @@ export class BpfMap extends FdHandle {
    */
   update(key: MapKey, value: MapValue | { fd: number }, flags: UpdateFlag | number = 0): void {
     const s = this.#scratch();
+    const f = elemFlags(flags, this.name);
     if (this.keySize) this.#putKey(s, key);
-    this.#putValue(s, typeof value === 'object' && !(value instanceof Uint8Array) ? value.fd : value);
-    const f = typeof flags === 'string' ? UpdateFlags[flags] : flags;
+    const v = typeof value === 'object' && !(value instanceof Uint8Array) ? value.fd : value;
+    if (typeof v === 'number' && (this.type === MapType.PROG_ARRAY || isMapOfMaps(this.type))) this.#checkFdValue(v);
+    this.#putValue(s, v);
     const r = this.#elem(BpfCmd.MAP_UPDATE_ELEM, this.#vaddr, f);
     if (r !== 0) this.#fail(BpfCmd.MAP_UPDATE_ELEM, r, this.#updateHints());
   }
@@ -416,21 +482,51 @@ export class BpfMap extends FdHandle {
     this.#putKey(s, key);
     s.bytes.fill(0, this.#voff, this.#voff + this.valueBytes);
     for (let c = 0; c < n; c++) putScalar(s, this.#voff + c * this.valueStride, this.valueSize, values[c]!, 'value', this.name);
-    const f = typeof flags === 'string' ? UpdateFlags[flags] : flags;
+    const f = elemFlags(flags, this.name);
     const r = this.#elem(BpfCmd.MAP_UPDATE_ELEM, this.#vaddr, f);
     if (r !== 0) this.#fail(BpfCmd.MAP_UPDATE_ELEM, r, this.#updateHints());
   }
 
   /** Encode the value with a codec straight into the scratch block. */
   updateWith<V>(key: MapKey, value: V, codec: Codec<V>, flags: UpdateFlag | number = 0): void {
+    if (codec.size !== this.valueSize) throw new MapSizeError(`map '${this.name}': value codec is ${codec.size} bytes, the map's value is ${this.valueSize}`);
     const s = this.#scratch();
     if (this.keySize) this.#putKey(s, key);
     codec.encode(value, s.bytes, s.view, this.#voff);
     // Per-CPU: the kernel reads a slot for every CPU; copy the value to each, like update() does with a scalar.
     for (let o = this.valueStride; o < this.valueBytes; o += this.valueStride) s.bytes.copyWithin(this.#voff + o, this.#voff, this.#voff + this.valueSize);
-    const f = typeof flags === 'string' ? UpdateFlags[flags] : flags;
+    const f = elemFlags(flags, this.name);
     const r = this.#elem(BpfCmd.MAP_UPDATE_ELEM, this.#vaddr, f);
     if (r !== 0) this.#fail(BpfCmd.MAP_UPDATE_ELEM, r, this.#updateHints());
+  }
+
+  /**
+   * A prog array holds programs and a map of maps holds maps like its
+   * template: the kernel answers anything else with a bare EINVAL, so say
+   * what is wrong first. Fds /proc cannot name are left to the kernel.
+   */
+  #checkFdValue(fd: number): void {
+    const kind = fdKind(fd);
+    if (kind === undefined) return;
+    if (this.type === MapType.PROG_ARRAY) {
+      if (kind !== 'bpf-prog') throw new MapValueError(`map '${this.name}' is a PROG_ARRAY: its values are program fds, fd ${fd} is ${describeFdKind(kind)}`);
+      return;
+    }
+    if (kind !== 'bpf-map') throw new MapValueError(`map '${this.name}' is a ${mapTypeName(this.type)}: its values are map fds, fd ${fd} is ${describeFdKind(kind)}`);
+    const t = this.#inner;
+    if (!t) return; // opened, not created here: the template is not known
+    const i = mapInfoByFd(fd, `fd ${fd}`);
+    const diff: string[] = [];
+    if (i.type !== t.type) diff.push(`type ${mapTypeName(i.type)}, the template's is ${mapTypeName(t.type)}`);
+    if (i.keySize !== t.keySize) diff.push(`key size ${i.keySize}, the template's is ${t.keySize}`);
+    if (i.valueSize !== t.valueSize) diff.push(`value size ${i.valueSize}, the template's is ${t.valueSize}`);
+    if (i.flags !== t.flags) diff.push(`flags 0x${i.flags.toString(16)}, the template's are 0x${t.flags.toString(16)}`);
+    // Array templates also fix max_entries, unless created with BPF_F_INNER_MAP.
+    if (t.type === MapType.ARRAY && (t.flags & MapFlags.INNER_MAP) === 0 && i.maxEntries !== t.maxEntries) {
+      diff.push(`max_entries ${i.maxEntries}, the template's is ${t.maxEntries} (create the template with BPF_F_INNER_MAP to allow any)`);
+    }
+    if (isMapOfMaps(i.type)) diff.push('a map of maps cannot be an inner map');
+    if (diff.length) throw new MapValueError(`map '${this.name}': inner map '${i.name}' does not match the inner map template: ${diff.join('; ')}`);
   }
 
   #updateHints(): Partial<Record<string, string>> {
@@ -479,9 +575,10 @@ export class BpfMap extends FdHandle {
 
   /** Push onto a QUEUE or STACK ('EXIST' overwrites the oldest when full); add to a BLOOM_FILTER. */
   push(value: MapValue, flags: UpdateFlag | number = 0): void {
+    this.#need('push', PUSH_KINDS);
     const s = this.#scratch();
     this.#putValue(s, value);
-    const f = typeof flags === 'string' ? UpdateFlags[flags] : flags;
+    const f = elemFlags(flags, this.name);
     const r = this.#elem(BpfCmd.MAP_UPDATE_ELEM, this.#vaddr, f);
     if (r !== 0) this.#fail(BpfCmd.MAP_UPDATE_ELEM, r, { E2BIG: `the ${mapTypeName(this.type).toLowerCase()} is full (max_entries ${this.maxEntries}); push with 'EXIST' to overwrite` });
   }
@@ -490,7 +587,9 @@ export class BpfMap extends FdHandle {
   pop(): Buffer | undefined;
   pop<T extends Uint8Array>(out: T): T | undefined;
   pop(out?: Uint8Array): Uint8Array | undefined {
+    this.#need('pop', POP_KINDS);
     this.#checkOut(out);
+    this.#scratch();
     const r = this.#elem(BpfCmd.MAP_LOOKUP_AND_DELETE_ELEM, this.#vaddr, 0);
     if (r === -Errno.ENOENT) return undefined;
     if (r !== 0) this.#fail(BpfCmd.MAP_LOOKUP_AND_DELETE_ELEM, r);
@@ -501,7 +600,9 @@ export class BpfMap extends FdHandle {
   peek(): Buffer | undefined;
   peek<T extends Uint8Array>(out: T): T | undefined;
   peek(out?: Uint8Array): Uint8Array | undefined {
+    this.#need('peek', POP_KINDS);
     this.#checkOut(out);
+    this.#scratch();
     const r = this.#elem(BpfCmd.MAP_LOOKUP_ELEM, this.#vaddr, 0);
     if (r === -Errno.ENOENT) return undefined;
     if (r !== 0) this.#fail(BpfCmd.MAP_LOOKUP_ELEM, r);
@@ -510,6 +611,7 @@ export class BpfMap extends FdHandle {
 
   /** BLOOM_FILTER: false means certainly absent, true means probably present. */
   mayContain(value: MapValue): boolean {
+    this.#need('mayContain', [MapType.BLOOM_FILTER]);
     const s = this.#scratch();
     this.#putValue(s, value);
     const r = this.#elem(BpfCmd.MAP_LOOKUP_ELEM, this.#vaddr, 0);
@@ -522,6 +624,7 @@ export class BpfMap extends FdHandle {
 
   /** ARRAY_OF_MAPS / HASH_OF_MAPS: the id of the inner map at `key`, or undefined. */
   innerMapId(key: MapKey): number | undefined {
+    this.#need('innerMapId', MAP_OF_MAPS_KINDS);
     if (!this.#lookupRaw(key, 0)) return undefined;
     return this.#s!.view.getUint32(this.#voff, true);
   }
@@ -534,6 +637,7 @@ export class BpfMap extends FdHandle {
 
   /** STACK_TRACE: the instruction pointers of stack `id`, innermost first; undefined when absent. */
   stackTrace(id: number): bigint[] | undefined {
+    this.#need('stackTrace', [MapType.STACK_TRACE]);
     if (!this.#lookupRaw(id, 0)) return undefined;
     const s = this.#s!;
     const ips: bigint[] = [];
@@ -661,7 +765,7 @@ export class BpfMap extends FdHandle {
   updateBatch(keys: Uint8Array, values: Uint8Array, flags: UpdateFlag | number = 0, count?: number): number {
     const n = count ?? keys.byteLength / Math.max(1, this.keySize);
     this.#checkBatch(keys, values, n, true);
-    const f = typeof flags === 'string' ? UpdateFlags[flags] : flags;
+    const f = elemFlags(flags, this.name);
     const r = this.#batchCall(BpfCmd.MAP_UPDATE_BATCH, undefined, undefined, keys, values, n, f);
     if (r.unsupported) {
       for (let i = 0; i < n; i++) {
@@ -713,15 +817,20 @@ export class BpfMap extends FdHandle {
     const n = count ?? Math.floor(keys.byteLength / Math.max(1, this.keySize));
     this.#checkBatch(keys, values, n, false);
     if (cursor.done || n === 0) return 0;
-    const tokSize = Math.max(8, this.keySize);
-    const out = Buffer.alloc(tokSize);
-    const r = this.#batchCall(cmd, cursor.token, out, keys, values, n, 0);
+    // The kernel reads in_batch as a u32 bucket (hash maps) or a key (others): only a token this map made is that.
+    const tok = cursor.token;
+    if (tok !== undefined && (batchTokens.get(tok) !== this || tok.length < Math.max(4, this.keySize))) {
+      throw new TsbpfError('BAD_BATCH_TOKEN', `map '${this.name}': cursor.token was not made by a batch read of this map (start a walk with { done: false })`);
+    }
+    const out = Buffer.alloc(Math.max(8, this.keySize));
+    const r = this.#batchCall(cmd, tok, out, keys, values, n, 0);
     if (r.unsupported) return this.#batchReadFallback(cmd, cursor, keys, values, n);
     if (r.err === -Errno.ENOENT) {
       cursor.done = true;
       return r.count;
     }
     if (r.err) this.#fail(cmd, r.err, { ENOSPC: 'the batch is smaller than a hash bucket; use a larger batch' });
+    batchTokens.set(out, this);
     cursor.token = out;
     return r.count;
   }
@@ -733,6 +842,9 @@ export class BpfMap extends FdHandle {
     const vb = this.valueBytes;
     let got = 0;
     let prev: Uint8Array | undefined = cursor.token;
+    if (prev !== undefined && (batchTokens.get(prev) !== this || prev.length !== ks)) {
+      throw new TsbpfError('BAD_BATCH_TOKEN', `map '${this.name}': cursor.token was not made by a batch read of this map (start a walk with { done: false })`);
+    }
     const del = cmd === BpfCmd.MAP_LOOKUP_AND_DELETE_BATCH;
     while (got < n) {
       // After deleting, the walk always restarts at the first key.
@@ -747,7 +859,9 @@ export class BpfMap extends FdHandle {
       keys.set(k, got * ks);
       got++;
     }
-    cursor.token = prev ? Buffer.from(prev) : undefined;
+    const tok = prev ? Buffer.from(prev) : undefined;
+    if (tok) batchTokens.set(tok, this);
+    cursor.token = tok;
     return got;
   }
 
@@ -809,6 +923,12 @@ export class BpfMap extends FdHandle {
   }
 }
 
+const UNSIGNED = new Set<unknown>([u8, u16, u32, u64]);
+const PUSH_KINDS = [MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER];
+const POP_KINDS = [MapType.QUEUE, MapType.STACK];
+const MAP_OF_MAPS_KINDS = [MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS];
+const PERCPU_CODEC = "is not for per-CPU maps (a codec would see CPU 0's slot only): use lookupPerCpu/updatePerCpu or lookup()/entries(), which give every CPU's slot";
+
 let batchOps: boolean | undefined;
 
 /**
@@ -824,6 +944,9 @@ function kernelHasBatchOps(): boolean {
   }
   return batchOps;
 }
+
+/** Batch tokens this process's maps handed out, and which map each belongs to. */
+const batchTokens = new WeakMap<Uint8Array, BpfMap>();
 
 /** Deletions made through any BpfMap of this process; walks re-read the first key when it moves. */
 let deletions = 0;
@@ -852,12 +975,26 @@ function isMapFd(fd: number): boolean {
   }
 }
 
+/** What an fd is, from its /proc link: 'bpf-map', 'bpf-prog', another anon inode, 'file'; undefined when /proc cannot tell. */
+function fdKind(fd: number): string | undefined {
+  if (!Number.isInteger(fd) || fd < 0) return undefined;
+  try {
+    const l = readlinkSync(`/proc/self/fd/${fd}`);
+    return l.startsWith('anon_inode:') ? l.slice('anon_inode:'.length) : 'file';
+  } catch {
+    return undefined;
+  }
+}
+
+function describeFdKind(kind: string): string {
+  return kind === 'bpf-map' ? 'a BPF map' : kind === 'bpf-prog' ? 'a BPF program' : kind === 'file' ? 'not a BPF object' : `a ${kind}`;
+}
+
 function cmdName(cmd: number): string {
   for (const [k, v] of Object.entries(BpfCmd)) if (v === cmd) return `BPF_${k}`;
   return `BPF_CMD_${cmd}`;
 }
 
-const I64_MIN = -(1n << 63n);
 const U64_END = 1n << 64n;
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
@@ -903,45 +1040,59 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** Write a key or value of exactly `size` bytes: a buffer of that size, or an integer for 1/2/4/8-byte sizes. */
+/**
+ * Write a key or value of exactly `size` bytes: a buffer of that size, or an
+ * unsigned integer for 1/2/4/8-byte sizes. Maps have no signedness: a
+ * negative, fractional or too large integer is refused rather than wrapped
+ * (signed values go through the i32/i64 codecs or a buffer).
+ */
 function putScalar(s: NativeBlock, off: number, size: number, v: MapKey, what: string, map: string): void {
   if (v instanceof Uint8Array) {
     if (v.byteLength !== size) throw new MapSizeError(`map '${map}': ${what} must be ${size} bytes, got ${v.byteLength}`);
     s.bytes.set(v, off);
     return;
   }
+  if (typeof v !== 'number' && typeof v !== 'bigint') throw new MapSizeError(`map '${map}': ${what} must be a Uint8Array, number or bigint`);
   if (!isFixedInt(size)) throw new MapSizeError(`map '${map}': a ${size}-byte ${what} must be given as a Uint8Array, not a ${typeof v}`);
   if (typeof v === 'number') {
-    if (!Number.isInteger(v)) throw new MapSizeError(`map '${map}': ${what} ${v} is not an integer`);
-    const d = s.view;
-    switch (size) {
-      case 1:
-        if (v < -0x80 || v > 0xff) throw new MapSizeError(`map '${map}': ${what} ${v} does not fit in 1 byte`);
-        d.setUint8(off, v & 0xff);
-        return;
-      case 2:
-        if (v < -0x8000 || v > 0xffff) throw new MapSizeError(`map '${map}': ${what} ${v} does not fit in 2 bytes`);
-        d.setUint16(off, v & 0xffff, true);
-        return;
-      case 4:
-        if (v < -0x8000_0000 || v > 0xffff_ffff) throw new MapSizeError(`map '${map}': ${what} ${v} does not fit in 4 bytes`);
-        d.setUint32(off, v >>> 0, true);
-        return;
-      default:
-        if (v < -(2 ** 63) || v >= 2 ** 64) throw new MapSizeError(`map '${map}': ${what} ${v} does not fit in 8 bytes`);
-        d.setBigUint64(off, BigInt.asUintN(64, BigInt(v)), true);
-        return;
+    if (!Number.isInteger(v)) throw new ValueRangeError(`map '${map}': ${what} ${v} is not an integer`);
+    if (size === 8 && !Number.isSafeInteger(v)) throw new ValueRangeError(`map '${map}': ${what} ${v} is beyond 2^53: give a bigint`);
+  }
+  const n = BigInt(v);
+  if (n < 0n || n >= 1n << BigInt(size * 8)) {
+    throw new ValueRangeError(`map '${map}': ${what} ${v} is out of range of an unsigned ${size * 8}-bit integer (use a signed codec or a Uint8Array for negative values)`);
+  }
+  const d = s.view;
+  if (size === 8) d.setBigUint64(off, n, true);
+  else if (size === 4) d.setUint32(off, Number(n), true);
+  else if (size === 2) d.setUint16(off, Number(n), true);
+  else d.setUint8(off, Number(n));
+}
+
+/** An update flag by name or number; unknown names and non-integers are refused (code BAD_FLAGS) rather than sent as 0. */
+function elemFlags(flags: UpdateFlag | number, map: string): number {
+  if (typeof flags === 'string') {
+    if (Object.hasOwn(UpdateFlags, flags)) return UpdateFlags[flags];
+  } else if (typeof flags === 'number' && Number.isInteger(flags) && flags >= 0 && flags <= 0xffff_ffff) {
+    return flags;
+  }
+  throw new TsbpfError('BAD_FLAGS', `map '${map}': unknown flags ${JSON.stringify(flags)}; give one of ${Object.keys(UpdateFlags).join(', ')} or a BPF_* number`);
+}
+
+/** Sizes must be u32 integers (the attr fields are u32: 2^32 + 4 would wrap to 4), and indexed maps have 4-byte keys. */
+function checkSpecSizes(type: number, spec: MapSpec, name: string): void {
+  for (const f of ['keySize', 'valueSize', 'maxEntries', 'flags'] as const) {
+    const v = spec[f] ?? 0;
+    if (!Number.isInteger(v) || v < 0 || v > 0xffff_ffff) {
+      throw new TsbpfError('BAD_SPEC', `map '${name}': ${f} must be an integer in [0, 2^32), got ${String(v)}`);
     }
   }
-  if (typeof v === 'bigint') {
-    if (v < -(1n << BigInt(size * 8 - 1)) || v >= 1n << BigInt(size * 8)) {
-      throw new MapSizeError(`map '${map}': ${what} ${v} does not fit in ${size} bytes`);
-    }
-    if (size === 8) s.view.setBigUint64(off, BigInt.asUintN(64, v), true);
-    else putScalar(s, off, size, Number(v), what, map);
-    return;
+  if (INDEXED.has(type) && spec.keySize !== 4) {
+    throw new TsbpfError('BAD_SPEC', `map '${name}': ${mapTypeName(type)} keys are u32 indexes: keySize must be 4, got ${spec.keySize}`);
   }
-  throw new MapSizeError(`map '${map}': ${what} must be a Uint8Array, number or bigint`);
+  if (isKeyless(type) && spec.keySize !== 0) {
+    throw new TsbpfError('BAD_SPEC', `map '${name}': ${mapTypeName(type)} has no keys: keySize must be 0, got ${spec.keySize}`);
+  }
 }
 
 function describeSpec(type: number, spec: MapSpec, flags: number): string {
@@ -987,12 +1138,14 @@ export class TypedMap<K, V> {
     readonly key: Codec<K>,
     readonly value: Codec<V>,
   ) {
+    if (map.perCpu) throw new WrongMapTypeError(map.name, map.type, 'typed', PERCPU_CODEC);
     if (key.size !== map.keySize) throw new MapSizeError(`map '${map.name}': key codec is ${key.size} bytes, the map's key is ${map.keySize}`);
     if (value.size !== map.valueSize) throw new MapSizeError(`map '${map.name}': value codec is ${value.size} bytes, the map's value is ${map.valueSize}`);
   }
 
   #k(k: K): MapKey {
-    if (typeof k === 'number' || typeof k === 'bigint' || k instanceof Uint8Array) return k as MapKey;
+    // The map writes numbers as unsigned integers of the key size, which is what these codecs mean; others encode.
+    if (k instanceof Uint8Array || ((typeof k === 'number' || typeof k === 'bigint') && UNSIGNED.has(this.key))) return k as MapKey;
     const b = new Uint8Array(this.key.size);
     this.key.encode(k, b, new DataView(b.buffer), 0);
     return b;

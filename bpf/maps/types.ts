@@ -1,4 +1,5 @@
 /** Map types and flags from the kernel UAPI (enum bpf_map_type, BPF_F_*). */
+import { TsbpfError } from '../../errors.ts';
 
 export const MapType = {
   UNSPEC: 0,
@@ -51,10 +52,18 @@ export function mapTypeBpftoolName(type: number): string {
   return mapTypeName(type).toLowerCase();
 }
 
+/** Every map type name, for messages. */
+export function mapTypeNames(): string[] {
+  return Object.keys(MapType).filter((n) => n !== 'UNSPEC');
+}
+
+/** A map type from its UAPI number or name; anything else is a typed error (code UNKNOWN_MAP_TYPE) listing the names. */
 export function resolveMapType(t: number | MapTypeName): number {
-  if (typeof t === 'number') return t;
-  const v = MapType[t];
-  if (v === undefined) throw new TypeError(`unknown map type '${String(t)}'`);
+  if (typeof t === 'number' && Number.isInteger(t) && t >= 0 && t <= 0xffff_ffff) return t;
+  const v = typeof t === 'string' && Object.hasOwn(MapType, t) ? MapType[t] : undefined;
+  if (v === undefined) {
+    throw new TsbpfError('UNKNOWN_MAP_TYPE', `unknown map type '${String(t)}'; valid types: ${mapTypeNames().join(', ')} (or a BPF_MAP_TYPE_* number)`);
+  }
   return v;
 }
 
