@@ -20,6 +20,8 @@ export interface FuzzOptions {
   /** V8 heap limit of a worker, MB (default 1024): an unbounded allocation becomes a reported crash. */
   heapMb?: number;
   progress?: (done: number, total: number) => void;
+  /** Test hook: this case hangs (to test the watchdog). */
+  hangOn?: number;
 }
 
 export interface FuzzFailure {
@@ -83,7 +85,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
       const run = (from: number) => {
         if (from >= end) return resolve();
         const child = spawn(process.execPath, [`--max-old-space-size=${opts.heapMb ?? 1024}`, script, String(from), String(end), String(jobs)], {
-          env: { ...process.env, TSBPF_FUZZ_ROOT: ROOT },
+          env: { ...process.env, TSBPF_FUZZ_ROOT: ROOT, TSBPF_FUZZ_HANG_ON: String(opts.hangOn ?? -1) },
           stdio: ['ignore', 'pipe', 'pipe'],
         });
         let next = from; // the case in progress

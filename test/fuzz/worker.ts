@@ -7,7 +7,9 @@
 import { runCase, Untyped } from './driver.ts';
 
 const [first, end, stride] = process.argv.slice(2).map(Number) as [number, number, number];
+const hangOn = Number(process.env.TSBPF_FUZZ_HANG_ON ?? -1); // the watchdog's own test
 for (let i = first; i < end; i += stride) {
+  if (i === hangOn) for (;;);
   let line: string;
   try {
     line = `${i}\t${runCase(i)}`;
