@@ -492,16 +492,10 @@ export class Btf {
         return { kind: 'restrict', id, name, type: this.modifierRef(id, st) };
       case BTF_KIND.TYPE_TAG:
         return { kind: 'type_tag', id, name, type: this.modifierRef(id, st), kindFlag: kflag };
-      case BTF_KIND.ARRAY: {
-        const elem = this.ref(id, w[p]!);
-        const nelems = w[p + 2]!;
-        // btf_array_resolve: the array's size must fit in 32 bits.
-        const esz = nelems ? this.shallowSize(elem) : 0;
-        if (esz > 0 && esz * nelems > 0xffffffff) {
-          throw new BtfError('BTF_MALFORMED', `type ${id} (array): ${nelems} elements of ${esz} bytes overflow 32 bits`, { typeId: id });
-        }
-        return { kind: 'array', id, name, type: elem, indexType: this.ref(id, w[p + 1]!), nelems };
-      }
+      case BTF_KIND.ARRAY:
+        // Not refused here when nelems * element size overflows 32 bits (the kernel would): BTF map
+        // definitions spell __uint(max_entries, N) as int (*)[N], any N. sizeOf() refuses such sizes.
+        return { kind: 'array', id, name, type: this.ref(id, w[p]!), indexType: this.ref(id, w[p + 1]!), nelems: w[p + 2]! };
       case BTF_KIND.STRUCT:
       case BTF_KIND.UNION: {
         const members: BtfMember[] = new Array(vlen);
