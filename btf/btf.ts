@@ -59,12 +59,18 @@ export interface BtfParseOptions {
 
 /** Words after the 3-word btf_type header, fixed part, by kind; -1 = unknown kind. */
 const FIXED_WORDS = new Int8Array(32).fill(-1);
-/** Words per vlen entry, by kind. */
-const VLEN_WORDS = new Int8Array(32);
+/**
+ * Words per vlen entry, by kind. Kinds that must have vlen 0 (the kernel's
+ * btf_check_meta: all but struct, union, enum(64), func_proto, datasec, and
+ * FUNC, which keeps its linkage there) get NO_VLEN, so that any vlen makes
+ * the type run past the end of the section.
+ */
+const NO_VLEN = 1 << 30;
+const VLEN_WORDS = new Int32Array(32).fill(NO_VLEN);
 {
   const set = (k: number, fixed: number, perVlen: number) => {
     FIXED_WORDS[k] = fixed;
-    VLEN_WORDS[k] = perVlen;
+    VLEN_WORDS[k] = perVlen || (k === BTF_KIND.FUNC ? 0 : NO_VLEN);
   };
   set(BTF_KIND.INT, 1, 0);
   set(BTF_KIND.PTR, 0, 0);
@@ -229,18 +235,16 @@ export class Btf {
       for (let i = 0; i < nwords; i++) words[i] = dv.getUint32(src + 4 * i, le);
     }
 
-    const strEnd = (base ? base.stringOffset + base.strings.length : 0) + strings.length;
-    const offsets = Btf.scan(words, base ? base.length : 1, strEnd);
+    const offsets = Btf.scan(words, base ? base.length : 1);
     return new Btf(base, header, le, words, offsets, strings);
   }
 
   /**
-   * The one pass: word offset of every type. It also checks what the type
-   * header alone shows against the kernel's limits (btf_check_meta): the name
-   * offset, vlen where the kind has none, INT width. What needs the members
-   * or other types is checked when a type is decoded (see decode()).
+   * The one pass: word offset of every type (and, for free, that kinds
+   * without a vlen have none). The rest of the kernel's limits are checked
+   * when a type is decoded (see decode()): parsing stays one cheap pass.
    */
-  private static scan(words: Uint32Array, firstId: number, strEnd: number): Uint32Array {
+  private static scan(words: Uint32Array, firstId: number): Uint32Array {
     const nw = words.length;
     // A type is at least 3 words: this bounds the count.
     let offs = new Uint32Array(Math.ceil(nw / 3));
@@ -256,17 +260,14 @@ export class Btf {
       if (fixed < 0) {
         throw new BtfError('BTF_UNKNOWN_KIND', `type ${firstId + n} has unknown kind ${kind}`, { typeId: firstId + n });
       }
+      // Kinds without a vlen have VLEN_WORDS = NO_VLEN: a non-zero vlen lands here too, at no cost to valid BTF.
       const next = w + 3 + fixed + VLEN_WORDS[kind]! * (info & 0xffff);
       if (next > nw) {
+        if (VLEN_WORDS[kind] === NO_VLEN) {
+          throw new BtfError('BTF_MALFORMED', `type ${firstId + n} (${KIND_NAMES[kind]}): vlen ${info & 0xffff} must be 0`, { typeId: firstId + n });
+        }
         throw new BtfError('BTF_TRUNCATED', `type ${firstId + n} (${KIND_NAMES[kind]}) runs past the end of the type section`, { typeId: firstId + n });
       }
-      if (words[w]! >= strEnd) {
-        throw new BtfError('BTF_MALFORMED', `type ${firstId + n} (${KIND_NAMES[kind]}): name offset ${words[w]} is outside the string section (${strEnd} bytes)`, { typeId: firstId + n });
-      }
-      if (VLEN_WORDS[kind] === 0 && kind !== BTF_KIND.FUNC && (info & 0xffff) !== 0) {
-        throw new BtfError('BTF_MALFORMED', `type ${firstId + n} (${KIND_NAMES[kind]}): vlen ${info & 0xffff} must be 0`, { typeId: firstId + n });
-      }
-      if (kind === BTF_KIND.INT) checkInt(firstId + n, words[w + 2]!, words[w + 3]!);
       offs[n++] = w;
       w = next;
     }
@@ -441,7 +442,8 @@ export class Btf {
         case BTF_KIND.DATASEC:
           return w[o + 2]! * mult;
         case BTF_KIND.PTR:
-          return this.pointerSize * mult;
+          // The pointer size if known, else 4, the smaller of the two (finding 'long' costs a name index).
+          return (this.ptrSize ?? 4) * mult;
         case BTF_KIND.TYPEDEF:
         case BTF_KIND.VOLATILE:
         case BTF_KIND.CONST:
@@ -474,6 +476,7 @@ export class Btf {
     switch (kindNo) {
       case BTF_KIND.INT: {
         const v = w[p]!;
+        checkInt(id, st, v);
         const enc = INT_ENCODING[(v >>> 24) & 0x0f];
         if (enc === undefined) {
           throw new BtfError('BTF_MALFORMED', `type ${id} (int '${name}') has invalid encoding 0x${((v >>> 24) & 0xf).toString(16)}`, { typeId: id });

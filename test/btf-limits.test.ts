@@ -19,17 +19,19 @@ function code(f: () => unknown): string | undefined {
 }
 
 describe('parse-time limits', () => {
-  it('INT wider than 16 bytes / 128 bits, or bits beyond its size, is refused by parse', () => {
-    expect(code(() => Btf.parse(rawBtf([[A, info(K.INT), 262148, 32]])))).toBe('BTF_MALFORMED');
-    expect(code(() => Btf.parse(rawBtf([[A, info(K.INT), 16, 129]])))).toBe('BTF_MALFORMED');
-    expect(code(() => Btf.parse(rawBtf([[A, info(K.INT), 4, (8 << 16) | 32]])))).toBe('BTF_MALFORMED');
-    expect(code(() => Btf.parse(rawBtf([[A, info(K.INT), 0, 0]])))).toBe('BTF_MALFORMED');
-    expect(Btf.parse(rawBtf([[A, info(K.INT), 16, 128]])).typeById(1)).toMatchObject({ size: 16, bits: 128 });
+  it('INT wider than 16 bytes / 128 bits, or bits beyond its size, is refused when decoded', () => {
+    const int = (size: number, data: number) => Btf.parse(rawBtf([[A, info(K.INT), size, data]]));
+    for (const b of [int(262148, 32), int(16, 129), int(4, (8 << 16) | 32), int(0, 0), int(4, 0x10000020)]) {
+      expect(code(() => b.typeById(1))).toBe('BTF_MALFORMED');
+      expect(code(() => btfDecoder(b, 1))).toBe('BTF_MALFORMED');
+    }
+    expect(int(16, 128).typeById(1)).toMatchObject({ size: 16, bits: 128 });
   });
 
-  it('vlen on a kind without one, and name offsets past the strings, are refused by parse', () => {
+  it('vlen on a kind without one is refused by parse; a bad name offset when decoded', () => {
     expect(code(() => Btf.parse(rawBtf([[A, info(K.PTR, 5), 0]])))).toBe('BTF_MALFORMED');
-    expect(code(() => Btf.parse(rawBtf([[999, info(K.PTR), 0]])))).toBe('BTF_MALFORMED');
+    expect(code(() => Btf.parse(rawBtf([[A, info(K.INT, 1), 4, 32]])))).toBe('BTF_MALFORMED');
+    expect(code(() => Btf.parse(rawBtf([[999, info(K.PTR), 0]])).typeById(1))).toBe('BTF_MALFORMED');
   });
 
   it('a member outside its struct is refused when the struct is decoded', () => {
