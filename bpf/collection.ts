@@ -19,6 +19,7 @@ import { INSN_SIZE, Op, PseudoCall, PseudoSrc } from './insn.ts';
 import { fillKconfig } from './kconfig.ts';
 import { linkProgram, type LinkedProgram } from './linker.ts';
 import { BpfMap } from './map.ts';
+import { checkMapMemory, DEFAULT_MAX_MAP_MEMORY } from './map-memory.ts';
 import { MapFlags, MapType, isMapOfMaps, mapTypeName, resolveMapType } from './map-types.ts';
 import { pinPathFor } from './pin.ts';
 import { Program, type LoadOptions } from './program.ts';
@@ -50,6 +51,12 @@ export interface CollectionOptions {
   kconfig?: Record<string, string>;
   /** Override what the BTF probes found (e.g. pretend the kernel lacks a kind, to test sanitisation). */
   btfFeatures?: Partial<BtfFeatures>;
+  /**
+   * Most kernel memory the maps may claim together, in bytes, estimated from
+   * their specs (./map-memory.ts) and checked before any map is created
+   * (MapMemoryError, code MAP_MEMORY_LIMIT). Default 1 GiB; Infinity: no limit.
+   */
+  maxMapMemory?: number;
 }
 
 export class CollectionError extends TsbpfError {}
@@ -352,7 +359,8 @@ function load(spec: CollectionSpec, opts: CollectionOptions, coll: Collection): 
   }
   const btfFd = coll.btfFd;
 
-  // 2. Maps.
+  // 2. Maps (none is created if together they would claim too much kernel memory).
+  checkMapMemory(Object.values(spec.maps), opts.maxMapMemory ?? DEFAULT_MAX_MAP_MEMORY, possibleCpuCount());
   if (spec.maps['.kconfig']) fillKconfigMap(spec, opts);
   for (const m of Object.values(spec.maps)) coll.maps[m.name] = createMap(spec.name, m, btfFd, opts, coll);
 

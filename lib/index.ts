@@ -60,7 +60,8 @@ export { LinkError } from '../bpf/linker.ts';
 export * from '../bpf/link/index.ts';
 export * from '../bpf/events.ts';
 // Pure modules: ELF and BTF (no kernel access).
-export { parseElf, ElfFile, ElfError, type ElfSection, type ElfSymbol } from '../elf/index.ts';
+export { parseElf, ElfFile, ElfError, FileReadError, type ElfSection, type ElfSymbol } from '../elf/index.ts';
+export { MapMemoryError, estimateMapMemory, DEFAULT_MAX_MAP_MEMORY } from '../bpf/map-memory.ts';
 export {
   Btf,
   BtfError,
