@@ -59,12 +59,18 @@ export interface BtfParseOptions {
 
 /** Words after the 3-word btf_type header, fixed part, by kind; -1 = unknown kind. */
 const FIXED_WORDS = new Int8Array(32).fill(-1);
-/** Words per vlen entry, by kind. */
-const VLEN_WORDS = new Int8Array(32);
+/**
+ * Words per vlen entry, by kind. Kinds that must have vlen 0 (the kernel's
+ * btf_check_meta: all but struct, union, enum(64), func_proto, datasec, and
+ * FUNC, which keeps its linkage there) get NO_VLEN, so that any vlen makes
+ * the type run past the end of the section.
+ */
+const NO_VLEN = 1 << 30;
+const VLEN_WORDS = new Int32Array(32).fill(NO_VLEN);
 {
   const set = (k: number, fixed: number, perVlen: number) => {
     FIXED_WORDS[k] = fixed;
-    VLEN_WORDS[k] = perVlen;
+    VLEN_WORDS[k] = perVlen || (k === BTF_KIND.FUNC ? 0 : NO_VLEN);
   };
   set(BTF_KIND.INT, 1, 0);
   set(BTF_KIND.PTR, 0, 0);
@@ -86,6 +92,25 @@ const VLEN_WORDS = new Int8Array(32);
   set(BTF_KIND.TYPE_TAG, 0, 0);
   set(BTF_KIND.ENUM64, 0, 3);
 }
+
+/** BTF_INT_* limits of the kernel (btf_int_check_meta): at most 128 bits in at most 16 bytes. */
+const INT_MAX_BYTES = 16;
+const INT_MAX_BITS = 128;
+
+function checkInt(id: number, size: number, v: number): void {
+  const bits = v & 0xff;
+  const off = (v >>> 16) & 0xff;
+  let why: string | undefined;
+  if (v & 0xf0000000) why = `reserved bits set in 0x${v.toString(16)}`;
+  else if (size === 0 || size > INT_MAX_BYTES) why = `size ${size} (1..${INT_MAX_BYTES} bytes)`;
+  else if (off + bits > INT_MAX_BITS) why = `offset ${off} + bits ${bits} exceeds ${INT_MAX_BITS}`;
+  else if (off + bits > size * 8) why = `offset ${off} + bits ${bits} exceeds its ${size} bytes`;
+  if (why) throw new BtfError('BTF_MALFORMED', `type ${id} (int): invalid ${why}`, { typeId: id });
+}
+
+/** Kinds that only name or qualify another type, by kind number. */
+const MODIFIER_KIND = new Uint8Array(32);
+for (const k of [BTF_KIND.TYPEDEF, BTF_KIND.VOLATILE, BTF_KIND.CONST, BTF_KIND.RESTRICT, BTF_KIND.TYPE_TAG]) MODIFIER_KIND[k] = 1;
 
 const VOID: BtfVoid = Object.freeze({ kind: 'void', id: 0, name: '' });
 const FUNC_LINKAGE: readonly BtfFuncLinkage[] = ['static', 'global', 'extern'];
@@ -214,7 +239,11 @@ export class Btf {
     return new Btf(base, header, le, words, offsets, strings);
   }
 
-  /** The one pass: word offset of every type. */
+  /**
+   * The one pass: word offset of every type (and, for free, that kinds
+   * without a vlen have none). The rest of the kernel's limits are checked
+   * when a type is decoded (see decode()): parsing stays one cheap pass.
+   */
   private static scan(words: Uint32Array, firstId: number): Uint32Array {
     const nw = words.length;
     // A type is at least 3 words: this bounds the count.
@@ -231,8 +260,12 @@ export class Btf {
       if (fixed < 0) {
         throw new BtfError('BTF_UNKNOWN_KIND', `type ${firstId + n} has unknown kind ${kind}`, { typeId: firstId + n });
       }
+      // Kinds without a vlen have VLEN_WORDS = NO_VLEN: a non-zero vlen lands here too, at no cost to valid BTF.
       const next = w + 3 + fixed + VLEN_WORDS[kind]! * (info & 0xffff);
       if (next > nw) {
+        if (VLEN_WORDS[kind] === NO_VLEN) {
+          throw new BtfError('BTF_MALFORMED', `type ${firstId + n} (${KIND_NAMES[kind]}): vlen ${info & 0xffff} must be 0`, { typeId: firstId + n });
+        }
         throw new BtfError('BTF_TRUNCATED', `type ${firstId + n} (${KIND_NAMES[kind]}) runs past the end of the type section`, { typeId: firstId + n });
       }
       offs[n++] = w;
@@ -354,12 +387,78 @@ export class Btf {
     return ref;
   }
 
+  /**
+   * The target of a typedef/qualifier/type tag, checked to end, within
+   * MAX_RESOLVE_DEPTH hops of such types, in some other kind (the kernel
+   * refuses cycles at load; here a cycle fails the decode, not a later walk).
+   */
+  private modifierRef(id: number, ref: number): number {
+    this.ref(id, ref);
+    let t = ref;
+    for (let depth = 0; depth < MAX_RESOLVE_DEPTH; depth++) {
+      if (t === 0) return ref;
+      const owner: Btf = t < this.firstTypeId ? this.base! : this;
+      const k = (owner.words[owner.wordOf(t) + 1]! >>> 24) & 0x1f;
+      if (!MODIFIER_KIND[k]) return ref;
+      const next = owner.words[owner.wordOf(t) + 2]!;
+      if (next >= this.length) return ref; // reported when that type is decoded
+      t = next;
+    }
+    throw new BtfError('BTF_LOOP', `type ${id}: typedef/qualifier chain too deep or cyclic`, { typeId: id });
+  }
+
   private nameAt(id: number, off: number): string {
     try {
       return this.stringAt(off);
     } catch (e) {
       if (e instanceof BtfError) throw new BtfError('BTF_MALFORMED', `type ${id}: ${e.message}`, { typeId: id, cause: e });
       throw e;
+    }
+  }
+
+  /**
+   * Size in bytes of type `id` straight from the words, without decoding
+   * (so decode() can check members without recursing into their types):
+   * -1 when there is none or it cannot be told (bad id, chain too long).
+   */
+  private shallowSize(id: number): number {
+    let mult = 1;
+    for (let depth = 0; ; depth++) {
+      if (depth >= MAX_RESOLVE_DEPTH) throw new BtfError('BTF_LOOP', `type ${id}: type chain too deep or cyclic`, { typeId: id });
+      if (id <= 0 || id >= this.length) return -1;
+      if (id < this.firstTypeId) {
+        const s = this.base!.shallowSize(id);
+        return s < 0 ? s : s * mult;
+      }
+      const o = this.wordOf(id);
+      const w = this.words;
+      switch ((w[o + 1]! >>> 24) & 0x1f) {
+        case BTF_KIND.INT:
+        case BTF_KIND.STRUCT:
+        case BTF_KIND.UNION:
+        case BTF_KIND.ENUM:
+        case BTF_KIND.ENUM64:
+        case BTF_KIND.FLOAT:
+        case BTF_KIND.DATASEC:
+          return w[o + 2]! * mult;
+        case BTF_KIND.PTR:
+          // The pointer size if known, else 4, the smaller of the two (finding 'long' costs a name index).
+          return (this.ptrSize ?? 4) * mult;
+        case BTF_KIND.TYPEDEF:
+        case BTF_KIND.VOLATILE:
+        case BTF_KIND.CONST:
+        case BTF_KIND.RESTRICT:
+        case BTF_KIND.TYPE_TAG:
+        case BTF_KIND.VAR:
+          id = w[o + 2]!;
+          break;
+        case BTF_KIND.ARRAY:
+          mult = Math.min(mult * w[o + 5]!, 2 ** 53);
+          id = w[o + 3]!;
+          break;
+        default:
+          return -1;
+      }
     }
   }
 
@@ -377,6 +476,7 @@ export class Btf {
     switch (kindNo) {
       case BTF_KIND.INT: {
         const v = w[p]!;
+        checkInt(id, st, v);
         const enc = INT_ENCODING[(v >>> 24) & 0x0f];
         if (enc === undefined) {
           throw new BtfError('BTF_MALFORMED', `type ${id} (int '${name}') has invalid encoding 0x${((v >>> 24) & 0xf).toString(16)}`, { typeId: id });
@@ -386,30 +486,45 @@ export class Btf {
       case BTF_KIND.PTR:
         return { kind: 'ptr', id, name, type: this.ref(id, st) };
       case BTF_KIND.TYPEDEF:
-        return { kind: 'typedef', id, name, type: this.ref(id, st) };
+        return { kind: 'typedef', id, name, type: this.modifierRef(id, st) };
       case BTF_KIND.VOLATILE:
-        return { kind: 'volatile', id, name, type: this.ref(id, st) };
+        return { kind: 'volatile', id, name, type: this.modifierRef(id, st) };
       case BTF_KIND.CONST:
-        return { kind: 'const', id, name, type: this.ref(id, st) };
+        return { kind: 'const', id, name, type: this.modifierRef(id, st) };
       case BTF_KIND.RESTRICT:
-        return { kind: 'restrict', id, name, type: this.ref(id, st) };
+        return { kind: 'restrict', id, name, type: this.modifierRef(id, st) };
       case BTF_KIND.TYPE_TAG:
-        return { kind: 'type_tag', id, name, type: this.ref(id, st), kindFlag: kflag };
+        return { kind: 'type_tag', id, name, type: this.modifierRef(id, st), kindFlag: kflag };
       case BTF_KIND.ARRAY:
+        // Not refused here when nelems * element size overflows 32 bits (the kernel would): BTF map
+        // definitions spell __uint(max_entries, N) as int (*)[N], any N. sizeOf() refuses such sizes.
         return { kind: 'array', id, name, type: this.ref(id, w[p]!), indexType: this.ref(id, w[p + 1]!), nelems: w[p + 2]! };
       case BTF_KIND.STRUCT:
       case BTF_KIND.UNION: {
         const members: BtfMember[] = new Array(vlen);
+        const kind = kindNo === BTF_KIND.STRUCT ? 'struct' : 'union';
+        const sizeBits = st * 8;
         for (let i = 0, q = p; i < vlen; i++, q += 3) {
           const off = w[q + 2]!;
-          members[i] = {
+          const m: BtfMember = {
             name: this.nameAt(id, w[q]!),
             type: this.ref(id, w[q + 1]!),
             bitOffset: kflag ? off & 0xffffff : off,
             bitfieldSize: kflag ? off >>> 24 : 0,
           };
+          // btf_struct_check_member: every member lies inside the struct's size.
+          const msz = m.bitfieldSize ? 0 : this.shallowSize(m.type);
+          const end = m.bitOffset + (m.bitfieldSize || (msz > 0 ? msz * 8 : 0));
+          if (m.bitfieldSize > INT_MAX_BITS || end > sizeBits) {
+            throw new BtfError(
+              'BTF_MALFORMED',
+              `type ${id} (${kind} '${name}'): member ${i} '${m.name}' at bit ${m.bitOffset} (${m.bitfieldSize ? `${m.bitfieldSize} bits` : `${msz} bytes`}) exceeds the ${st}-byte size`,
+              { typeId: id },
+            );
+          }
+          members[i] = m;
         }
-        return { kind: kindNo === BTF_KIND.STRUCT ? 'struct' : 'union', id, name, size: st, members, kindFlag: kflag };
+        return { kind, id, name, size: st, members, kindFlag: kflag };
       }
       case BTF_KIND.ENUM: {
         const values: BtfEnumValue[] = new Array(vlen);

@@ -198,6 +198,7 @@ function setup(view: RawBtfView): void {
   // About the size of the output for big BTF (~22 bytes per type for vmlinux).
   BUF = new Uint8Array(N > 2000 ? N * 24 : 1 << 16);
   POS = 0;
+  PAD_LEFT = PAD_ALLOWANCE + W.length;
   scan();
   if (N > 0) {
     ORDER[0] = S.ORDERED;
@@ -878,7 +879,20 @@ const PAD_NAMES = ['long', 'int', 'short', 'char'];
 /** Bits of long, int, short, char (long: set from the pointer size). */
 const PAD_BITS = new Int32Array([64, 32, 16, 8]);
 
+/**
+ * Padding lines left for this dump. A struct may claim any size (up to 4 GiB)
+ * with few members, which would take gigabytes of `long: 64;` lines: the
+ * padding is bounded by the input instead (a fixed allowance plus one line per
+ * type word; vmlinux needs ~5k of its ~1.3M). Real BTF stays far below it, so
+ * their output is unchanged.
+ */
+let PAD_LEFT = 0;
+const PAD_ALLOWANCE = 1 << 14;
+
 function padLine(lvl: number, type: number, bits: number): void {
+  if (--PAD_LEFT < 0) {
+    throw new BtfError('BTF_MALFORMED', `struct padding exceeds what ${W.length * 4} bytes of types can describe (a struct size far beyond its members?)`);
+  }
   wc(C.NL);
   wtabs(lvl);
   ws(PAD_NAMES[type]!);

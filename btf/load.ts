@@ -2,11 +2,10 @@
  * Getting BTF out of files: raw BTF (`/sys/kernel/btf/*`) or ELF objects
  * (.BTF and .BTF.ext sections).
  */
-import { readFileSync } from 'node:fs';
 import { Btf, type BtfParseOptions } from './btf.ts';
 import { BtfError } from './errors.ts';
 import { parseBtfExt, type BtfExt } from './ext.ts';
-import { parseElf, type ElfFile } from '../elf/index.ts';
+import { parseElf, readRegularFile, type ElfFile } from '../elf/index.ts';
 
 export interface LoadedBtf {
   btf: Btf;
@@ -40,8 +39,10 @@ export function loadBtf(bytes: Uint8Array, opts: BtfParseOptions = {}): LoadedBt
 /**
  * Read and parse a BTF file (raw or ELF). `base` may be a Btf or the path of
  * the base BTF file (e.g. '/sys/kernel/btf/vmlinux' for module BTF).
+ * Throws FileReadError (ENOENT, FILE_NOT_REGULAR, FILE_TOO_LARGE, ...) when
+ * the file cannot be read.
  */
 export function loadBtfFile(path: string, opts: { base?: Btf | string } = {}): LoadedBtf {
   const base = typeof opts.base === 'string' ? loadBtfFile(opts.base).btf : opts.base;
-  return loadBtf(readFileSync(path), base ? { base } : {});
+  return loadBtf(readRegularFile(path, 'BTF file'), base ? { base } : {});
 }

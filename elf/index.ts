@@ -10,4 +10,5 @@ export { iterateNotes, parseNotes, noteAlignment, type ElfNote } from './notes.t
 export type { ElfProgramHeader } from './program-headers.ts';
 export type { ElfRelocation, ElfRelocationSection } from './relocations.ts';
 export { ElfSection } from './sections.ts';
+export { FileReadError, MAX_FILE_BYTES, readRegularFile } from './read-file.ts';
 export { ElfSymbol } from './symbols.ts';

@@ -85,7 +85,8 @@ export { PerfBufferReader, type PerfBufferOptions, type PerfEvent, type LostCall
 export { RecordView, RecordExpiredError, type RecordCallback } from '../bpf/events/record.ts';
 export type { WaitOptions } from '../bpf/events/loop.ts';
 // Pure modules: ELF and BTF (no kernel access).
-export { parseElf, ElfFile, ElfError, type ElfSection, type ElfSymbol } from '../elf/index.ts';
+export { parseElf, ElfFile, ElfError, FileReadError, type ElfSection, type ElfSymbol } from '../elf/index.ts';
+export { MapMemoryError, estimateMapMemory, DEFAULT_MAX_MAP_MEMORY } from '../bpf/maps/memory.ts';
 export {
   Btf,
   BtfError,

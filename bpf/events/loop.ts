@@ -55,6 +55,18 @@ interface Waiter {
   timer: NodeJS.Timeout | undefined;
 }
 
+/**
+ * The watch's callback holds its Wakeup weakly, so a reader dropped without
+ * close() can be collected (the watch is a GC root); the reaper then closes
+ * the watch and the epoll set. A Wakeup with a pending wait is kept alive
+ * here, as it would be by any event source a promise waits on.
+ */
+const waiting = new Set<Wakeup>();
+const reaper = new FinalizationRegistry<{ watch: FdWatch; set: EpollSet }>(({ watch, set }) => {
+  watch.close();
+  set.close();
+});
+
 export class Wakeup {
   #set: EpollSet | undefined;
   #watch: FdWatch | undefined;
@@ -85,10 +97,15 @@ export class Wakeup {
     if (!this.#set) {
       const set = new EpollSet();
       this.#set = set;
-      const watch = new FdWatch(set.fd, { readable: true }, () => this.#onEvent());
+      const self = new WeakRef(this);
+      const watch = new FdWatch(set.fd, { readable: true }, () => {
+        const w = self.deref();
+        if (w) w.#onEvent();
+      });
       watch.start();
       watch.setRef(this.#waiters.size > 0);
       this.#watch = watch;
+      reaper.register(this, { watch, set }, this);
     }
     this.#set.add(fd, events);
   }
@@ -124,6 +141,7 @@ export class Wakeup {
     this.#closed = true;
     this.#resolveAll(false);
     this.#disarm();
+    reaper.unregister(this);
     this.#watch?.close();
     this.#watch = undefined;
     this.#set?.close();
@@ -138,6 +156,7 @@ export class Wakeup {
   }
 
   #arm(): void {
+    waiting.add(this);
     this.#watch?.setRef(true);
     if (this.#interval > 0 && !this.#timer) {
       this.#timer = setInterval(() => {
@@ -147,6 +166,7 @@ export class Wakeup {
   }
 
   #disarm(): void {
+    waiting.delete(this);
     this.#watch?.setRef(false);
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;

@@ -3,9 +3,8 @@
  * and legacy), global data, externs, functions with their relocations, and
  * programs named by their SEC(). Pure: no kernel access.
  */
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { parseElf, EM_BPF, SHT_NOBITS, SHT_PROGBITS, STT_FUNC, STT_SECTION, STB_LOCAL, type ElfFile, type ElfRelocationSection, type ElfSection, type ElfSymbol } from '../../elf/index.ts';
+import { parseElf, readRegularFile, EM_BPF, SHT_NOBITS, SHT_PROGBITS, STT_FUNC, STT_SECTION, STB_LOCAL, type ElfFile, type ElfRelocationSection, type ElfSection, type ElfSymbol } from '../../elf/index.ts';
 import { Btf } from '../../btf/btf.ts';
 import { parseBtfExt, type BtfCoreRelo, type BtfExt, type BtfLineInfo } from '../../btf/ext.ts';
 import { TsbpfError } from '../../errors.ts';
@@ -153,6 +152,14 @@ export function funcKey(sectionIndex: number, offset: number): string {
   return `${sectionIndex}:${offset}`;
 }
 
+/**
+ * Largest global data section (.data, .rodata, .bss, .kconfig) accepted: 1 GiB.
+ * Each becomes one array map value (the kernel refuses values over INT_MAX
+ * anyway), and a .bss takes no room in the file, so without a cap a few bytes
+ * of header could make the parse allocate terabytes.
+ */
+export const MAX_DATA_SECTION_BYTES = 1 << 30;
+
 function isDataSection(name: string): boolean {
   return /^\.(data|rodata|bss)(\.|$)/.test(name);
 }
@@ -165,7 +172,7 @@ export function internalMapName(objName: string, section: string): string {
 }
 
 export function loadCollectionSpec(src: string | Uint8Array, opts: SpecOptions = {}): CollectionSpec {
-  const bytes = typeof src === 'string' ? readFileSync(src) : src;
+  const bytes = typeof src === 'string' ? readRegularFile(src, 'BPF object') : src;
   const objName = opts.name ?? (typeof src === 'string' ? basename(src).replace(/\.(bpf\.)?o$/, '').replace(/\.elf$/, '') : 'obj');
   const elf = parseElf(bytes);
   if (elf.machine !== EM_BPF) throw new ObjectError('NOT_BPF', `not a BPF object (e_machine ${elf.machine}, expected EM_BPF ${EM_BPF})`);
@@ -262,6 +269,9 @@ class SpecReader {
       const readOnly = sec.name.startsWith('.rodata');
       const name = sec.name;
       const size = sec.size;
+      if (!(size <= MAX_DATA_SECTION_BYTES)) {
+        throw new ObjectError('BAD_DATA_SECTION', `section '${name}' claims ${size} bytes; global data sections are limited to ${MAX_DATA_SECTION_BYTES}`);
+      }
       const value = new Uint8Array(size);
       if (!sec.isNobits) value.set(sec.data);
       const ds = this.datasecs.get(name);
@@ -327,6 +337,9 @@ class SpecReader {
         off += e.size!;
       }
       const size = Math.ceil(off / 8) * 8;
+      if (!(size <= MAX_DATA_SECTION_BYTES)) {
+        throw new ObjectError('BAD_DATA_SECTION', `.kconfig externs claim ${size} bytes; global data sections are limited to ${MAX_DATA_SECTION_BYTES}`);
+      }
       this.spec.maps['.kconfig'] = {
         name: '.kconfig',
         type: MapType.ARRAY,

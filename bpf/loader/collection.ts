@@ -19,6 +19,7 @@ import { INSN_SIZE } from '../programs/insn.ts';
 import { fillKconfig } from './kconfig.ts';
 import { relocateProgram, type RelocatedProgram } from './relocate.ts';
 import { BpfMap } from '../maps/map.ts';
+import { checkMapMemory, DEFAULT_MAX_MAP_MEMORY } from '../maps/memory.ts';
 import { MapFlags, MapType, isMapOfMaps, mapTypeName, resolveMapType } from '../maps/types.ts';
 import { pinPathFor } from '../pin.ts';
 import { Program, type LoadOptions } from '../programs/program.ts';
@@ -52,6 +53,12 @@ export interface CollectionOptions {
   kconfig?: Record<string, string>;
   /** Override what the BTF probes found (e.g. pretend the kernel lacks a kind, to test sanitisation). */
   btfFeatures?: Partial<BtfFeatures>;
+  /**
+   * Most kernel memory the maps may claim together, in bytes, estimated from
+   * their specs (./map-memory.ts) and checked before any map is created
+   * (MapMemoryError, code MAP_MEMORY_LIMIT). Default 1 GiB; Infinity: no limit.
+   */
+  maxMapMemory?: number;
 }
 
 export class CollectionError extends TsbpfError {}
@@ -276,7 +283,8 @@ function load(spec: CollectionSpec, opts: CollectionOptions, coll: Collection): 
   }
   const btfFd = coll.btfFd;
 
-  // 2. Maps.
+  // 2. Maps (none is created if together they would claim too much kernel memory).
+  checkMapMemory(Object.values(spec.maps), opts.maxMapMemory ?? DEFAULT_MAX_MAP_MEMORY, possibleCpuCount());
   if (spec.maps['.kconfig']) fillKconfigMap(spec, opts);
   for (const m of Object.values(spec.maps)) coll.maps[m.name] = createMap(spec.name, m, btfFd, opts, coll);
 

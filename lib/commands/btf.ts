@@ -6,7 +6,7 @@
  * BTF), like bpftool's `-B`. Output formats follow `bpftool btf dump file`:
  * raw (default), json (`bpftool -j`), c (vmlinux.h style).
  */
-import { readFileSync } from 'node:fs';
+import { readRegularFile } from '../../elf/read-file.ts';
 import { loadBtf, type Btf } from '../../btf/index.ts';
 import { dumpRaw, dumpJson } from '../../btf/dump-raw.ts';
 import { dumpC } from '../../btf/dump-c.ts';
@@ -19,7 +19,7 @@ export type BtfDumpFormat = 'raw' | 'json' | 'c';
 export function loadBtfForDump(file: string, basePath?: string): Btf {
   const read = (p: string) => {
     try {
-      return readFileSync(p);
+      return readRegularFile(p, 'BTF file');
     } catch (e) {
       throw new BtfError('BTF_NOT_FOUND', `cannot read ${p}: ${(e as Error).message}`, { cause: e });
     }
