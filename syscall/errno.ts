@@ -1,3 +1,4 @@
+/** errno numbers to their symbolic names (libc's table plus kernel-internal values). */
 import koffi from 'koffi';
 
 /** Kernel-internal errno values that escape through bpf(2) but are not in libc's table. */
