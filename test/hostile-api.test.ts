@@ -4,7 +4,7 @@
  * whose failure mode is a hang or a crash run in a child process.
  */
 import { describe, expect } from 'vitest';
-import { BpfMap, TsbpfError } from '../lib/index.ts';
+import { BpfMap, TsbpfError, loadCollection, loadCollectionSpec, setVariable } from '../lib/index.ts';
 import { childJson, runSnippet } from './helpers/child-node.ts';
 import { ktest } from './helpers/kernel.ts';
 import { thrown } from './helpers/thrown.ts';
@@ -55,5 +55,34 @@ describe('hostile arguments', () => {
     for (const bad of [undefined, 1, 1n, Symbol('x'), {}, new Uint8Array(4)]) {
       expect(code(thrown(() => BpfMap.fromPin(bad as never)))).toBe('BAD_PIN_PATH');
     }
+  });
+
+  ktest('a variable whose spec was edited outside its section is a typed error, before and after load', () => {
+    const obj = new URL('./bpf/loader.o', import.meta.url).pathname;
+    const spec = loadCollectionSpec(obj);
+    spec.variables.data_var!.offset = 1e6;
+    expect(code(thrown(() => setVariable(spec, 'data_var', 1n)))).toBe('BAD_SPEC');
+    const c = loadCollection(spec);
+    try {
+      expect(code(thrown(() => c.variables.data_var!.get()))).toBe('BAD_SPEC');
+      expect(code(thrown(() => c.variables.data_var!.set(1n)))).toBe('BAD_SPEC');
+    } finally {
+      c.close();
+    }
+  });
+
+  ktest('tracePipe given an options object instead of a signal fails typed, without killing the process later', () => {
+    // Before the fix a timer callback threw outside the caller's try: the child exited 1 after printing.
+    const r = runSnippet(
+      `import { tracePipe, TsbpfError } from './lib/index.ts';
+       (async () => {
+         let out = 'no error';
+         try { for await (const l of tracePipe({ signal: AbortSignal.abort() } as never)) break; } catch (e) { out = e instanceof TsbpfError ? e.code : String(e); }
+         await new Promise((r) => setTimeout(r, 200));
+         console.log(JSON.stringify(out));
+       })();`,
+      { timeoutMs: 30_000 },
+    );
+    expect(childJson<string>(r)).toBe('BAD_ARGUMENT');
   });
 });
