@@ -66,6 +66,10 @@ export function openPinned(path: string, fileFlags = 0): number {
 
 /** Open an object by id with one of the *_GET_FD_BY_ID commands; returns an owned fd. */
 export function openById(cmd: number, id: number, what: string): number {
+  // Ids are u32: 2**32 + n would otherwise open object n.
+  if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id > 0xffffffff) {
+    throw new TsbpfError('BAD_ARGUMENT', `${what} id must be an integer in [0, 2^32), got ${typeof id === 'number' || typeof id === 'bigint' ? String(id) : typeof id}`);
+  }
   const a = coldAttr(GetIdAttr.SIZE);
   a.u32[GetIdAttr.id >> 2] = id;
   return adoptFd(bpfCall(cmd, a, GetIdAttr.SIZE, { object: `${what} id ${id}` }));

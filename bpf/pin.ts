@@ -64,6 +64,8 @@ export function makePinDir(dir: string): void {
 
 /** Check that `path` can be pinned to (`pin`) or opened from (`open`). */
 export function checkPinPath(path: string, mode: 'pin' | 'open'): void {
+  // A non-string would reach node:path as an untyped TypeError.
+  if (typeof path !== 'string') throw new PinPathError(typeof path, 'must be a string');
   if (!path || !isAbsolute(path)) throw new PinPathError(path, 'must be an absolute path on bpffs (e.g. /sys/fs/bpf/name)');
   if (path.includes('\0')) throw new PinPathError(path, 'contains a NUL byte');
   const dir = dirname(path);

@@ -2,6 +2,7 @@
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
+import { TsbpfError } from '../../errors.ts';
 import { tracefsRoot } from './tracefs.ts';
 
 export interface TraceLine {
@@ -43,6 +44,10 @@ function idle(signal?: AbortSignal): Promise<void> {
  * read would hold a libuv pool thread until the next trace line, and an abort could not end it.
  */
 export async function* tracePipe(signal?: AbortSignal): AsyncGenerator<TraceLine, void, undefined> {
+  // Anything else (an options object) would throw later from a timer, outside the caller's try.
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TsbpfError('BAD_ARGUMENT', `tracePipe takes an AbortSignal or nothing, got ${signal === null ? 'null' : typeof signal}`);
+  }
   if (signal?.aborted) return;
   const fh = await open(`${tracefsRoot()}/trace_pipe`, constants.O_RDONLY | constants.O_NONBLOCK);
   const buf = Buffer.alloc(64 * 1024);

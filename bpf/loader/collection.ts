@@ -79,6 +79,7 @@ export class Variable {
   #view(): Uint8Array {
     const m = this.#mapping();
     if (!m) throw new TsbpfError('CLOSED', `variable '${this.spec.name}': its map is closed or not mmapable`);
+    checkVariableRange(this.spec, m.buffer.byteLength);
     return new Uint8Array(m.buffer, this.spec.offset, this.spec.size);
   }
 
@@ -175,7 +176,16 @@ export function setVariable(spec: CollectionSpec, name: string, value: Uint8Arra
   if (!v) throw new TsbpfError('NO_VARIABLE', `no global variable '${name}'; variables: ${Object.keys(spec.variables).join(', ') || 'none'}`);
   const m = spec.maps[v.map];
   if (!m?.data) throw new TsbpfError('NO_VARIABLE', `variable '${name}' has no initial data`);
+  checkVariableRange(v, m.data.byteLength);
   m.data.set(encodeVariable(v, value, variableSignedness(spec, v)), v.offset);
+}
+
+/** A spec is editable: its offset and size must still lie inside the section's `length` bytes. */
+function checkVariableRange(v: VariableSpec, length: number): void {
+  const { offset, size } = v;
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(size) || offset < 0 || size < 0 || offset + size > length) {
+    throw new TsbpfError('BAD_SPEC', `variable '${v.name}': offset ${String(offset)} + size ${String(size)} is outside its ${length}-byte section`);
+  }
 }
 
 /** Whether the variable's BTF type is a signed or unsigned integer (or enum); undefined when unknown. */

@@ -793,11 +793,16 @@ export class BpfMap extends FdHandle {
 
   /** Every entry, read in batches of `batchSize` (keys and values packed; buffers reused between steps: copy what you keep). */
   *batches(batchSize = 4096): Generator<{ keys: Buffer; values: Buffer; count: number }, void, undefined> {
-    const keys = Buffer.alloc(batchSize * this.keySize);
-    const values = Buffer.alloc(batchSize * this.valueBytes);
+    // A batch of 0 would read nothing forever; a batch above max_entries only allocates.
+    if (typeof batchSize !== 'number' || !Number.isInteger(batchSize) || batchSize < 1) {
+      throw new MapSizeError(`map '${this.name}': batch size must be a whole number >= 1, got ${typeof batchSize === 'number' ? batchSize : typeof batchSize}`);
+    }
+    const n = Math.min(batchSize, Math.max(1, this.maxEntries));
+    const keys = Buffer.alloc(n * this.keySize);
+    const values = Buffer.alloc(n * this.valueBytes);
     const cursor: BatchCursor = { done: false };
     while (!cursor.done) {
-      const count = this.lookupBatch(cursor, keys, values, batchSize);
+      const count = this.lookupBatch(cursor, keys, values, n);
       if (count > 0) yield { keys, values, count };
     }
   }
