@@ -78,7 +78,8 @@ describe('tsbpf CLI', () => {
     const getpid = koffi.load('libc.so.6').func('long syscall(long)');
     for (let i = 0; i < 3; i++) getpid(39);
     using counts = BpfMap.fromPin(`${mapDir}/counts`);
-    expect(counts.lookup(process.pid)?.readBigUInt64LE()).toBe(3n);
+    // At least our 3 calls: the counter is per process, and Node's own threads may call getpid too.
+    expect(counts.lookup(process.pid)?.readBigUInt64LE()).toBeGreaterThanOrEqual(3n);
     rmSync(dir, { recursive: true });
     expect((bpftool('link', 'show') as { id: number }[]).some((l) => l.id === link.id)).toBe(false);
   });
