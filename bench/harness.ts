@@ -10,6 +10,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 export type Impl = 'tsbpf' | 'libbpf' | 'bpftool';
 
@@ -74,6 +76,14 @@ export function runC(root: string, workload: string, program: string, args: stri
 }
 
 /** Median of a few samples: timings here are noisy. */
+/** The V8 garbage collector as a function (exposed on first use when node ran without --expose-gc). */
+export function getGc(): () => void {
+  const g = (globalThis as { gc?: () => void }).gc;
+  if (g) return g;
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}
+
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;

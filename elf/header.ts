@@ -1,3 +1,4 @@
+/** ELF64 file header (Elf64_Ehdr): e_ident validation and the fields parseElf needs. */
 import {
   EI_ABIVERSION, EI_CLASS, EI_DATA, EI_NIDENT, EI_OSABI, EI_VERSION, ELF64_EHDR_SIZE, ELF_MAGIC,
   ELFCLASS32, ELFCLASS64, ELFDATA2LSB, ELFDATA2MSB,

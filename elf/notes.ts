@@ -1,3 +1,4 @@
+/** ELF notes (SHT_NOTE sections, PT_NOTE segments): owner, type and descriptor of each entry. */
 import { ELF_NOTE_HEADER_SIZE } from './constants.ts';
 import { ElfError, hex } from './errors.ts';
 import { ByteReader } from './reader.ts';

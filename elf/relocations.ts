@@ -1,3 +1,4 @@
+/** ELF64 relocation sections (SHT_REL, SHT_RELA) and their decoded entries. */
 import { ELF64_REL_SIZE, ELF64_RELA_SIZE, SHT_RELA } from './constants.ts';
 import { ElfError } from './errors.ts';
 import { ByteReader } from './reader.ts';

@@ -1,3 +1,4 @@
+/** ELF64 symbol tables (.symtab, .dynsym): decoded symbols and lookups by name. */
 import {
   ELF64_SYM_SIZE, SHN_ABS, SHN_COMMON, SHN_LORESERVE, SHN_UNDEF, SHN_XINDEX, SHT_STRTAB, SHT_SYMTAB_SHNDX,
 } from './constants.ts';

@@ -84,6 +84,7 @@ export { UserRingBuffer, UserRecord, type UserRingBufferOptions } from '../bpf/e
 export { PerfBufferReader, type PerfBufferOptions, type PerfEvent, type LostCallback } from '../bpf/events/perfbuf.ts';
 export { RecordView, RecordExpiredError, type RecordCallback } from '../bpf/events/record.ts';
 export type { WaitOptions } from '../bpf/events/loop.ts';
+export { EventArgumentError } from '../bpf/events/args.ts';
 // Pure modules: ELF and BTF (no kernel access).
 export { parseElf, ElfFile, ElfError, FileReadError, type ElfSection, type ElfSymbol } from '../elf/index.ts';
 export { MapMemoryError, estimateMapMemory, DEFAULT_MAX_MAP_MEMORY } from '../bpf/maps/memory.ts';

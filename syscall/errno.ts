@@ -1,3 +1,4 @@
+/** errno numbers to their symbolic names (libc's table plus kernel-internal values). */
 import koffi from 'koffi';
 import { ERRNO_NAMES, type ErrnoName } from '../errors.ts';
 

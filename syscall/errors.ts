@@ -1,3 +1,4 @@
+/** Typed errors of system calls: BpfError (errno name, command, object, hint) and NotSupportedError. */
 import { TsbpfError, type ErrnoName } from '../errors.ts';
 import { statSync } from 'node:fs';
 import { dirname } from 'node:path';

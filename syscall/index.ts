@@ -1,3 +1,4 @@
+/** The syscall layer's public face for bpf/: everything bpf/ files import from syscall/. */
 export * from './bpf.ts';
 export * from './attr.ts';
 export * from './errors.ts';

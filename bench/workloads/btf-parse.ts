@@ -14,19 +14,10 @@
  *   vmlinux.find_all_mem_delta  same, for parse + a lookup that indexes every name
  */
 import { readFileSync } from 'node:fs';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { Btf } from '../../btf/btf.ts';
-import { median, timeNs, type BenchContext, type Measurement, type Workload } from '../harness.ts';
+import { getGc, median, timeNs, type BenchContext, type Measurement, type Workload } from '../harness.ts';
 
 const VMLINUX = '/sys/kernel/btf/vmlinux';
-
-function getGc(): () => void {
-  const g = (globalThis as { gc?: () => void }).gc;
-  if (g) return g;
-  setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as () => void;
-}
 
 function allocatedMb(gc: () => void, fn: () => unknown): number {
   gc();

@@ -23,7 +23,7 @@ import type { Program } from '../../bpf/programs/program.ts';
 import { PerfBufferReader } from '../../bpf/events/perfbuf.ts';
 import { possibleCpuCount } from '../../syscall/cpus.ts';
 import type { Workload } from '../harness.ts';
-import { drainWorkload } from './ringbuf.ts';
+import { drainWorkload } from './drain.ts';
 
 const BPF_F_TEST_RUN_ON_CPU = 1;
 const PAGES = 65536;

@@ -1,3 +1,4 @@
+/** The table of every CLI verb the dispatcher in lib/cli.ts knows. */
 import type { Command } from './types.ts';
 import { demo } from './demo.ts';
 import { execsnoopCommand } from './execsnoop.ts';

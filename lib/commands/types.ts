@@ -1,3 +1,4 @@
+/** What a CLI verb is (Command), its usage errors, and the argument parsing the verbs share. */
 import { TsbpfError } from '../../errors.ts';
 
 /** A CLI verb: `name` may be several words ("btf dump"). */
