@@ -1,7 +1,7 @@
+/** CoreError, the error of the CO-RE engine; its codes (CoreErrorCode) are listed in errors.ts. */
 import type { CoreErrorCode, ErrorCode } from '../errors.ts';
 import { BtfError } from './errors.ts';
 
-// The codes are listed, with what each means, in errors.ts.
 export type { CoreErrorCode };
 
 // BtfError types `code` as BtfErrorCode; CoreError narrows it to its own codes,

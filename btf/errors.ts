@@ -1,6 +1,6 @@
+/** BtfError, the error of btf/; its codes (BtfErrorCode) are listed in errors.ts. */
 import { TsbpfError, type BtfErrorCode } from '../errors.ts';
 
-// The codes are listed, with what each means, in errors.ts.
 export type { BtfErrorCode };
 
 /** Every error the btf/ module throws on purpose. */

@@ -1,6 +1,6 @@
+/** ElfError, the error of a malformed or truncated ELF file; its codes (ElfErrorCode) are listed in errors.ts. */
 import { TsbpfError, type ElfErrorCode } from '../errors.ts';
 
-// The codes are listed, with what each means, in errors.ts.
 export type { ElfErrorCode };
 
 /** Every problem found while reading an ELF file is reported as an ElfError. */
