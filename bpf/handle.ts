@@ -3,7 +3,7 @@
  * bpffs, opening a pin, opening by id, walking ids, and BPF_OBJ_GET_INFO_BY_FD.
  */
 import { BpfCmd, BpfError, Errno, GetIdAttr, InfoAttr, ObjPinAttr, addressOf, adoptFd, bpfCall, bpfRaw, bpfCmdName, closeFd, coldAttr, putPtr } from '../syscall/index.ts';
-import { TsbpfError } from '../errors.ts';
+import { TsbpfError, type HandleErrorCode } from '../errors.ts';
 import { readlinkSync } from 'node:fs';
 import { checkPinPath } from './pin.ts';
 
@@ -31,7 +31,7 @@ export function fdKind(fd: number): BpfObjectKind | 'other' | undefined {
   return ANON_KINDS[target] ?? 'other';
 }
 
-const NOT_A: Record<BpfObjectKind, string> = { map: 'NOT_A_MAP', program: 'NOT_A_PROGRAM', link: 'NOT_A_LINK', btf: 'NOT_A_BTF' };
+const NOT_A: Record<BpfObjectKind, HandleErrorCode> = { map: 'NOT_A_MAP', program: 'NOT_A_PROGRAM', link: 'NOT_A_LINK', btf: 'NOT_A_BTF' };
 
 /**
  * Throw NOT_A_<KIND> unless `fd` is a `kind` object (a pin or fd of something else would

@@ -12,6 +12,7 @@ const BPF_FS_MAGIC = FsMagic.BPF;
 export const BPFFS_ROOT = '/sys/fs/bpf';
 
 export class PinPathError extends TsbpfError {
+  declare readonly code: 'BAD_PIN_PATH';
   readonly path: string;
   constructor(path: string, why: string) {
     super('BAD_PIN_PATH', `bad pin path '${path}': ${why}`);

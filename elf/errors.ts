@@ -1,20 +1,7 @@
-import { TsbpfError } from '../errors.ts';
+/** ElfError, the error of a malformed or truncated ELF file; its codes (ElfErrorCode) are listed in errors.ts. */
+import { TsbpfError, type ElfErrorCode } from '../errors.ts';
 
-/**
- * Stable codes of ElfError:
- * - ELF_BAD_MAGIC: the bytes do not start with "\x7fELF".
- * - ELF_UNSUPPORTED_CLASS: not ELF64 (ELFCLASS32 or an unknown class).
- * - ELF_TRUNCATED: a header, table or section extends past the end of the input.
- * - ELF_MALFORMED: a field holds an impossible or inconsistent value.
- * - ELF_NOT_FOUND: a caller asked for something the file does not have
- *   (e.g. stringAt() on a section index that does not exist).
- */
-export type ElfErrorCode =
-  | 'ELF_BAD_MAGIC'
-  | 'ELF_UNSUPPORTED_CLASS'
-  | 'ELF_TRUNCATED'
-  | 'ELF_MALFORMED'
-  | 'ELF_NOT_FOUND';
+export type { ElfErrorCode };
 
 /** Every problem found while reading an ELF file is reported as an ElfError. */
 export class ElfError extends TsbpfError {

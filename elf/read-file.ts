@@ -6,7 +6,7 @@
  */
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { Buffer } from 'node:buffer';
-import { TsbpfError } from '../errors.ts';
+import { TsbpfError, type ErrnoName, type FileReadErrorCode } from '../errors.ts';
 
 /**
  * Largest file read: 1 GiB. BPF objects are kilobytes to a few megabytes and
@@ -20,8 +20,9 @@ export const MAX_FILE_BYTES = 1 << 30;
  * `FILE_NOT_REGULAR` (a device, FIFO, socket or directory), `FILE_TOO_LARGE`.
  */
 export class FileReadError extends TsbpfError {
+  declare readonly code: FileReadErrorCode;
   readonly path: string;
-  constructor(code: string, path: string, message: string, options?: { cause?: unknown }) {
+  constructor(code: FileReadErrorCode, path: string, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
     this.path = path;
   }
@@ -88,6 +89,7 @@ function tooLarge(path: string, what: string, size: number, max: number): FileRe
 }
 
 function sysError(e: unknown, path: string, what: string, op: string): FileReadError {
-  const code = (e as NodeJS.ErrnoException)?.code ?? 'EIO';
+  // Node names a failed open/read by its errno (libuv's name for it).
+  const code = ((e as NodeJS.ErrnoException)?.code ?? 'EIO') as ErrnoName;
   return new FileReadError(code, path, `cannot ${op} ${what} ${path}: ${code}`, { cause: e });
 }

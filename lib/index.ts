@@ -3,7 +3,7 @@
  * The public surface, name by name (the README's API section lists it);
  * nothing else is exported. Test seams live in `tsbpf/testing`.
  */
-export { TsbpfError } from '../errors.ts';
+export { TsbpfError, type ErrorCode } from '../errors.ts';
 export {
   BpfMap,
   TypedMap,

@@ -5,6 +5,7 @@
  * last field tsbpf writes: the kernel accepts a shorter attr than its own, and
  * a longer one as long as the bytes it does not know are zero.
  */
+import { TsbpfError } from '../errors.ts';
 import { NativeBlock } from './memory.ts';
 
 export const MapCreateAttr = {
@@ -197,7 +198,7 @@ export const MapInfoLayout = {
 let cold: NativeBlock | undefined;
 export function coldAttr(size: number): NativeBlock {
   cold ??= new NativeBlock(256);
-  if (size > cold.size) throw new RangeError(`attr of ${size} bytes exceeds the shared block`);
+  if (size > cold.size) throw new TsbpfError('ATTR_TOO_LARGE', `attr of ${size} bytes exceeds the shared block`);
   cold.bytes.fill(0, 0, size);
   return cold;
 }

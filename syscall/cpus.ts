@@ -1,5 +1,6 @@
 /** CPU sets from sysfs ("0-3,5"): per-CPU map values hold one slot per possible CPU. */
 import { readFileSync } from 'node:fs';
+import { TsbpfError } from '../errors.ts';
 
 export function parseCpuList(text: string): number[] {
   const out: number[] = [];
@@ -8,7 +9,7 @@ export function parseCpuList(text: string): number[] {
     const [a, b] = part.split('-');
     const lo = Number(a);
     const hi = b === undefined ? lo : Number(b);
-    if (!Number.isInteger(lo) || !Number.isInteger(hi) || hi < lo) throw new Error(`bad CPU list '${text.trim()}'`);
+    if (!Number.isInteger(lo) || !Number.isInteger(hi) || hi < lo) throw new TsbpfError('BAD_CPU_LIST', `bad CPU list '${text.trim()}'`);
     for (let c = lo; c <= hi; c++) out.push(c);
   }
   return out;

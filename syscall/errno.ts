@@ -1,22 +1,26 @@
 /** errno numbers to their symbolic names (libc's table plus kernel-internal values). */
 import koffi from 'koffi';
+import { ERRNO_NAMES, type ErrnoName } from '../errors.ts';
 
 /** Kernel-internal errno values that escape through bpf(2) but are not in libc's table. */
-const KERNEL_ONLY: Record<number, string> = {
+const KERNEL_ONLY: Record<number, ErrnoName> = {
   512: 'ERESTARTSYS',
   524: 'ENOTSUPP',
 };
 
-let names: Map<number, string> | undefined;
+let names: Map<number, ErrnoName> | undefined;
 
 /** The symbolic name of an errno value, e.g. 2 -> 'ENOENT'. */
-export function errnoName(errno: number): string {
+export function errnoName(errno: number): ErrnoName {
   if (!names) {
     names = new Map();
-    const table = koffi.os.errno;
+    const table: Partial<Record<string, number>> = koffi.os.errno;
     // Several names share a value (EAGAIN/EWOULDBLOCK, EDEADLK/EDEADLOCK): keep the first, canonical one.
-    const preferred = new Set(['EAGAIN', 'EDEADLK', 'ENOTSUP', 'EOPNOTSUPP']);
-    for (const [name, value] of Object.entries(table)) {
+    const preferred = new Set<ErrnoName>(['EAGAIN', 'EDEADLK', 'ENOTSUP', 'EOPNOTSUPP']);
+    // The names come from ERRNO_NAMES (so each is an ErrnoName), their values from the C library.
+    for (const name of ERRNO_NAMES) {
+      const value = table[name];
+      if (value === undefined) continue;
       if (!names.has(value) || preferred.has(name)) names.set(value, name);
     }
     names.set(95, 'EOPNOTSUPP');

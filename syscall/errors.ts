@@ -1,5 +1,5 @@
 /** Typed errors of system calls: BpfError (errno name, command, object, hint) and NotSupportedError. */
-import { TsbpfError } from '../errors.ts';
+import { TsbpfError, type ErrnoName } from '../errors.ts';
 import { statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { hasCap, missingBpfCaps, type CapName } from './caps.ts';
@@ -13,7 +13,7 @@ export interface BpfErrorContext {
   /** The file the call was about (a pin path): EACCES/EPERM hints then name its mode and owner. */
   path?: string;
   /** A hint for this errno that only the caller knows (e.g. "the map is full"). */
-  hints?: Partial<Record<string, string>>;
+  hints?: Partial<Record<ErrnoName, string>>;
 }
 
 /**
@@ -21,6 +21,7 @@ export interface BpfErrorContext {
  * number, `command` the bpf command or syscall (`'BPF_MAP_UPDATE_ELEM'`).
  */
 export class BpfError extends TsbpfError {
+  declare readonly code: ErrnoName;
   readonly errno: number;
   readonly command: string;
   readonly object: string | undefined;
@@ -90,6 +91,7 @@ function pathAccess(path: string): string | undefined {
 
 /** The kernel lacks a map type, program type, attach type or helper. Found by a cached feature probe. */
 export class NotSupportedError extends TsbpfError {
+  declare readonly code: 'NOT_SUPPORTED';
   readonly feature: string;
   constructor(feature: string, detail?: string) {
     super('NOT_SUPPORTED', `${feature} is not supported by this kernel${detail ? ` (${detail})` : ''}`);

@@ -4,6 +4,7 @@
  * importing tsbpf for its pure modules (ELF, BTF) never loads a native module.
  */
 import koffi from 'koffi';
+import { TsbpfError } from '../errors.ts';
 
 // x86-64 and arm64 syscall numbers; tsbpf targets 64-bit Linux only.
 const SYSCALLS: Record<string, { bpf: number; perf_event_open: number }> = {
@@ -42,7 +43,7 @@ let bound: Libc | undefined;
 
 export function libc(): Libc {
   if (bound) return bound;
-  if (process.platform !== 'linux') throw new Error('tsbpf needs Linux');
+  if (process.platform !== 'linux') throw new TsbpfError('NOT_LINUX', 'tsbpf needs Linux');
   const lib = koffi.load('libc.so.6');
   bound = {
     syscall3: lib.func('syscall', 'long', ['long', 'long', 'uintptr_t', 'long']),

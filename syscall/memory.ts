@@ -3,6 +3,7 @@
  * the kernel reads and writes. A block is malloc'd once and viewed from JS
  * without copies, so hot paths pass a precomputed address and allocate nothing.
  */
+import { TsbpfError } from '../errors.ts';
 import { libc, pointerAddress, viewOf } from './libc.ts';
 
 export class NativeBlock {
@@ -18,7 +19,7 @@ export class NativeBlock {
     // Round up to 8 so u64 fields and the Uint32Array view are aligned.
     this.size = Math.max(8, (size + 7) & ~7);
     const ptr = libc().malloc(this.size);
-    if (!ptr) throw new Error(`tsbpf: out of memory allocating ${this.size} bytes`);
+    if (!ptr) throw new TsbpfError('ENOMEM', `tsbpf: out of memory allocating ${this.size} bytes`);
     this.#ptr = ptr;
     this.addr = pointerAddress(ptr);
     const ab = viewOf(ptr, this.size);

@@ -3,6 +3,7 @@
  * `unmap()` the memory is gone and touching an old view is a SIGSEGV, not an
  * exception, so owners must drop every view before unmapping.
  */
+import { TsbpfError } from '../errors.ts';
 import { BpfError } from './errors.ts';
 import { lastErrno, libc, pointerAddress, viewOf } from './libc.ts';
 
@@ -52,7 +53,7 @@ export class Mapping {
 
   /** The mapped bytes, without a copy. Throws once unmapped. */
   get buffer(): ArrayBuffer {
-    if (this.#ptr === undefined) throw new Error('tsbpf: mapping used after unmap');
+    if (this.#ptr === undefined) throw new TsbpfError('UNMAPPED', 'tsbpf: mapping used after unmap');
     if (!this.#buffer) {
       this.#buffer = viewOf(this.#ptr, this.length);
       this.#dropped.buffer = new WeakRef(this.#buffer);

@@ -4,7 +4,7 @@
  * never have to type a mount command the library can run itself.
  */
 import { existsSync, statfsSync } from 'node:fs';
-import { TsbpfError } from '../errors.ts';
+import { TsbpfError, type ErrorCode } from '../errors.ts';
 import { hasCap } from './caps.ts';
 import { errnoName } from './errno.ts';
 import { lastErrno, libc } from './libc.ts';
@@ -15,11 +15,11 @@ export const FsMagic = {
   DEBUGFS: 0x64626720,
 } as const;
 
-/** A filesystem tsbpf needs is not mounted and could not be mounted. `code` is the caller's (NO_TRACEFS, NO_BPFFS). */
+/** A filesystem tsbpf needs is not mounted and could not be mounted. `code` is the caller's (NO_TRACEFS, BAD_PIN_PATH). */
 export class MountError extends TsbpfError {
   readonly target: string;
   readonly fstype: string;
-  constructor(code: string, fstype: string, target: string, why: string) {
+  constructor(code: ErrorCode, fstype: string, target: string, why: string) {
     super(code, `${fstype} is not mounted at ${target} and tsbpf could not mount it: ${why}`);
     this.target = target;
     this.fstype = fstype;
@@ -40,7 +40,7 @@ export function isFsType(path: string, magic: number): boolean {
  * is not. Without CAP_SYS_ADMIN the error names the missing capability.
  * `code` is the error code to throw with.
  */
-export function ensureMounted(fstype: 'tracefs' | 'debugfs' | 'bpf', target: string, magic: number, code: string): void {
+export function ensureMounted(fstype: 'tracefs' | 'debugfs' | 'bpf', target: string, magic: number, code: ErrorCode): void {
   if (isFsType(target, magic)) return;
   const name = fstype === 'bpf' ? 'bpffs' : fstype;
   if (!existsSync(target)) throw new MountError(code, name, target, `the mount point ${target} does not exist`);

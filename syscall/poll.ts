@@ -12,6 +12,7 @@
  *   garbage collector has proven that no ArrayBuffer over it is left. A view
  *   kept past close() therefore reads zeros instead of crashing the process.
  */
+import { TsbpfError } from '../errors.ts';
 import { BpfError } from './errors.ts';
 import { adoptFd, closeFd } from './fd.ts';
 import { addressOf, koffi, lastErrno, libc, pointerAddress, viewOf } from './libc.ts';
@@ -227,7 +228,7 @@ export class RingMapping {
 
   /** One ArrayBuffer over the mapped bytes (no copy), the same on every call. Throws once released. */
   get buffer(): ArrayBuffer {
-    if (this.#ptr === undefined) throw new Error('tsbpf: ring mapping used after release');
+    if (this.#ptr === undefined) throw new TsbpfError('UNMAPPED', 'tsbpf: ring mapping used after release');
     if (!this.#buffer) {
       this.#buffer = viewOf(this.#ptr, this.length);
       this.#dropped.buffer = new WeakRef(this.#buffer);

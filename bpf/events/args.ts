@@ -8,6 +8,7 @@ import { TsbpfError } from '../../errors.ts';
 
 /** An argument or option out of its range. `code` is BAD_ARGUMENT (or BAD_OPTION for options); `argument` names it. */
 export class EventArgumentError extends TsbpfError {
+  declare readonly code: 'BAD_ARGUMENT' | 'BAD_OPTION';
   readonly argument: string;
   constructor(argument: string, why: string, code: 'BAD_ARGUMENT' | 'BAD_OPTION' = 'BAD_ARGUMENT') {
     super(code, `${argument} ${why}`);

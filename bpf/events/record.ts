@@ -20,6 +20,7 @@ const EMPTY_U8 = new Uint8Array(EMPTY);
 const EMPTY_U32 = new Uint32Array(EMPTY);
 
 export class RecordExpiredError extends TsbpfError {
+  declare readonly code: 'RECORD_EXPIRED';
   constructor() {
     super('RECORD_EXPIRED', 'tsbpf: a ring record was used after its callback returned; keep record.copy(), not the record');
   }

@@ -19,7 +19,7 @@ import {
   coldAttr,
   type BpfErrorContext,
 } from '../../syscall/index.ts';
-import { TsbpfError } from '../../errors.ts';
+import { TsbpfError, type AttachErrorCode } from '../../errors.ts';
 import { unpinPath } from '../pin.ts';
 import { expectKind, objectIds, objectInfo, openById, openPinned, pinFd } from '../handle.ts';
 import type { Program } from '../programs/program.ts';
@@ -60,7 +60,8 @@ export interface LinkInfo {
 
 /** A hook is missing (no such tracepoint, symbol, interface), or the kernel lacks the attach kind. */
 export class AttachError extends TsbpfError {
-  constructor(code: string, message: string) {
+  declare readonly code: AttachErrorCode;
+  constructor(code: AttachErrorCode, message: string) {
     super(code, message);
   }
 }

@@ -41,7 +41,7 @@
 import { readFileSync } from 'node:fs';
 import type { Btf } from '../../btf/btf.ts';
 import { EM_X86_64, parseElf, type ElfFile } from '../../elf/index.ts';
-import { TsbpfError } from '../../errors.ts';
+import { TsbpfError, type UsdtErrorCode } from '../../errors.ts';
 import { kernelBtf } from '../btf/kernel.ts';
 import type { BpfMap } from '../maps/map.ts';
 import type { Program } from '../programs/program.ts';
@@ -70,7 +70,12 @@ export const USDT_SPECS_MAP = '__bpf_usdt_specs';
 export const USDT_IP_MAP = '__bpf_usdt_ip_to_spec_id';
 
 /** A malformed .note.stapsdt, or an argument string tsbpf cannot express as a spec. */
-export class UsdtError extends TsbpfError {}
+export class UsdtError extends TsbpfError {
+  declare readonly code: UsdtErrorCode;
+  constructor(code: UsdtErrorCode, message: string) {
+    super(code, message);
+  }
+}
 
 /** One `.note.stapsdt` entry, as recorded. */
 export interface UsdtNote {

@@ -8,7 +8,12 @@ import type { Btf } from '../../btf/btf.ts';
 import { TsbpfError } from '../../errors.ts';
 import { AttachType, ProgType, resolveAttachType, type AttachTypeName } from '../programs/types.ts';
 
-export class AttachTargetError extends TsbpfError {}
+export class AttachTargetError extends TsbpfError {
+  declare readonly code: 'NO_ATTACH_TARGET';
+  constructor(code: 'NO_ATTACH_TARGET', message: string) {
+    super(code, message);
+  }
+}
 
 const PREFIX: Partial<Record<number, { prefix: string; kind: 'func' | 'typedef' }>> = {
   [AttachType.TRACE_RAW_TP]: { prefix: 'btf_trace_', kind: 'typedef' },

@@ -7,7 +7,7 @@ import { basename } from 'node:path';
 import { parseElf, readRegularFile, EM_BPF, SHT_NOBITS, SHT_PROGBITS, STT_FUNC, STT_SECTION, STB_LOCAL, type ElfFile, type ElfRelocationSection, type ElfSection, type ElfSymbol } from '../../elf/index.ts';
 import { Btf } from '../../btf/btf.ts';
 import { parseBtfExt, type BtfCoreRelo, type BtfExt, type BtfLineInfo } from '../../btf/ext.ts';
-import { TsbpfError } from '../../errors.ts';
+import { TsbpfError, type ObjectErrorCode } from '../../errors.ts';
 import { INSN_SIZE, Op, PseudoCall } from '../programs/insn.ts';
 import type { MapSpec } from '../maps/spec.ts';
 import { MapFlags, MapType, mapTypeName } from '../maps/types.ts';
@@ -15,7 +15,8 @@ import { matchSection, UnknownSectionError, type AutoAttachKind } from './sectio
 import type { AttachTypeName, ProgTypeName } from '../programs/types.ts';
 
 export class ObjectError extends TsbpfError {
-  constructor(code: string, message: string) {
+  declare readonly code: ObjectErrorCode;
+  constructor(code: ObjectErrorCode, message: string) {
     super(code, message);
   }
 }

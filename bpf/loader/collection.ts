@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { Btf } from '../../btf/btf.ts';
 import { CoreCache, applyCoreRelo, resolveCoreRelo, type CoreTargets } from '../../btf/core.ts';
-import { TsbpfError } from '../../errors.ts';
+import { TsbpfError, type CollectionErrorCode } from '../../errors.ts';
 import { possibleCpuCount } from '../../syscall/cpus.ts';
 import { Mapping, mmapFd, pageSize, PROT_READ, PROT_WRITE } from '../../syscall/mmap.ts';
 import { kernelBtf, kernelModuleBtfs, readBtfFile } from '../btf/kernel.ts';
@@ -61,7 +61,12 @@ export interface CollectionOptions {
   maxMapMemory?: number;
 }
 
-export class CollectionError extends TsbpfError {}
+export class CollectionError extends TsbpfError {
+  declare readonly code: CollectionErrorCode;
+  constructor(code: CollectionErrorCode, message: string) {
+    super(code, message);
+  }
+}
 
 /** Variables of global data sections, read and written through the mmapped map. */
 export class Variable {

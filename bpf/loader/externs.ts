@@ -6,12 +6,17 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Btf } from '../../btf/btf.ts';
-import { TsbpfError } from '../../errors.ts';
+import { TsbpfError, type ExternErrorCode } from '../../errors.ts';
 import { INSN_SIZE, Op, PseudoCall, PseudoSrc } from '../programs/insn.ts';
 import type { CollectionSpec } from './collection-spec.ts';
 
 /** An extern the kernel does not have, or one referenced in a way tsbpf cannot resolve. */
-export class ExternError extends TsbpfError {}
+export class ExternError extends TsbpfError {
+  declare readonly code: ExternErrorCode;
+  constructor(code: ExternErrorCode, message: string) {
+    super(code, message);
+  }
+}
 
 /** Resolve an extern reference at instruction `insn` (absolute index). */
 export function resolveExtern(spec: CollectionSpec, kconfigFd: () => number, name: string, v: DataView, insn: number, prog: string, target: () => Btf): void {

@@ -32,6 +32,7 @@ export interface RelocationContext {
 }
 
 export class RelocationError extends TsbpfError {
+  declare readonly code: 'RELOCATION_FAILED';
   constructor(program: string, message: string) {
     super('RELOCATION_FAILED', `program '${program}': ${message}`);
   }

@@ -167,6 +167,7 @@ export function matchSection(name: string): SectionMatch | undefined {
 }
 
 export class UnknownSectionError extends TsbpfError {
+  declare readonly code: 'UNKNOWN_SECTION';
   readonly section: string;
   constructor(section: string, program: string) {
     const known = [...new Set(SECTION_DEFS.map((d) => d.pattern.replace(/\+$/, '')))].join(', ');

@@ -16,6 +16,7 @@ export interface Codec<T> {
 
 /** An integer that does not fit the size it is written as (negative for unsigned, too large, fractional, NaN, or the wrong JS type). */
 export class ValueRangeError extends TsbpfError {
+  declare readonly code: 'OUT_OF_RANGE';
   constructor(message: string) {
     super('OUT_OF_RANGE', message);
   }

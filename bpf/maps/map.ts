@@ -82,6 +82,7 @@ export interface BatchCursor {
 
 /** Thrown when keys or values have the wrong size, before any syscall. */
 export class MapSizeError extends TsbpfError {
+  declare readonly code: 'BAD_SIZE';
   constructor(message: string) {
     super('BAD_SIZE', message);
   }
@@ -89,6 +90,7 @@ export class MapSizeError extends TsbpfError {
 
 /** Iteration noticed the kernel restarted from the first key (the key it stood on was deleted by someone else). */
 export class IterationRestartedError extends TsbpfError {
+  declare readonly code: 'ITERATION_RESTARTED';
   constructor(map: string) {
     super(
       'ITERATION_RESTARTED',
@@ -99,6 +101,7 @@ export class IterationRestartedError extends TsbpfError {
 
 /** Thrown when an operation that belongs to some map types is called on another, before any syscall. */
 export class WrongMapTypeError extends TsbpfError {
+  declare readonly code: 'WRONG_MAP_TYPE';
   constructor(map: string, type: number, op: string, wants: readonly number[] | string) {
     const need = typeof wants === 'string' ? wants : `needs ${wants.map(mapTypeName).join(' or ')}`;
     super('WRONG_MAP_TYPE', `map '${map}' is ${mapTypeName(type)}: ${op} ${need}`);
@@ -107,6 +110,7 @@ export class WrongMapTypeError extends TsbpfError {
 
 /** Thrown when a map update names something the map cannot hold (wrong inner map, a map in a prog array), before the syscall. */
 export class MapValueError extends TsbpfError {
+  declare readonly code: 'BAD_VALUE';
   constructor(message: string) {
     super('BAD_VALUE', message);
   }

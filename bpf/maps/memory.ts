@@ -108,6 +108,7 @@ export function estimateMapMemory(m: Pick<MapSpec, 'type' | 'keySize' | 'valueSi
 
 /** The maps of a collection would claim more kernel memory than allowed. Code `MAP_MEMORY_LIMIT`. */
 export class MapMemoryError extends TsbpfError {
+  declare readonly code: 'MAP_MEMORY_LIMIT';
   constructor(
     /** The map that took the total over the limit. */
     readonly map: string,

@@ -1,4 +1,5 @@
 /** Program and attach types from the kernel UAPI (enum bpf_prog_type, enum bpf_attach_type). */
+import { TsbpfError } from '../../errors.ts';
 
 export const ProgType = {
   UNSPEC: 0,
@@ -126,7 +127,7 @@ export function attachTypeName(t: number): string {
 export function resolveProgType(t: number | ProgTypeName): number {
   if (typeof t === 'number') return t;
   const v = ProgType[t];
-  if (v === undefined) throw new TypeError(`unknown program type '${String(t)}'`);
+  if (v === undefined) throw new TsbpfError('UNKNOWN_PROGRAM_TYPE', `unknown program type '${String(t)}'`);
   return v;
 }
 
@@ -134,6 +135,6 @@ export function resolveAttachType(t: number | AttachTypeName | undefined): numbe
   if (t === undefined) return 0;
   if (typeof t === 'number') return t;
   const v = AttachType[t];
-  if (v === undefined) throw new TypeError(`unknown attach type '${String(t)}'`);
+  if (v === undefined) throw new TsbpfError('UNKNOWN_ATTACH_TYPE', `unknown attach type '${String(t)}'`);
   return v;
 }

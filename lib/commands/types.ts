@@ -11,6 +11,7 @@ export interface Command {
 
 /** A bad command line: the dispatcher prints it with the verb's usage line and exits 2. */
 export class UsageError extends TsbpfError {
+  declare readonly code: 'USAGE';
   constructor(message: string) {
     super('USAGE', message);
   }
