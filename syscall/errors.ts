@@ -89,12 +89,21 @@ function pathAccess(path: string): string | undefined {
   return undefined;
 }
 
-/** The kernel lacks a map type, program type, attach type or helper. Found by a cached feature probe. */
+/**
+ * The kernel lacks a map type, program type, attach type or helper. Found by a cached feature probe.
+ * `kernel` and `since` (the running release and the one that introduced the feature) are set where known.
+ */
 export class NotSupportedError extends TsbpfError {
   declare readonly code: 'NOT_SUPPORTED';
   readonly feature: string;
-  constructor(feature: string, detail?: string) {
-    super('NOT_SUPPORTED', `${feature} is not supported by this kernel${detail ? ` (${detail})` : ''}`);
+  readonly kernel: string | undefined;
+  readonly since: string | undefined;
+  constructor(feature: string, detail?: string, version: { kernel?: string; since?: string } = {}) {
+    const running = version.kernel ? ` (${version.kernel})` : '';
+    const needs = version.since ? `; needs ${version.since} or later` : '';
+    super('NOT_SUPPORTED', `${feature} is not supported by this kernel${running}${needs}${detail ? ` (${detail})` : ''}`);
     this.feature = feature;
+    this.kernel = version.kernel;
+    this.since = version.since;
   }
 }

@@ -34,7 +34,7 @@ import { TsbpfError } from '../errors.ts';
 import { ownedFdCount } from '../syscall/fd.ts';
 import { BPFFS, fdCount, which } from './helpers/env.ts';
 import { ktest } from './helpers/kernel.ts';
-import { kernelRefuses, skipUnlessKernelAllows } from './helpers/kernel-features.ts';
+import { kernelRefuses, skipIfNotSupported } from './helpers/kernel-features.ts';
 import { thrown } from './helpers/thrown.ts';
 import { run, startWaiting } from './helpers/process.ts';
 
@@ -433,7 +433,7 @@ describe('iterators', () => {
   // Runs where the kernel loads iter/bpf_map_elem programs: some kernels refuse them with EPERM
   // (a documented kernel property, see test/helpers/kernel-features.ts and the README's testing notes).
   ktest('iter/bpf_map_elem walks a map given at attach', (ctx) => {
-    skipUnlessKernelAllows(ctx, 'iter/bpf_map_elem');
+    skipIfNotSupported(ctx, 'iter/bpf_map_elem');
     using c = loadCollection(loadCollectionSpec(obj('attach_iter')), { programs: ['dump_elem'] });
     const m = c.maps.elems!;
     m.update(1, 10n);

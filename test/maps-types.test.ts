@@ -12,6 +12,7 @@ import { tinyIntBtf } from '../bpf/btf/handle.ts';
 import { pageSize } from '../syscall/mmap.ts';
 import { kernelSkipReason } from './helpers/env.ts';
 import { ktest } from './helpers/kernel.ts';
+import { skipIfNotSupported } from './helpers/kernel-features.ts';
 import { thrown } from './helpers/thrown.ts';
 
 const CGROUP2 = '/sys/fs/cgroup/unified';
@@ -535,7 +536,7 @@ describe('storage maps', () => {
   const local = ['SK_STORAGE', 'INODE_STORAGE', 'TASK_STORAGE', 'CGRP_STORAGE'] as const;
   for (const type of local) {
     ktest(`${type}: creation with int BTF key and value`, (ctx) => {
-      if (!isMapTypeSupported(MapType[type])) return ctx.skip(`${type} is not in this kernel (CONFIG_BPF_LSM for inode storage)`);
+      skipIfNotSupported(ctx, `map type ${type}`);
       using btf = BtfHandle.load(tinyIntBtf());
       const spec: MapSpec = { type, keySize: 4, valueSize: 4, maxEntries: 0, flags: MapFlags.NO_PREALLOC, btfKeyTypeId: 1, btfValueTypeId: 1, name: type.toLowerCase() };
       withMap(spec, (m) => {
@@ -570,7 +571,7 @@ describe('storage maps', () => {
   });
 
   ktest('CGRP_STORAGE: update and lookup keyed by a cgroup directory fd', (ctx) => {
-    if (!isMapTypeSupported(MapType.CGRP_STORAGE)) return ctx.skip('CGRP_STORAGE needs Linux 6.2');
+    skipIfNotSupported(ctx, 'map type CGRP_STORAGE');
     let dirFd: number;
     try {
       dirFd = openSync(CGROUP2, 'r');
@@ -593,7 +594,7 @@ describe('storage maps', () => {
 
 describe('arena and struct_ops', () => {
   ktest('ARENA: creation with MMAPABLE', (ctx) => {
-    if (!isMapTypeSupported(MapType.ARENA)) return ctx.skip('BPF arena is not in this kernel (CONFIG_BPF_ARENA, Linux 6.9)');
+    skipIfNotSupported(ctx, 'map type ARENA');
     withMap({ type: 'ARENA', keySize: 0, valueSize: 0, maxEntries: 4, flags: MapFlags.MMAPABLE, name: 'arena' }, (m) => {
       const info = m.info();
       expect(info.typeName).toBe('ARENA');

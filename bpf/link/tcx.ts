@@ -1,6 +1,6 @@
 /** tc programs through tcx links (6.6+) on an interface's ingress or egress. */
 import { Errno } from '../../syscall/index.ts';
-import { NotSupportedError } from '../../syscall/errors.ts';
+import { notSupported } from '../features.ts';
 import type { Program } from '../programs/program.ts';
 import { AttachType, ProgType } from '../programs/types.ts';
 import { FdLink, linkCreateRaw, type Link } from './link.ts';
@@ -21,7 +21,7 @@ export function attachTcx(prog: Program, iface: string | number, direction: 'ing
   if (r === -Errno.EINVAL) {
     // Kernels before 6.6 know no tcx attach type; tc there goes through netlink (clsact + bpf filter).
     if (opts.fallback ?? true) return attachTc(prog, iface, direction);
-    throw new NotSupportedError('tcx links', 'this kernel predates tcx (6.6); use attachTc (clsact + bpf filter)');
+    throw notSupported('tcx links', 'use attachTc (clsact + bpf filter)');
   }
   throw new BpfError('BPF_LINK_CREATE', -r, { object: `tcx ${iface} ${direction}`, caps: ['NET_ADMIN'] });
 }

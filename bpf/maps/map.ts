@@ -45,6 +45,7 @@ import { unpinPath } from '../pin.ts';
 import { mapCreateRaw } from './create.ts';
 import { FdHandle, objectIds, objectInfo, openById, openPinned, pinFd } from '../handle.ts';
 import { isMapTypeSupported } from './probe.ts';
+import { notSupported } from '../features.ts';
 
 export type MapKey = Uint8Array | number | bigint;
 export type MapValue = Uint8Array | number | bigint;
@@ -242,7 +243,7 @@ export class BpfMap extends FdHandle {
         const errno = -r;
         // A type the kernel does not know fails with EINVAL; tell that apart from bad parameters with a probe.
         if ((errno === Errno.EINVAL || errno === Errno.ENOTSUPP || errno === Errno.EOPNOTSUPP) && !isMapTypeSupported(type)) {
-          throw new NotSupportedError(`map type ${mapTypeName(type)}`, `creating '${name}'`);
+          throw notSupported(`map type ${mapTypeName(type)}`, `creating '${name}'`);
         }
         throw new BpfError('BPF_MAP_CREATE', errno, { object: name || mapTypeName(type) }, describeSpec(type, spec, flags));
       }

@@ -4,7 +4,7 @@
  * libbpf_probe_bpf_map_type.
  */
 import { Errno, closeFd, pageSize } from '../../syscall/index.ts';
-import { kernelVersion } from '../../syscall/uname.ts';
+import { kernelAtLeast, since } from '../features.ts';
 import { loadBtfBlob, tinyIntBtf } from '../btf/handle.ts';
 import { MapFlags, MapType } from './types.ts';
 import { mapCreateRaw } from './create.ts';
@@ -62,9 +62,8 @@ export function isMapTypeSupported(type: number): boolean {
   if (hit !== undefined) return hit;
   let ok: boolean;
   if (type === MapType.STRUCT_OPS) {
-    // Needs a kernel struct_ops value type to create at all; present since 5.6.
-    const [maj, min] = kernelVersion();
-    ok = maj > 5 || (maj === 5 && min >= 6);
+    // Needs a kernel struct_ops value type to create at all, so go by the release that introduced it.
+    ok = kernelAtLeast(since('map type STRUCT_OPS')!);
   } else ok = probe(type);
   cache.set(type, ok);
   return ok;

@@ -1,23 +1,36 @@
 /**
- * Kernel properties a test may depend on, each probed once on the real
- * kernel and cached. `skipUnlessKernelAllows(ctx, feature)` skips a test where
- * the probe says the kernel refuses the feature, with the precise reason.
+ * The one way a test skips for a kernel feature: `skipIfNotSupported(ctx,
+ * feature | error)` (or `ifSupported(ctx, body)`, which routes the body's
+ * NotSupportedError through it).
+ *
+ * - On a kernel older than the release that introduced the feature
+ *   (bpf/features.ts), or one whose build leaves out the option the feature
+ *   needs (CONFIG_* off in its config), the test skips naming the feature.
+ * - On a kernel at or above that release the test FAILS: the feature should be
+ *   there, so its absence is a bug (of tsbpf's probe or of the kernel).
+ * - A documented kernel property (PROPERTIES below: a refusal seen on a kernel
+ *   that should allow it) skips with its documentation.
  *
  * Under CI a skip is normally a failure (see kernel.ts); a skip through this
- * helper is allowed there because every feature below is a documented property
- * of the kernel build, not a missing privilege or mount of the test machine.
- * Only add a feature here with its documentation (and in the README's
- * testing paragraph).
+ * helper is allowed there because each reason above is a property of the
+ * kernel under test, not a missing privilege or mount of the machine. Only
+ * add a property with its documentation (and in the README's testing
+ * paragraph).
  */
-import type { TestContext } from 'vitest';
 import { Program } from '../../bpf/programs/program.ts';
 import { kernelBtf } from '../../bpf/btf/kernel.ts';
+import { isMapTypeSupported } from '../../bpf/maps/probe.ts';
+import { MapType } from '../../bpf/maps/types.ts';
+import { featureInfo, formatVersion, kernelAtLeast, type KernelFeatureName, type KernelVersion } from '../../bpf/features.ts';
+import { kernelConfig } from '../../bpf/loader/kconfig.ts';
+import { kernelVersion } from '../../syscall/uname.ts';
+import { NotSupportedError } from '../../syscall/errors.ts';
 import { TsbpfError } from '../../errors.ts';
 
-interface Feature {
+interface Property {
   /** The documented kernel property, shown in the skip message. */
   property: string;
-  /** undefined when the kernel allows the feature, else why not. */
+  /** undefined when the kernel allows it, else why not. */
   probe(): string | undefined;
 }
 
@@ -37,7 +50,7 @@ function probeIter(target: string): string | undefined {
   }
 }
 
-const FEATURES = {
+const PROPERTIES = {
   /**
    * Some kernels (seen on a 6.18 build, with every capability and no
    * lockdown) refuse to load any iter/bpf_map_elem program with EPERM, while
@@ -48,20 +61,71 @@ const FEATURES = {
     property: 'this kernel refuses iter/bpf_map_elem programs (EPERM at load for root; libbpf too), a documented kernel property',
     probe: () => probeIter('bpf_map_elem'),
   },
-} satisfies Record<string, Feature>;
+} satisfies Record<string, Property>;
 
-export type KernelFeature = keyof typeof FEATURES;
+export type KernelProperty = keyof typeof PROPERTIES;
 
-const cache = new Map<KernelFeature, string | undefined>();
+const cache = new Map<KernelProperty, string | undefined>();
 
-/** Why the kernel refuses `feature`, or undefined when it allows it (probed once). */
-export function kernelRefuses(feature: KernelFeature): string | undefined {
-  if (!cache.has(feature)) cache.set(feature, FEATURES[feature].probe());
-  return cache.get(feature);
+/** Why the kernel refuses the documented property `name`, or undefined when it allows it (probed once). */
+export function kernelRefuses(name: KernelProperty): string | undefined {
+  if (!cache.has(name)) cache.set(name, PROPERTIES[name].probe());
+  return cache.get(name);
 }
 
-/** Skip the test (also under CI: a documented kernel property) unless the kernel allows `feature`. */
-export function skipUnlessKernelAllows(ctx: TestContext, feature: KernelFeature): void {
-  const why = kernelRefuses(feature);
-  if (why) ctx.skip(`kernel property: ${FEATURES[feature].property} (${why})`);
+/** The kernel the decision is about; tests of this helper inject another. */
+export interface KernelUnderTest {
+  version: KernelVersion;
+  /** CONFIG_* values ('y', 'm'); empty when the config is not readable. */
+  config: ReadonlyMap<string, string>;
+}
+
+const runningKernel = (): KernelUnderTest => ({ version: kernelVersion(), config: kernelConfig() });
+
+/** Features a test can ask for by name, probed through the library (the map types). */
+function probeFeature(name: KernelFeatureName): NotSupportedError | undefined {
+  const m = /^map type (\w+)$/.exec(name);
+  if (!m) throw new Error(`skipIfNotSupported: no probe for '${name}'; pass the NotSupportedError the library threw`);
+  return isMapTypeSupported(MapType[m[1] as keyof typeof MapType]) ? undefined : new NotSupportedError(name, 'the feature probe says no');
+}
+
+/** What the helper needs of vitest's TestContext (tests of the helper pass their own). */
+type Skipper = { skip(note?: string): never };
+
+/**
+ * Skip or fail for a kernel feature the test needs:
+ * - a NotSupportedError: decided by its feature's row in bpf/features.ts;
+ * - a feature name (a map type): probed, then decided the same way;
+ * - a documented kernel property: skipped where the kernel refuses it;
+ * - anything else (another error, undefined): nothing happens, so
+ *   `catch (e) { skipIfNotSupported(ctx, e); throw e; }` rethrows real failures.
+ */
+export function skipIfNotSupported(ctx: Skipper, what: unknown, kernel: KernelUnderTest = runningKernel()): void {
+  if (typeof what === 'string' && Object.hasOwn(PROPERTIES, what)) {
+    const why = kernelRefuses(what as KernelProperty);
+    if (why) ctx.skip(`kernel property: ${PROPERTIES[what as KernelProperty].property} (${why})`);
+    return;
+  }
+  const err = typeof what === 'string' ? probeFeature(what as KernelFeatureName) : what;
+  if (!(err instanceof NotSupportedError)) return;
+  const row = featureInfo(err.feature);
+  const running = formatVersion(kernel.version);
+  if (!row) ctx.skip(`kernel feature: ${err.feature} is not supported by this kernel (${running}; no introducing release known): ${err.message}`);
+  else if (!kernelAtLeast(row.since, kernel.version)) ctx.skip(`kernel feature: ${err.feature} needs Linux ${row.since}, this kernel is ${running}`);
+  else if (row.config && kernel.config.size > 0 && !/^[ym]$/.test(kernel.config.get(row.config) ?? '')) {
+    ctx.skip(`kernel feature: ${err.feature} needs ${row.config}, off in this kernel's build (${running})`);
+  } else {
+    const cfg = row.config ? ` and ${row.config} is ${kernel.config.size ? 'on' : 'unknown (no kernel config readable)'}` : '';
+    throw new Error(`${err.feature} is missing although this kernel (${running}) is at or above ${row.since}, which introduced it${cfg}: a bug, not a skip (${err.message})`, { cause: err });
+  }
+}
+
+/** Run a test body; a NotSupportedError it throws goes through skipIfNotSupported, anything else fails the test. */
+export async function ifSupported<T>(ctx: Skipper, body: () => T | Promise<T>, kernel?: KernelUnderTest): Promise<T> {
+  try {
+    return await body();
+  } catch (e) {
+    skipIfNotSupported(ctx, e, kernel);
+    throw e;
+  }
 }
