@@ -2,7 +2,7 @@
  * BTF objects in the kernel (BPF_BTF_LOAD). The loader hands its marshalled
  * BTF here; probes and tests use tiny hand-made blobs.
  */
-import { BpfCmd, BpfError, BtfLoadAttr, Errno, addressOf, adoptFd, bpfRaw, closeFd, coldAttr, putPtr } from '../../syscall/index.ts';
+import { BpfCmd, BpfError, BtfLoadAttr, Errno, addressOf, adoptFd, bpfRaw, coldAttr, putPtr } from '../../syscall/index.ts';
 import { FdHandle } from '../handle.ts';
 
 /** Thrown when the kernel rejects BTF; `log` holds what its checker said. */
@@ -71,8 +71,4 @@ export function tinyIntBtf(): Uint8Array {
   hv.setUint32(16, types.length, true);
   hv.setUint32(20, strings.length, true);
   return Buffer.concat([hdr, types, strings]);
-}
-
-export function closeBtfFd(fd: number): void {
-  closeFd(fd);
 }

@@ -4,7 +4,7 @@
  * Older kernels only have tracefs {k,u}probe_events; we fall back to them.
  */
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
-import { NativeBlock, perfAttr, perfEventOpen, closeFd, Errno, BpfError } from '../../syscall/index.ts';
+import { NativeBlock, perfAttr, perfEventOpen, Errno, BpfError } from '../../syscall/index.ts';
 import { NotSupportedError } from '../../syscall/errors.ts';
 import { AttachError } from './link.ts';
 import { tracefsRoot, tracepointId } from './tracefs.ts';
@@ -105,9 +105,4 @@ function openLegacyProbe(t: ProbeTarget): { fd: number; cleanup: () => void } {
     cleanup();
     throw e;
   }
-}
-
-export function closeProbe(fd: number, cleanup?: () => void): void {
-  closeFd(fd);
-  cleanup?.();
 }

@@ -16,6 +16,7 @@ import {
   NotSupportedError,
   addressOf,
   bpfCall,
+  bpfCmdName,
   bpfRaw,
   closeFd,
   coldAttr,
@@ -382,7 +383,7 @@ export class BpfMap extends FdHandle {
   }
 
   #fail(cmd: number, r: number, extra?: Partial<Record<string, string>>): never {
-    throw new BpfError(cmdName(cmd), -r, { ...this.#ctx, hints: extra });
+    throw new BpfError(bpfCmdName(cmd), -r, { ...this.#ctx, hints: extra });
   }
 
   // ---- element operations ---------------------------------------------------
@@ -769,7 +770,7 @@ export class BpfMap extends FdHandle {
   /** BPF_MAP_UPDATE_BATCH: `keys` and `values` hold `count` packed elements. Returns how many were written. */
   updateBatch(keys: Uint8Array, values: Uint8Array, flags: UpdateFlag | number = 0, count?: number): number {
     const n = count ?? keys.byteLength / Math.max(1, this.keySize);
-    this.#checkBatch(keys, values, n, true);
+    this.#checkBatch(keys, values, n);
     const f = elemFlags(flags, this.name);
     const r = this.#batchCall(BpfCmd.MAP_UPDATE_BATCH, undefined, undefined, keys, values, n, f);
     if (r.unsupported) {
@@ -785,7 +786,7 @@ export class BpfMap extends FdHandle {
   /** BPF_MAP_DELETE_BATCH: delete `count` packed keys. Missing keys fail with ENOENT after the ones before them were deleted. */
   deleteBatch(keys: Uint8Array, count?: number): number {
     const n = count ?? keys.byteLength / Math.max(1, this.keySize);
-    this.#checkBatch(keys, undefined, n, true);
+    this.#checkBatch(keys, undefined, n);
     const r = this.#batchCall(BpfCmd.MAP_DELETE_BATCH, undefined, undefined, keys, undefined, n, 0);
     if (r.unsupported) {
       let done = 0;
@@ -812,10 +813,9 @@ export class BpfMap extends FdHandle {
     }
   }
 
-  #checkBatch(keys: Uint8Array, values: Uint8Array | undefined, n: number, exact: boolean): void {
+  #checkBatch(keys: Uint8Array, values: Uint8Array | undefined, n: number): void {
     if (!Number.isInteger(n) || n < 0) throw new MapSizeError(`map '${this.name}': batch count must be a whole number, got ${n}`);
-    const kOk = exact ? keys.byteLength >= n * this.keySize : true;
-    if (!kOk || keys.byteLength < n * this.keySize) {
+    if (keys.byteLength < n * this.keySize) {
       throw new MapSizeError(`map '${this.name}': keys buffer holds ${keys.byteLength} bytes, ${n} keys need ${n * this.keySize}`);
     }
     if (values && values.byteLength < n * this.valueBytes) {
@@ -825,7 +825,7 @@ export class BpfMap extends FdHandle {
 
   #batchRead(cmd: number, cursor: BatchCursor, keys: Uint8Array, values: Uint8Array, count?: number): number {
     const n = count ?? Math.floor(keys.byteLength / Math.max(1, this.keySize));
-    this.#checkBatch(keys, values, n, false);
+    this.#checkBatch(keys, values, n);
     if (cursor.done || n === 0) return 0;
     // The kernel reads in_batch as a u32 bucket (hash maps) or a key (others): only a token this map made is that.
     const tok = cursor.token;
@@ -998,11 +998,6 @@ function fdKind(fd: number): string | undefined {
 
 function describeFdKind(kind: string): string {
   return kind === 'bpf-map' ? 'a BPF map' : kind === 'bpf-prog' ? 'a BPF program' : kind === 'file' ? 'not a BPF object' : `a ${kind}`;
-}
-
-function cmdName(cmd: number): string {
-  for (const [k, v] of Object.entries(BpfCmd)) if (v === cmd) return `BPF_${k}`;
-  return `BPF_CMD_${cmd}`;
 }
 
 const U64_END = 1n << 64n;

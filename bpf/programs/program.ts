@@ -353,9 +353,27 @@ function cstr(b: Uint8Array): string {
 }
 
 /** Tracing programs need CAP_PERFMON besides CAP_BPF; network programs CAP_NET_ADMIN. */
+const TRACING_TYPES: readonly number[] = [
+  ProgType.KPROBE,
+  ProgType.TRACEPOINT,
+  ProgType.PERF_EVENT,
+  ProgType.RAW_TRACEPOINT,
+  ProgType.RAW_TRACEPOINT_WRITABLE,
+  ProgType.TRACING,
+  ProgType.LSM,
+  ProgType.EXT,
+];
+const NETWORK_TYPES: readonly number[] = [
+  ProgType.SCHED_CLS,
+  ProgType.SCHED_ACT,
+  ProgType.XDP,
+  ProgType.SK_SKB,
+  ProgType.SK_MSG,
+  ProgType.SK_LOOKUP,
+  ProgType.FLOW_DISSECTOR,
+];
 function capsFor(type: number): ('PERFMON' | 'NET_ADMIN')[] {
-  const tracing = [2, 5, 7, 17, 24, 26, 29, 28];
-  return tracing.includes(type) ? ['PERFMON'] : [3, 4, 6, 14, 16, 30, 22].includes(type) ? ['NET_ADMIN'] : [];
+  return TRACING_TYPES.includes(type) ? ['PERFMON'] : NETWORK_TYPES.includes(type) ? ['NET_ADMIN'] : [];
 }
 
 export function progInfoByFd(fd: number): ProgInfo {
