@@ -11,7 +11,8 @@ import { loadBtf, type Btf } from '../../btf/index.ts';
 import { dumpRaw, dumpJson } from '../../btf/dump-raw.ts';
 import { dumpC } from '../../btf/dump-c.ts';
 import { BtfError } from '../../btf/errors.ts';
-import { flagValue, parseArgs, UsageError, type Command } from './types.ts';
+import { UsageError, type Command } from './types.ts';
+import { flagValue, parseArgs } from './args.ts';
 
 export type BtfDumpFormat = 'raw' | 'json' | 'c';
 

@@ -7,7 +7,8 @@ import { BpfMap } from '../../bpf/maps/map.ts';
 import { lpmKeyFromCidr } from '../../bpf/maps/lpm.ts';
 import { mapTypeBpftoolName, type MapTypeName } from '../../bpf/maps/types.ts';
 import { u64 } from '../../bpf/maps/codec.ts';
-import { parseArgs, type Command } from './types.ts';
+import type { Command } from './types.ts';
+import { parseArgs } from './args.ts';
 
 interface Row {
   id: number;

@@ -10,7 +10,8 @@ import { RingBufferReader } from '../../bpf/events/ringbuf.ts';
 import { btfDecoder } from '../../btf/decode.ts';
 import { examplePath } from '../assets.ts';
 import { TsbpfError } from '../../errors.ts';
-import { flagValue, parseArgs, parsePositive, parseUint, UsageError, type Command } from './types.ts';
+import { UsageError, type Command } from './types.ts';
+import { flagValue, parseArgs, parsePositive, parseUint } from './args.ts';
 
 export interface ExecEvent {
   pid: number;

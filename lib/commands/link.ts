@@ -1,6 +1,7 @@
 /** `tsbpf link list`: every BPF link on the system, like bpftool link show. */
 import { FdLink, linkIds } from '../../bpf/link/link.ts';
-import { infosOf, parseArgs, type Command } from './types.ts';
+import { infosOf, type Command } from './types.ts';
+import { parseArgs } from './args.ts';
 
 const list: Command = {
   name: 'link list',

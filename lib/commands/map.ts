@@ -2,7 +2,8 @@
 import { BpfMap, mapIds, type MapInfo } from '../../bpf/maps/map.ts';
 import { mapTypeBpftoolName, resolveMapType, type MapTypeName } from '../../bpf/maps/types.ts';
 import { TsbpfError } from '../../errors.ts';
-import { infosOf, parseArgs, parseUint, UsageError, type Command } from './types.ts';
+import { infosOf, UsageError, type Command } from './types.ts';
+import { parseArgs, parseUint } from './args.ts';
 
 function hex(b: Uint8Array): string {
   return [...b].map((x) => x.toString(16).padStart(2, '0')).join(' ');

@@ -10,7 +10,8 @@ import { progTypeName, attachTypeName, resolveProgType, resolveAttachType, type 
 import { INSN_SIZE } from '../../bpf/programs/insn.ts';
 import { progIds, Program, type ProgInfo } from '../../bpf/programs/program.ts';
 import { TsbpfError } from '../../errors.ts';
-import { flagValue, infosOf, parseArgs, parseUint, UsageError, type Command } from './types.ts';
+import { infosOf, UsageError, type Command } from './types.ts';
+import { flagValue, parseArgs, parseUint } from './args.ts';
 
 /** The nearest existing ancestor of `path` (itself when it exists). */
 function existingAncestor(path: string): string {
