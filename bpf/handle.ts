@@ -2,7 +2,7 @@
  * What maps, programs, links and BTF objects share in the kernel: pinning in
  * bpffs, opening a pin, opening by id, walking ids, and BPF_OBJ_GET_INFO_BY_FD.
  */
-import { BpfCmd, BpfError, Errno, GetIdAttr, InfoAttr, ObjPinAttr, addressOf, adoptFd, bpfCall, bpfRaw, bpfCmdName, closeFd, coldAttr, putPtr } from '../syscall/index.ts';
+import { closeFd, objGet, objGetFdById, objGetInfoByFd, objGetNextId, objPin, type GetFdByIdCmd, type GetNextIdCmd } from '../syscall/index.ts';
 import { TsbpfError, type HandleErrorCode } from '../errors.ts';
 import { readlinkSync } from 'node:fs';
 import { checkPinPath } from './pin.ts';
@@ -47,55 +47,32 @@ export function expectKind(fd: number, kind: BpfObjectKind, what: string): void 
 /** Pin `fd` at a bpffs path. */
 export function pinFd(fd: number, path: string, what: string): void {
   checkPinPath(path, 'pin');
-  const p = Buffer.from(path + '\0');
-  const a = coldAttr(ObjPinAttr.SIZE);
-  putPtr(a.u32, ObjPinAttr.pathname, addressOf(p));
-  a.u32[ObjPinAttr.bpf_fd >> 2] = fd;
-  bpfCall(BpfCmd.OBJ_PIN, a, ObjPinAttr.SIZE, { object: `${what} -> ${path}`, path, hints: { EEXIST: 'something is already pinned at that path' } });
+  objPin(fd, path, { object: `${what} -> ${path}`, path, hints: { EEXIST: 'something is already pinned at that path' } });
 }
 
 /** Open what is pinned at `path` (BPF_OBJ_GET); returns an owned fd. */
 export function openPinned(path: string, fileFlags = 0): number {
   checkPinPath(path, 'open');
-  const p = Buffer.from(path + '\0');
-  const a = coldAttr(ObjPinAttr.SIZE);
-  putPtr(a.u32, ObjPinAttr.pathname, addressOf(p));
-  a.u32[ObjPinAttr.file_flags >> 2] = fileFlags;
-  return adoptFd(bpfCall(BpfCmd.OBJ_GET, a, ObjPinAttr.SIZE, { object: path, path }));
+  return objGet(path, fileFlags, { object: path, path });
 }
 
 /** Open an object by id with one of the *_GET_FD_BY_ID commands; returns an owned fd. */
-export function openById(cmd: number, id: number, what: string): number {
+export function openById(cmd: GetFdByIdCmd, id: number, what: string): number {
   // Ids are u32: 2**32 + n would otherwise open object n.
   if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id > 0xffffffff) {
     throw new TsbpfError('BAD_ARGUMENT', `${what} id must be an integer in [0, 2^32), got ${typeof id === 'number' || typeof id === 'bigint' ? String(id) : typeof id}`);
   }
-  const a = coldAttr(GetIdAttr.SIZE);
-  a.u32[GetIdAttr.id >> 2] = id;
-  return adoptFd(bpfCall(cmd, a, GetIdAttr.SIZE, { object: `${what} id ${id}` }));
+  return objGetFdById(cmd, id, { object: `${what} id ${id}` });
 }
 
 /** Walk the ids of every object of a kind with one of the *_GET_NEXT_ID commands. */
-export function* objectIds(cmd: number): Generator<number, void, undefined> {
-  let id = 0;
-  for (;;) {
-    const a = coldAttr(GetIdAttr.SIZE);
-    a.u32[GetIdAttr.start_id >> 2] = id;
-    const r = bpfRaw(cmd, a, GetIdAttr.SIZE);
-    if (r === -Errno.ENOENT) return;
-    if (r < 0) throw new BpfError(bpfCmdName(cmd), -r);
-    id = a.u32[GetIdAttr.next_id >> 2]!;
-    yield id;
-  }
+export function* objectIds(cmd: GetNextIdCmd): Generator<number, void, undefined> {
+  for (let id = objGetNextId(cmd, 0); id !== undefined; id = objGetNextId(cmd, id)) yield id;
 }
 
 /** BPF_OBJ_GET_INFO_BY_FD into `info`, whose size tells the kernel how much it may write. */
 export function objectInfo(fd: number, info: Uint8Array, what: string): void {
-  const a = coldAttr(InfoAttr.SIZE);
-  a.u32[InfoAttr.bpf_fd >> 2] = fd;
-  a.u32[InfoAttr.info_len >> 2] = info.byteLength;
-  putPtr(a.u32, InfoAttr.info, addressOf(info));
-  bpfCall(BpfCmd.OBJ_GET_INFO_BY_FD, a, InfoAttr.SIZE, { object: what });
+  objGetInfoByFd(fd, info, { object: what });
 }
 
 /** A handle that was garbage-collected without close(): its fd was closed then. */

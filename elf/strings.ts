@@ -52,6 +52,12 @@ export function readCString(table: Uint8Array, offset: number, what: () => strin
   return new StringTable(table).get(offset, what);
 }
 
+/** Decodes the UTF-8 string at `start` up to its NUL, or to `end` when none comes first (fixed fields, logs). */
+export function cString(bytes: Uint8Array, start = 0, end = bytes.length): string {
+  const nul = bytes.subarray(start, end).indexOf(0);
+  return utf8.decode(bytes.subarray(start, nul < 0 ? end : start + nul));
+}
+
 /** Decodes bytes [start, end) as UTF-8 (names that are not in a string table, e.g. note owners). */
 export function decodeName(bytes: Uint8Array, start: number, end: number): string {
   return utf8.decode(bytes.subarray(start, end));

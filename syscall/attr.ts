@@ -190,6 +190,50 @@ export const MapInfoLayout = {
   SIZE: 88,
 } as const;
 
+/** `struct bpf_prog_info` (written by BPF_OBJ_GET_INFO_BY_FD). */
+export const ProgInfoLayout = {
+  type: 0,
+  id: 4,
+  tag: 8,
+  jited_prog_len: 16,
+  xlated_prog_len: 20,
+  jited_prog_insns: 24,
+  xlated_prog_insns: 32,
+  load_time: 40,
+  created_by_uid: 48,
+  nr_map_ids: 52,
+  map_ids: 56,
+  name: 64,
+  ifindex: 80,
+  /** A bitfield: bit 0 of this u32. */
+  gpl_compatible: 84,
+  netns_dev: 88,
+  netns_ino: 96,
+  nr_jited_ksyms: 104,
+  nr_jited_func_lens: 108,
+  jited_ksyms: 112,
+  jited_func_lens: 120,
+  btf_id: 128,
+  func_info_rec_size: 132,
+  func_info: 136,
+  nr_func_info: 144,
+  nr_line_info: 148,
+  line_info: 152,
+  jited_line_info: 160,
+  nr_jited_line_info: 168,
+  line_info_rec_size: 172,
+  jited_line_info_rec_size: 176,
+  nr_prog_tags: 180,
+  prog_tags: 184,
+  run_time_ns: 192,
+  run_cnt: 200,
+  recursion_misses: 208,
+  verified_insns: 216,
+  attach_btf_obj_id: 220,
+  attach_btf_id: 224,
+  SIZE: 232,
+} as const;
+
 /**
  * One shared attr block for commands off the hot path. Callers zero the bytes
  * they use, fill them and issue the command immediately: JS is single-threaded

@@ -16,3 +16,4 @@ export * from './socket.ts';
 export { addressOf } from './libc.ts';
 export * from './perf-attr.ts';
 export * from './netlink.ts';
+export * from './commands.ts';

@@ -118,10 +118,13 @@ describe.skipIf(!existsSync(VMLINUX))('attr layouts match the running kernel', (
     expect(attr.MapInfoLayout.SIZE).toBeLessThanOrEqual(btf.sizeOf(info.id));
   });
 
-  it('struct bpf_prog_info: the offsets program.ts reads', () => {
+  it('struct bpf_prog_info: every field of ProgInfoLayout', () => {
     const info = btf.findByName('bpf_prog_info', 'struct')!;
     const flat = fieldOffsets(btf, info)[0]!;
-    const used: Record<string, number> = { type: 0, id: 4, tag: 8, jited_prog_len: 16, xlated_prog_len: 20, load_time: 40, created_by_uid: 48, nr_map_ids: 52, map_ids: 56, name: 64, btf_id: 128, run_time_ns: 192, run_cnt: 200, verified_insns: 216 };
-    for (const [field, off] of Object.entries(used)) expect({ field, off: flat.get(field) }).toEqual({ field, off });
+    for (const [field, off] of Object.entries(attr.ProgInfoLayout)) {
+      if (field === 'SIZE') continue;
+      expect({ field, off: flat.get(field) }).toEqual({ field, off });
+    }
+    expect(attr.ProgInfoLayout.SIZE).toBeLessThanOrEqual(btf.sizeOf(info.id));
   });
 });

@@ -2,8 +2,9 @@
  * BTF objects in the kernel (BPF_BTF_LOAD). The loader hands its marshalled
  * BTF here; probes and tests use tiny hand-made blobs.
  */
-import { BpfCmd, BpfError, BtfLoadAttr, Errno, addressOf, adoptFd, bpfRaw, coldAttr, putPtr } from '../../syscall/index.ts';
+import { BpfError, Errno, btfLoadRaw } from '../../syscall/index.ts';
 import { FdHandle } from '../handle.ts';
+import { cString } from '../../elf/strings.ts';
 
 /** Thrown when the kernel rejects BTF; `log` holds what its checker said. */
 export class BtfLoadError extends BpfError {
@@ -31,25 +32,13 @@ export class BtfHandle extends FdHandle {
 }
 
 export function loadBtfBlob(blob: Uint8Array): number {
-  const attempt = (log?: Uint8Array): number => {
-    const a = coldAttr(BtfLoadAttr.SIZE);
-    putPtr(a.u32, BtfLoadAttr.btf, addressOf(blob));
-    a.u32[BtfLoadAttr.btf_size >> 2] = blob.byteLength;
-    if (log) {
-      putPtr(a.u32, BtfLoadAttr.btf_log_buf, addressOf(log));
-      a.u32[BtfLoadAttr.btf_log_size >> 2] = log.byteLength;
-      a.u32[BtfLoadAttr.btf_log_level >> 2] = 1;
-    }
-    return bpfRaw(BpfCmd.BTF_LOAD, a, BtfLoadAttr.SIZE);
-  };
-  const r = attempt();
-  if (r >= 0) return adoptFd(r);
+  const r = btfLoadRaw(blob);
+  if (r >= 0) return r;
   if (r === -Errno.EPERM) throw new BpfError('BPF_BTF_LOAD', Errno.EPERM, { object: 'btf' });
   const log = new Uint8Array(1 << 20);
-  const r2 = attempt(log);
-  if (r2 >= 0) return adoptFd(r2); // accepted the second time: keep it
-  const end = log.indexOf(0);
-  throw new BtfLoadError(-r2, new TextDecoder().decode(log.subarray(0, end < 0 ? log.length : end)));
+  const r2 = btfLoadRaw(blob, log);
+  if (r2 >= 0) return r2; // accepted the second time: keep it
+  throw new BtfLoadError(-r2, cString(log));
 }
 
 /** The smallest useful BTF: type 1 is `int` (4 bytes, signed). For probes and tests. */

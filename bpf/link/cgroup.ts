@@ -4,7 +4,8 @@ import { TsbpfError } from '../../errors.ts';
 import { Errno, adoptFd, closeFd, dupFd } from '../../syscall/index.ts';
 import type { Program } from '../programs/program.ts';
 import { ProgType, attachTypeName, resolveAttachType, type AttachTypeName } from '../programs/types.ts';
-import { AttachError, FdLink, Link, ProgAttachLink, linkCreateRaw, progAttach } from './link.ts';
+import { AttachError, FdLink, Link, ProgAttachLink } from './link.ts';
+import { linkCreateRaw, progAttach } from '../../syscall/index.ts';
 import { BpfError } from '../../syscall/errors.ts';
 import { requireProgType } from './prog-check.ts';
 

@@ -1,6 +1,5 @@
 /** kprobe / kretprobe / ksyscall, and kprobe_multi (one link, many functions). */
 import { TsbpfError } from '../../errors.ts';
-import { NativeBlock } from '../../syscall/index.ts';
 import type { Program } from '../programs/program.ts';
 import { AttachType, ProgType } from '../programs/types.ts';
 import { CleanupLink, FdLink, Link, linkCreate } from './link.ts';
@@ -48,36 +47,11 @@ export function attachKprobeMulti(prog: Program, symbols: string[] | string, opt
   needKprobe(prog, 'kprobe.multi');
   const names = typeof symbols === 'string' ? globKallsyms(symbols) : symbols;
   if (!names.length) throw new TsbpfError('NO_SYMBOL', `no kernel function matches '${String(symbols)}'`);
-  // An array of char* pointing into one native block of NUL-terminated names.
-  const strs = names.map((n) => Buffer.from(n + '\0'));
-  const total = strs.reduce((a, b) => a + b.byteLength, 0);
-  const block = new NativeBlock(total + names.length * 8 + (opts.cookies ? names.length * 8 : 0));
-  try {
-    let off = names.length * 8 + (opts.cookies ? names.length * 8 : 0);
-    strs.forEach((s, i) => {
-      block.bytes.set(s, off);
-      block.view.setBigUint64(i * 8, BigInt(block.addr + off), true);
-      off += s.byteLength;
-    });
-    opts.cookies?.forEach((c, i) => block.view.setBigUint64(names.length * 8 + i * 8, c, true));
-    const fd = linkCreate(
-      {
-        progFd: prog.fd,
-        targetFd: 0,
-        attachType: AttachType.TRACE_KPROBE_MULTI,
-        extra: (u, v) => {
-          u[16 >> 2] = opts.retprobe ? 1 : 0; // BPF_F_KPROBE_MULTI_RETURN
-          u[20 >> 2] = names.length;
-          v.setBigUint64(24, BigInt(block.addr), true);
-          if (opts.cookies) v.setBigUint64(40, BigInt(block.addr + names.length * 8), true);
-        },
-      },
-      { object: `kprobe.multi ${String(symbols)}`, caps: ['PERFMON'], hints: { ESRCH: 'a symbol was not found', EOPNOTSUPP: 'this kernel has no kprobe_multi (fprobe) support' } },
-    );
-    return new FdLink(fd, `kprobe.multi ${typeof symbols === 'string' ? symbols : `${names.length} functions`} -> ${prog.name}`);
-  } finally {
-    block.free();
-  }
+  const fd = linkCreate(
+    { progFd: prog.fd, targetFd: 0, attachType: AttachType.TRACE_KPROBE_MULTI, target: { kind: 'kprobe_multi', symbols: names, cookies: opts.cookies, retprobe: !!opts.retprobe } },
+    { object: `kprobe.multi ${String(symbols)}`, caps: ['PERFMON'], hints: { ESRCH: 'a symbol was not found', EOPNOTSUPP: 'this kernel has no kprobe_multi (fprobe) support' } },
+  );
+  return new FdLink(fd, `kprobe.multi ${typeof symbols === 'string' ? symbols : `${names.length} functions`} -> ${prog.name}`);
 }
 
 function globKallsyms(glob: string): string[] {

@@ -7,17 +7,14 @@
 import {
   BpfCmd,
   BpfError,
-  LinkCreateAttr,
-  LinkDetachAttr,
-  LinkUpdateAttr,
-  ProgAttachAttr,
-  adoptFd,
-  bpfCall,
-  dupFd,
-  bpfRaw,
   closeFd,
-  coldAttr,
+  dupFd,
+  linkCreateRaw,
+  linkDetach,
+  linkUpdate,
+  progDetachRaw,
   type BpfErrorContext,
+  type LinkCreateFields,
 } from '../../syscall/index.ts';
 import { TsbpfError, type AttachErrorCode } from '../../errors.ts';
 import { unpinPath } from '../pin.ts';
@@ -106,15 +103,7 @@ export abstract class Link implements Disposable {
 
   /** Replace the attached program atomically (BPF_LINK_UPDATE). */
   update(prog: Program, opts: { expected?: Program } = {}): void {
-    const fd = this.#linkFd('update');
-    const a = coldAttr(LinkUpdateAttr.SIZE);
-    a.u32[LinkUpdateAttr.link_fd >> 2] = fd;
-    a.u32[LinkUpdateAttr.new_prog_fd >> 2] = prog.fd;
-    if (opts.expected) {
-      a.u32[LinkUpdateAttr.flags >> 2] = 1 << 2; // BPF_F_REPLACE
-      a.u32[LinkUpdateAttr.old_prog_fd >> 2] = opts.expected.fd;
-    }
-    bpfCall(BpfCmd.LINK_UPDATE, a, LinkUpdateAttr.SIZE, {
+    linkUpdate(this.#linkFd('update'), prog.fd, opts.expected?.fd, {
       object: this.description,
       hints: {
         EOPNOTSUPP: 'this kind of link cannot be updated',
@@ -127,9 +116,7 @@ export abstract class Link implements Disposable {
 
   /** Detach the program but keep the link fd (BPF_LINK_DETACH); pinned links become defunct. */
   detach(): void {
-    const a = coldAttr(LinkDetachAttr.SIZE);
-    a.u32[0] = this.#linkFd('detach');
-    bpfCall(BpfCmd.LINK_DETACH, a, LinkDetachAttr.SIZE, { object: this.description });
+    linkDetach(this.#linkFd('detach'), { object: this.description });
   }
 
   info(): LinkInfo {
@@ -211,11 +198,7 @@ export class ProgAttachLink extends Link {
   }
 
   protected release(): void {
-    const a = coldAttr(ProgAttachAttr.SIZE);
-    a.u32[ProgAttachAttr.target_fd >> 2] = this.#target;
-    a.u32[ProgAttachAttr.attach_bpf_fd >> 2] = this.#progFd;
-    a.u32[ProgAttachAttr.attach_type >> 2] = this.#attachType;
-    bpfRaw(BpfCmd.PROG_DETACH, a, ProgAttachAttr.SIZE); // best effort: the target may be gone
+    progDetachRaw(this.#target, this.#progFd, this.#attachType); // best effort: the target may be gone
     closeFd(this.#progFd);
     if (this.#ownsTarget) closeFd(this.#target);
   }
@@ -255,43 +238,11 @@ export class MultiLink extends Link {
   }
 }
 
-export interface LinkCreate {
-  progFd: number;
-  targetFd: number;
-  attachType: number;
-  flags?: number;
-  /** Fill the type-specific union (offsets in LinkCreateAttr). */
-  extra?: (u32: Uint32Array, view: DataView) => void;
-}
-
-/** BPF_LINK_CREATE; returns an owned fd or throws. */
-export function linkCreate(req: LinkCreate, ctx: BpfErrorContext): number {
+/** BPF_LINK_CREATE; returns an owned fd or throws, naming the attach type. */
+export function linkCreate(req: LinkCreateFields, ctx: BpfErrorContext): number {
   const r = linkCreateRaw(req);
   if (r < 0) throw new BpfError('BPF_LINK_CREATE', -r, ctx, `attach type ${attachTypeName(req.attachType)}`);
   return r;
-}
-
-/** BPF_LINK_CREATE returning an owned fd or -errno. */
-export function linkCreateRaw(req: LinkCreate): number {
-  const a = coldAttr(LinkCreateAttr.SIZE);
-  const u = a.u32;
-  u[LinkCreateAttr.prog_fd >> 2] = req.progFd;
-  u[LinkCreateAttr.target_fd >> 2] = req.targetFd;
-  u[LinkCreateAttr.attach_type >> 2] = req.attachType;
-  u[LinkCreateAttr.flags >> 2] = req.flags ?? 0;
-  req.extra?.(u, a.view);
-  const r = bpfRaw(BpfCmd.LINK_CREATE, a, LinkCreateAttr.SIZE);
-  return r >= 0 ? adoptFd(r) : r;
-}
-
-/** BPF_PROG_ATTACH; throws on failure. */
-export function progAttach(targetFd: number, progFd: number, attachType: number, flags: number, ctx: BpfErrorContext): void {
-  const a = coldAttr(ProgAttachAttr.SIZE);
-  a.u32[ProgAttachAttr.target_fd >> 2] = targetFd;
-  a.u32[ProgAttachAttr.attach_bpf_fd >> 2] = progFd;
-  a.u32[ProgAttachAttr.attach_type >> 2] = attachType;
-  a.u32[ProgAttachAttr.attach_flags >> 2] = flags;
-  bpfCall(BpfCmd.PROG_ATTACH, a, ProgAttachAttr.SIZE, ctx);
 }
 
 const LINK_INFO_SIZE = 256;

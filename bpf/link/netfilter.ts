@@ -5,6 +5,8 @@ import { FdLink, linkCreate } from './link.ts';
 import { requireProgType } from './prog-check.ts';
 
 export const NfProto = { ipv4: 2, ipv6: 10 } as const;
+const BPF_F_NETFILTER_IP_DEFRAG = 1;
+
 export const NfHook = { prerouting: 0, input: 1, forward: 2, output: 3, postrouting: 4 } as const;
 
 export function attachNetfilter(prog: Program, opts: { family: keyof typeof NfProto; hook: keyof typeof NfHook; priority: number; defrag?: boolean }): FdLink {
@@ -14,12 +16,7 @@ export function attachNetfilter(prog: Program, opts: { family: keyof typeof NfPr
       progFd: prog.fd,
       targetFd: 0,
       attachType: AttachType.NETFILTER,
-      extra: (u, v) => {
-        u[16 >> 2] = NfProto[opts.family];
-        u[20 >> 2] = NfHook[opts.hook];
-        v.setInt32(24, opts.priority, true);
-        u[28 >> 2] = opts.defrag ? 1 : 0; // BPF_F_NETFILTER_IP_DEFRAG
-      },
+      target: { kind: 'netfilter', pf: NfProto[opts.family], hooknum: NfHook[opts.hook], priority: opts.priority, flags: opts.defrag ? BPF_F_NETFILTER_IP_DEFRAG : 0 },
     },
     { object: `netfilter ${opts.family} ${opts.hook}`, caps: ['NET_ADMIN'], hints: { EINVAL: 'bad family/hook/priority, or this kernel has no BPF netfilter links' } },
   );

@@ -6,7 +6,8 @@
 import { Errno, PerfIoctl, PERF_FLAG_FD_CLOEXEC, closeFd, ioctl, onlineCpus, perfAttr, perfEventOpen, PerfAttrFlag, PerfType, PerfSwConfig } from '../../syscall/index.ts';
 import type { Program } from '../programs/program.ts';
 import { AttachType } from '../programs/types.ts';
-import { FdLink, FdsLink, Link, MultiLink, linkCreateRaw } from './link.ts';
+import { FdLink, FdsLink, Link, MultiLink } from './link.ts';
+import { linkCreateRaw } from '../../syscall/index.ts';
 import { BpfError } from '../../syscall/errors.ts';
 
 /** Attach `prog` to an open perf event; the link takes ownership of `perfFd`. */
@@ -16,7 +17,7 @@ export function attachToPerfEvent(prog: Program, perfFd: number, description: st
       progFd: prog.fd,
       targetFd: perfFd,
       attachType: AttachType.PERF_EVENT,
-      extra: cookie !== undefined ? (_u, v) => v.setBigUint64(16, cookie, true) : undefined,
+      target: { kind: 'perf_event', cookie },
     });
     if (r >= 0) return new FdLink(r, description, [perfFd]);
     if (r !== -Errno.EINVAL && r !== -Errno.EOPNOTSUPP && r !== -Errno.ENOTSUPP) {

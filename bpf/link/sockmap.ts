@@ -5,7 +5,8 @@ import type { BpfMap } from '../maps/map.ts';
 import { MapType } from '../maps/types.ts';
 import type { Program } from '../programs/program.ts';
 import { ProgType, attachTypeName, resolveAttachType, type AttachTypeName } from '../programs/types.ts';
-import { ProgAttachLink, progAttach } from './link.ts';
+import { ProgAttachLink } from './link.ts';
+import { progAttach } from '../../syscall/index.ts';
 import { requireProgType } from './prog-check.ts';
 
 export function attachSockmap(prog: Program, map: BpfMap, attachType?: number | AttachTypeName): ProgAttachLink {

@@ -6,7 +6,6 @@
 import { readFileSync, realpathSync, existsSync } from 'node:fs';
 import { parseElf, type ElfFile } from '../../elf/index.ts';
 import { TsbpfError } from '../../errors.ts';
-import { NativeBlock } from '../../syscall/index.ts';
 import type { Program } from '../programs/program.ts';
 import { AttachType, ProgType } from '../programs/types.ts';
 import { CleanupLink, FdLink, Link, linkCreate } from './link.ts';
@@ -70,31 +69,9 @@ export function attachUprobeMulti(prog: Program, binary: string, symbols: string
   requireProgType(prog, [ProgType.KPROBE], 'uprobe.multi');
   const path = resolveBinary(binary);
   const offsets = symbols.map((s) => symbolFileOffset(path, s));
-  const p = Buffer.from(path + '\0');
-  const n = offsets.length;
-  const block = new NativeBlock(n * 8 * 2 + p.byteLength);
-  try {
-    offsets.forEach((o, i) => block.view.setBigUint64(i * 8, o, true));
-    opts.cookies?.forEach((c, i) => block.view.setBigUint64(n * 8 + i * 8, c, true));
-    block.bytes.set(p, n * 16);
-    const fd = linkCreate(
-      {
-        progFd: prog.fd,
-        targetFd: 0,
-        attachType: AttachType.TRACE_UPROBE_MULTI,
-        extra: (u, v) => {
-          v.setBigUint64(16, BigInt(block.addr + n * 16), true);
-          v.setBigUint64(24, BigInt(block.addr), true);
-          if (opts.cookies) v.setBigUint64(40, BigInt(block.addr + n * 8), true);
-          u[48 >> 2] = n;
-          u[52 >> 2] = opts.retprobe ? 1 : 0; // BPF_F_UPROBE_MULTI_RETURN
-          u[56 >> 2] = opts.pid ?? 0;
-        },
-      },
-      { object: `uprobe.multi ${path}`, caps: ['PERFMON'] },
-    );
-    return new FdLink(fd, `uprobe.multi ${path} (${n} functions) -> ${prog.name}`);
-  } finally {
-    block.free();
-  }
+  const fd = linkCreate(
+    { progFd: prog.fd, targetFd: 0, attachType: AttachType.TRACE_UPROBE_MULTI, target: { kind: 'uprobe_multi', path, offsets, cookies: opts.cookies, retprobe: !!opts.retprobe, pid: opts.pid ?? 0 } },
+    { object: `uprobe.multi ${path}`, caps: ['PERFMON'] },
+  );
+  return new FdLink(fd, `uprobe.multi ${path} (${offsets.length} functions) -> ${prog.name}`);
 }

@@ -41,6 +41,7 @@
 import { readFileSync } from 'node:fs';
 import type { Btf } from '../../btf/btf.ts';
 import { EM_X86_64, parseElf, type ElfFile } from '../../elf/index.ts';
+import { cString } from '../../elf/strings.ts';
 import { TsbpfError, type UsdtErrorCode } from '../../errors.ts';
 import { kernelBtf } from '../btf/kernel.ts';
 import type { BpfMap } from '../maps/map.ts';
@@ -212,7 +213,7 @@ export function parseUsdtArgs(args: string, where = 'USDT probe'): UsdtArg[] {
 function cstringAt(b: Uint8Array, start: number, what: () => string): { s: string; next: number } {
   const end = b.indexOf(0, start);
   if (end < 0) throw new UsdtError('USDT_BAD_NOTE', `${what()}: unterminated string in .note.stapsdt descriptor`);
-  return { s: new TextDecoder().decode(b.subarray(start, end)), next: end + 1 };
+  return { s: cString(b, start, end), next: end + 1 };
 }
 
 /** The stapsdt notes of an ELF file, as recorded ([] when it has no .note.stapsdt). */

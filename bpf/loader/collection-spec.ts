@@ -5,6 +5,7 @@
  */
 import { basename } from 'node:path';
 import { parseElf, readRegularFile, EM_BPF, SHT_NOBITS, SHT_PROGBITS, STT_FUNC, STT_SECTION, STB_LOCAL, type ElfFile, type ElfRelocationSection, type ElfSection, type ElfSymbol } from '../../elf/index.ts';
+import { cString } from '../../elf/strings.ts';
 import { Btf } from '../../btf/btf.ts';
 import { parseBtfExt, type BtfCoreRelo, type BtfExt, type BtfLineInfo } from '../../btf/ext.ts';
 import { TsbpfError, type ObjectErrorCode } from '../../errors.ts';
@@ -236,7 +237,7 @@ class SpecReader {
   read(): CollectionSpec {
     const { elf, spec } = this;
     const lic = elf.section('license');
-    if (lic) spec.license = cstring(lic.data);
+    if (lic) spec.license = cString(lic.data);
     const ver = elf.section('version');
     if (ver && ver.data.byteLength >= 4) spec.kernelVersion = new DataView(ver.data.buffer, ver.data.byteOffset, 4).getUint32(0, elf.littleEndian);
     this.readSectionLayout();
@@ -687,8 +688,4 @@ function isExec(sec: ElfSection): boolean {
   return sec.type === SHT_PROGBITS && (Number(sec.flags) & 0x4) !== 0; // SHF_EXECINSTR
 }
 
-function cstring(b: Uint8Array): string {
-  const end = b.indexOf(0);
-  return new TextDecoder().decode(b.subarray(0, end < 0 ? b.length : end));
-}
 

@@ -10,12 +10,10 @@ import {
   Errno,
   MapBatchAttr,
   MapElemAttr,
-  MapFreezeAttr,
   MapInfoLayout,
   NativeBlock,
   NotSupportedError,
   addressOf,
-  bpfCall,
   bpfCmdName,
   bpfRaw,
   closeFd,
@@ -43,7 +41,7 @@ import {
   type UpdateFlag,
 } from './types.ts';
 import { unpinPath } from '../pin.ts';
-import { mapCreateRaw } from './create.ts';
+import { mapCreateRaw, mapFreeze } from '../../syscall/index.ts';
 import { FdHandle, objectIds, objectInfo, openById, openPinned, pinFd } from '../handle.ts';
 import { isMapTypeSupported } from './probe.ts';
 import { notSupported } from '../features.ts';
@@ -907,9 +905,7 @@ export class BpfMap extends FdHandle {
 
   /** Make the map read-only to user space (BPF_MAP_FREEZE); programs can still write unless BPF_F_RDONLY_PROG. */
   freeze(): void {
-    const a = coldAttr(MapFreezeAttr.SIZE);
-    a.u32[0] = this.fd;
-    bpfCall(BpfCmd.MAP_FREEZE, a, MapFreezeAttr.SIZE, this.#ctx);
+    mapFreeze(this.fd, this.#ctx);
   }
 
   /** Pin the map at a bpffs path (e.g. /sys/fs/bpf/my_map). */

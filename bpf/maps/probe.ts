@@ -7,7 +7,7 @@ import { Errno, closeFd, pageSize } from '../../syscall/index.ts';
 import { kernelAtLeast, since } from '../features.ts';
 import { loadBtfBlob, tinyIntBtf } from '../btf/handle.ts';
 import { MapFlags, MapType } from './types.ts';
-import { mapCreateRaw } from './create.ts';
+import { mapCreateRaw } from '../../syscall/index.ts';
 
 const cache = new Map<number, boolean>();
 

@@ -6,23 +6,21 @@ import {
   BpfCmd,
   BpfError,
   Errno,
-  ProgLoadAttr,
-  ProgTestRunAttr,
+  ProgInfoLayout,
   addressOf,
-  adoptFd,
-  bpfCall,
-  bpfRaw,
   closeFd,
-  coldAttr,
   dupFd,
   ensureMemlock,
   getName,
-  putName,
+  progLoadRaw,
+  progTestRun,
   putPtr,
+  type ProgLoadFields,
 } from '../../syscall/index.ts';
 import { TsbpfError } from '../../errors.ts';
 import { unpinPath } from '../pin.ts';
 import { FdHandle, expectKind, objectIds, objectInfo, openById, openPinned, pinFd } from '../handle.ts';
+import { cString } from '../../elf/strings.ts';
 import { INSN_SIZE } from './insn.ts';
 import {
   ProgType,
@@ -112,8 +110,6 @@ export interface TestRunResult {
   ctx?: Buffer;
 }
 
-const PROG_INFO_SIZE = 232;
-
 function sanitizeName(name: string): string {
   return name.replace(/[^A-Za-z0-9_.]/g, '_').slice(0, 15);
 }
@@ -148,41 +144,25 @@ export class Program extends FdHandle {
     const license = Buffer.from(spec.license + '\0');
     const meta = { attachType: resolveAttachType(spec.expectedAttachType), sectionName: spec.sectionName };
     const fdArray = spec.fdArray?.length ? Buffer.from(Int32Array.from(spec.fdArray).buffer) : undefined;
+    const fields: ProgLoadFields = {
+      type,
+      insns: spec.instructions,
+      license,
+      name: sanitizeName(spec.name),
+      kernVersion: spec.kernelVersion,
+      flags: spec.flags,
+      ifindex: spec.ifindex,
+      expectedAttachType: meta.attachType,
+      btfFd: spec.btf?.fd,
+      funcInfo: spec.btf?.funcInfo ? { records: spec.btf.funcInfo, recSize: spec.btf.funcInfoRecSize ?? 8 } : undefined,
+      lineInfo: spec.btf?.lineInfo ? { records: spec.btf.lineInfo, recSize: spec.btf.lineInfoRecSize ?? 16 } : undefined,
+      attachBtfId: spec.attachBtfId,
+      attachProgFd: spec.attachFd,
+      fdArray,
+    };
     const attempt = (log: Uint8Array | undefined, level: number): { r: number; trueSize: number } => {
-      const a = coldAttr(ProgLoadAttr.SIZE);
-      const u = a.u32;
-      u[ProgLoadAttr.prog_type >> 2] = type;
-      u[ProgLoadAttr.insn_cnt >> 2] = spec.instructions.byteLength / INSN_SIZE;
-      putPtr(u, ProgLoadAttr.insns, addressOf(spec.instructions));
-      putPtr(u, ProgLoadAttr.license, addressOf(license));
-      if (log) {
-        u[ProgLoadAttr.log_level >> 2] = level;
-        u[ProgLoadAttr.log_size >> 2] = log.byteLength;
-        putPtr(u, ProgLoadAttr.log_buf, addressOf(log));
-      }
-      u[ProgLoadAttr.kern_version >> 2] = spec.kernelVersion ?? 0;
-      u[ProgLoadAttr.prog_flags >> 2] = spec.flags ?? 0;
-      putName(a, ProgLoadAttr.prog_name, sanitizeName(spec.name));
-      u[ProgLoadAttr.prog_ifindex >> 2] = spec.ifindex ?? 0;
-      u[ProgLoadAttr.expected_attach_type >> 2] = resolveAttachType(spec.expectedAttachType);
-      if (spec.btf) {
-        u[ProgLoadAttr.prog_btf_fd >> 2] = spec.btf.fd;
-        if (spec.btf.funcInfo?.byteLength) {
-          u[ProgLoadAttr.func_info_rec_size >> 2] = spec.btf.funcInfoRecSize ?? 8;
-          putPtr(u, ProgLoadAttr.func_info, addressOf(spec.btf.funcInfo));
-          u[ProgLoadAttr.func_info_cnt >> 2] = spec.btf.funcInfo.byteLength / (spec.btf.funcInfoRecSize ?? 8);
-        }
-        if (spec.btf.lineInfo?.byteLength) {
-          u[ProgLoadAttr.line_info_rec_size >> 2] = spec.btf.lineInfoRecSize ?? 16;
-          putPtr(u, ProgLoadAttr.line_info, addressOf(spec.btf.lineInfo));
-          u[ProgLoadAttr.line_info_cnt >> 2] = spec.btf.lineInfo.byteLength / (spec.btf.lineInfoRecSize ?? 16);
-        }
-      }
-      u[ProgLoadAttr.attach_btf_id >> 2] = spec.attachBtfId ?? 0;
-      u[ProgLoadAttr.attach_prog_fd >> 2] = spec.attachFd ?? 0;
-      if (fdArray) putPtr(u, ProgLoadAttr.fd_array, addressOf(fdArray));
-      const r = bpfRaw(BpfCmd.PROG_LOAD, a, ProgLoadAttr.SIZE);
-      return { r, trueSize: u[ProgLoadAttr.log_true_size >> 2]! };
+      const { r, logTrueSize } = progLoadRaw(fields, log ? { buf: log, level } : undefined);
+      return { r, trueSize: logTrueSize };
     };
     const retry = (fn: () => { r: number; trueSize: number }) => {
       let res = fn();
@@ -205,7 +185,7 @@ export class Program extends FdHandle {
     let firstErrno: number | undefined;
     if (!opts.alwaysLog) {
       const { r } = retry(() => attempt(undefined, 0));
-      if (r >= 0) return new Program(adoptFd(r), spec.name, type, undefined, meta);
+      if (r >= 0) return new Program(r, spec.name, type, undefined, meta);
       if (r === -Errno.ENOMEM) throw new BpfError('BPF_PROG_LOAD', -r, { object: spec.name });
       // Any failure is retried with a log: the verifier explains EACCES/EINVAL, but also ENOENT
       // (a missing ksym), E2BIG or EPERM (a pointer leak). A capability EPERM leaves the log empty.
@@ -215,8 +195,8 @@ export class Program extends FdHandle {
     for (let runs = 1; ; runs++) {
       const log = new Uint8Array(size);
       const { r, trueSize } = retry(() => attempt(log, level));
-      const text = cstr(log);
-      if (r >= 0) return new Program(adoptFd(r), spec.name, type, opts.alwaysLog ? text : undefined, meta);
+      const text = cString(log);
+      if (r >= 0) return new Program(r, spec.name, type, opts.alwaysLog ? text : undefined, meta);
       if (r !== -Errno.ENOSPC) fail(firstErrno ?? -r, text);
       // ENOSPC: the log overflowed. Since 6.4 the kernel keeps its tail (where the verdict is) and
       // says in log_true_size how much room the whole log needs; before, it kept the head and said nothing.
@@ -230,7 +210,7 @@ export class Program extends FdHandle {
           continue;
         }
         const { r: r2 } = retry(() => attempt(undefined, 0));
-        if (r2 >= 0) return new Program(adoptFd(r2), spec.name, type, text, meta);
+        if (r2 >= 0) return new Program(r2, spec.name, type, text, meta);
         fail(-r2, text, true);
       }
       if (size < maxLog) {
@@ -295,36 +275,26 @@ export class Program extends FdHandle {
     const outLen = dataOutSize ?? (data ? Math.min(data.byteLength + 256, MAX_TEST_RUN_OUT) : 0);
     const dataOut = outLen ? new Uint8Array(outLen) : undefined;
     const ctxOut = ctxOutSize ? new Uint8Array(ctxOutSize) : undefined;
-    const a = coldAttr(ProgTestRunAttr.SIZE);
-    const u = a.u32;
-    u[ProgTestRunAttr.prog_fd >> 2] = this.fd;
-    if (data) {
-      u[ProgTestRunAttr.data_size_in >> 2] = data.byteLength;
-      putPtr(u, ProgTestRunAttr.data_in, addressOf(data));
-    }
-    if (dataOut) {
-      u[ProgTestRunAttr.data_size_out >> 2] = dataOut.byteLength;
-      putPtr(u, ProgTestRunAttr.data_out, addressOf(dataOut));
-    }
-    if (ctx) {
-      u[ProgTestRunAttr.ctx_size_in >> 2] = ctx.byteLength;
-      putPtr(u, ProgTestRunAttr.ctx_in, addressOf(ctx));
-    }
-    if (ctxOut) {
-      u[ProgTestRunAttr.ctx_size_out >> 2] = ctxOut.byteLength;
-      putPtr(u, ProgTestRunAttr.ctx_out, addressOf(ctxOut));
-    }
-    // The kernel refuses any repeat count for SYSCALL programs (they run exactly once).
-    u[ProgTestRunAttr.repeat >> 2] = repeat ?? (this.type === ProgType.SYSCALL ? 0 : 1);
-    u[ProgTestRunAttr.flags >> 2] = flags ?? 0;
-    u[ProgTestRunAttr.cpu >> 2] = cpu ?? 0;
-    bpfCall(BpfCmd.PROG_TEST_RUN, a, ProgTestRunAttr.SIZE, {
-      object: this.name,
-      hints: { ENOTSUPP: `${progTypeName(this.type)} programs cannot be test-run`, EOPNOTSUPP: `${progTypeName(this.type)} programs cannot be test-run` },
-    });
-    const res: TestRunResult = { retval: u[ProgTestRunAttr.retval >> 2]! | 0, duration: u[ProgTestRunAttr.duration >> 2]! };
-    if (dataOut) res.data = Buffer.from(dataOut.subarray(0, Math.min(dataOut.byteLength, u[ProgTestRunAttr.data_size_out >> 2]!)));
-    if (ctxOut) res.ctx = Buffer.from(ctxOut.subarray(0, Math.min(ctxOut.byteLength, u[ProgTestRunAttr.ctx_size_out >> 2]!)));
+    const out = progTestRun(
+      {
+        progFd: this.fd,
+        dataIn: data,
+        dataOut,
+        ctxIn: ctx,
+        ctxOut,
+        // The kernel refuses any repeat count for SYSCALL programs (they run exactly once).
+        repeat: repeat ?? (this.type === ProgType.SYSCALL ? 0 : 1),
+        flags: flags ?? 0,
+        cpu: cpu ?? 0,
+      },
+      {
+        object: this.name,
+        hints: { ENOTSUPP: `${progTypeName(this.type)} programs cannot be test-run`, EOPNOTSUPP: `${progTypeName(this.type)} programs cannot be test-run` },
+      },
+    );
+    const res: TestRunResult = { retval: out.retval, duration: out.duration };
+    if (dataOut) res.data = Buffer.from(dataOut.subarray(0, Math.min(dataOut.byteLength, out.dataSizeOut)));
+    if (ctxOut) res.ctx = Buffer.from(ctxOut.subarray(0, Math.min(ctxOut.byteLength, out.ctxSizeOut)));
     return res;
   }
 }
@@ -345,11 +315,6 @@ function testRunBytes(v: Uint8Array | undefined, name: string): Uint8Array | und
   if (!(v instanceof Uint8Array)) throw new TsbpfError('BAD_OPTION', `testRun: ${name} must be a Uint8Array`);
   if (v.byteLength > 0xffffffff) throw new TsbpfError('BAD_OPTION', `testRun: ${name} is larger than the kernel's u32 size`);
   return v;
-}
-
-function cstr(b: Uint8Array): string {
-  const end = b.indexOf(0);
-  return new TextDecoder().decode(b.subarray(0, end < 0 ? b.length : end));
 }
 
 /** Tracing programs need CAP_PERFMON besides CAP_BPF; network programs CAP_NET_ADMIN. */
@@ -377,30 +342,31 @@ function capsFor(type: number): ('PERFMON' | 'NET_ADMIN')[] {
 }
 
 export function progInfoByFd(fd: number): ProgInfo {
+  const L = ProgInfoLayout;
   const mapIds = new Uint32Array(64);
-  const info = new Uint8Array(PROG_INFO_SIZE);
+  const info = new Uint8Array(L.SIZE);
   const d = new DataView(info.buffer);
-  d.setUint32(52, mapIds.length, true); // nr_map_ids: room we give
-  putPtr(new Uint32Array(info.buffer), 56, addressOf(new Uint8Array(mapIds.buffer)));
+  d.setUint32(L.nr_map_ids, mapIds.length, true); // the room we give
+  putPtr(new Uint32Array(info.buffer), L.map_ids, addressOf(new Uint8Array(mapIds.buffer)));
   objectInfo(fd, info, `program fd ${fd}`);
-  const type = d.getUint32(0, true);
-  const nMaps = Math.min(d.getUint32(52, true), mapIds.length);
+  const type = d.getUint32(L.type, true);
+  const nMaps = Math.min(d.getUint32(L.nr_map_ids, true), mapIds.length);
   return {
     type,
     typeName: progTypeName(type),
-    id: d.getUint32(4, true),
-    tag: Buffer.from(info.subarray(8, 16)).toString('hex'),
-    jitedLen: d.getUint32(16, true),
-    xlatedLen: d.getUint32(20, true),
-    loadTime: d.getBigUint64(40, true),
-    createdByUid: d.getUint32(48, true),
+    id: d.getUint32(L.id, true),
+    tag: Buffer.from(info.subarray(L.tag, L.tag + 8)).toString('hex'),
+    jitedLen: d.getUint32(L.jited_prog_len, true),
+    xlatedLen: d.getUint32(L.xlated_prog_len, true),
+    loadTime: d.getBigUint64(L.load_time, true),
+    createdByUid: d.getUint32(L.created_by_uid, true),
     mapIds: [...mapIds.subarray(0, nMaps)],
-    name: getName(info, 64),
-    gplCompatible: (d.getUint32(84, true) & 1) === 1,
-    btfId: d.getUint32(128, true),
-    runTimeNs: d.getBigUint64(192, true),
-    runCount: d.getBigUint64(200, true),
-    verifiedInsns: d.getUint32(216, true),
+    name: getName(info, L.name),
+    gplCompatible: (d.getUint32(L.gpl_compatible, true) & 1) === 1,
+    btfId: d.getUint32(L.btf_id, true),
+    runTimeNs: d.getBigUint64(L.run_time_ns, true),
+    runCount: d.getBigUint64(L.run_cnt, true),
+    verifiedInsns: d.getUint32(L.verified_insns, true),
   };
 }
 
