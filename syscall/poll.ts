@@ -12,10 +12,9 @@
  *   garbage collector has proven that no ArrayBuffer over it is left. A view
  *   kept past close() therefore reads zeros instead of crashing the process.
  */
-import { TsbpfError } from '../errors.ts';
 import { BpfError } from './errors.ts';
 import { adoptFd, closeFd } from './fd.ts';
-import { addressOf, koffi, lastErrno, libc, pointerAddress, viewOf } from './libc.ts';
+import { addressOf, koffi, lastErrno, libc } from './libc.ts';
 
 // ---------------------------------------------------------------- fd watches
 
@@ -149,137 +148,4 @@ export class EpollSet {
     this.#closed = true;
     closeFd(this.fd);
   }
-}
-
-// ---------------------------------------------------------------- ring mappings
-
-export const PROT_READ = 1;
-export const PROT_WRITE = 2;
-const MAP_SHARED = 0x01;
-const MAP_PRIVATE = 0x02;
-const MAP_FIXED = 0x10;
-const MAP_ANONYMOUS = 0x20;
-
-interface Placeholder {
-  ptr: unknown;
-  length: number;
-}
-
-let placeholdersLive = 0;
-const placeholders = new FinalizationRegistry<Placeholder>((p) => {
-  libc().munmap(p.ptr, p.length);
-  placeholdersLive--;
-});
-
-/** Placeholders still waiting for the GC to collect their last view (for tests). */
-export function livePlaceholders(): number {
-  return placeholdersLive;
-}
-
-function isMapFailed(ptr: unknown): boolean {
-  if (!ptr) return true;
-  const a = pointerAddress(ptr);
-  return a === 0 || a === -1 || a >= 2 ** 64 - 4096;
-}
-
-/** What the finalizer of a RingMapping dropped without release() needs: never the mapping, the buffer only weakly. */
-interface DroppedRing {
-  ptr: unknown;
-  length: number;
-  buffer: WeakRef<ArrayBuffer> | undefined;
-}
-
-/** A ring dropped without release() is unmapped when collected, or once its last view is garbage too. */
-const droppedRings = new FinalizationRegistry<DroppedRing>((d) => {
-  const b = d.buffer?.deref();
-  if (!b) {
-    libc().munmap(d.ptr, d.length);
-    return;
-  }
-  placeholdersLive++;
-  placeholders.register(b, { ptr: d.ptr, length: d.length });
-});
-
-/** A shared mapping of an fd (a ring), released once and safely (see the file comment). */
-export class RingMapping {
-  readonly length: number;
-  readonly addr: number;
-  #ptr: unknown;
-  #buffer: ArrayBuffer | undefined;
-  readonly #dropped: DroppedRing;
-
-  private constructor(ptr: unknown, length: number) {
-    this.#ptr = ptr;
-    this.length = length;
-    this.addr = pointerAddress(ptr);
-    this.#dropped = { ptr, length, buffer: undefined };
-    droppedRings.register(this, this.#dropped, this);
-  }
-
-  static map(fd: number, length: number, prot: number, offset: number, what: string): RingMapping {
-    const ptr = libc().mmap(0, length, prot, MAP_SHARED, fd, offset);
-    if (isMapFailed(ptr)) throw new BpfError(what, lastErrno());
-    return new RingMapping(ptr, length);
-  }
-
-  get mapped(): boolean {
-    return this.#ptr !== undefined;
-  }
-
-  /** One ArrayBuffer over the mapped bytes (no copy), the same on every call. Throws once released. */
-  get buffer(): ArrayBuffer {
-    if (this.#ptr === undefined) throw new TsbpfError('UNMAPPED', 'tsbpf: ring mapping used after release');
-    if (!this.#buffer) {
-      this.#buffer = viewOf(this.#ptr, this.length);
-      this.#dropped.buffer = new WeakRef(this.#buffer);
-    }
-    return this.#buffer;
-  }
-
-  /**
-   * Drop the ring (once; later calls do nothing). Without a view ever made,
-   * a plain munmap. Otherwise the pages become anonymous zero pages at the same
-   * address, unmapped by the FinalizationRegistry when the view is collected.
-   */
-  release(): void {
-    const ptr = this.#ptr;
-    if (ptr === undefined) return;
-    this.#ptr = undefined;
-    droppedRings.unregister(this);
-    const buf = this.#buffer;
-    this.#buffer = undefined;
-    if (!buf) {
-      libc().munmap(ptr, this.length);
-      return;
-    }
-    const r = libc().mmap(this.addr, this.length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
-    // Should MAP_FIXED fail (ENOMEM), the ring itself stays mapped until the view is gone: still never a dangling view.
-    void isMapFailed(r);
-    placeholdersLive++;
-    placeholders.register(buf, { ptr, length: this.length });
-  }
-}
-
-// ---------------------------------------------------------------- thread CPU time
-
-const CLOCK_THREAD_CPUTIME_ID = 3;
-let clockGettime: ((clock: number, ts: number) => number) | undefined;
-let tsBlock: BigInt64Array | undefined;
-let tsAddr = 0;
-
-/**
- * CPU time of the calling thread in ns (clock_gettime(CLOCK_THREAD_CPUTIME_ID),
- * up to date to the call, steal excluded under paravirt accounting). For
- * measuring drains: process.cpuUsage() also counts V8's background threads.
- */
-export function threadCpuTimeNs(): number {
-  if (!clockGettime) {
-    const lib = koffi.load('libc.so.6');
-    clockGettime = lib.func('clock_gettime', 'int', ['int', 'uintptr_t']) as (clock: number, ts: number) => number;
-    const ptr = libc().malloc(16);
-    tsAddr = pointerAddress(ptr);
-    tsBlock = new BigInt64Array(viewOf(ptr, 16));
-  }
-  if (clockGettime(CLOCK_THREAD_CPUTIME_ID, tsAddr) !== 0) throw new BpfError('clock_gettime', lastErrno());
-  return Number(tsBlock![0]!) * 1e9 + Number(tsBlock![1]!);
 }

@@ -15,7 +15,7 @@ import { coldAttr } from '../syscall/attr.ts';
 import { parseCpuList } from '../syscall/cpus.ts';
 import { errnoName } from '../syscall/errno.ts';
 import { PROT_READ, mmapFd } from '../syscall/mmap.ts';
-import { RingMapping } from '../syscall/poll.ts';
+import { RingMapping } from '../syscall/mmap.ts';
 import { resolveAttachType, resolveProgType, type AttachTypeName, type ProgTypeName } from '../bpf/programs/types.ts';
 import { thrown } from './helpers/thrown.ts';
 

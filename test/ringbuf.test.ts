@@ -17,7 +17,7 @@ import { RingBufferReader } from '../bpf/events/ringbuf.ts';
 import { RecordView } from '../bpf/events/record.ts';
 import type { Program } from '../bpf/programs/program.ts';
 import { BpfMap } from '../bpf/maps/map.ts';
-import { livePlaceholders } from '../syscall/poll.ts';
+import { livePlaceholders } from '../syscall/mmap.ts';
 import { ownedFdCount } from '../syscall/fd.ts';
 import { fdCount, BPFFS } from './helpers/env.ts';
 import { ktest, pintest } from './helpers/kernel.ts';

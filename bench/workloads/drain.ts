@@ -6,7 +6,7 @@
  */
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { join } from 'node:path';
-import { threadCpuTimeNs } from '../../syscall/poll.ts';
+import { threadCpuTimeNs } from '../../syscall/clock.ts';
 import type { RecordView } from '../../bpf/events/record.ts';
 import { getGc, median, type BenchContext, type Measurement, type Workload } from '../harness.ts';
 

@@ -6,10 +6,7 @@
 import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { Btf } from '../../btf/btf.ts';
 import { TsbpfError } from '../../errors.ts';
-import { libc, pointerAddress, viewOf } from '../../syscall/libc.ts';
-import { PROT_READ } from '../../syscall/mmap.ts';
-
-const MAP_PRIVATE = 2;
+import { copyMapped } from '../../syscall/mmap.ts';
 
 /**
  * The bytes of a BTF file, in ordinary writable memory the caller owns.
@@ -26,20 +23,9 @@ export function readBtfFile(path: string): Uint8Array {
     let fd = -1;
     try {
       fd = openSync(path, 'r');
-      const length = fstatSync(fd).size;
-      const ptr = length > 0 ? libc().mmap(0, length, PROT_READ, MAP_PRIVATE, fd, 0) : undefined;
-      const addr = ptr ? pointerAddress(ptr) : 0;
-      // MAP_FAILED is (void *)-1: EINVAL/EACCES before Linux 6.16, and for module BTF.
-      if (addr !== 0 && addr !== -1 && addr < 2 ** 64 - 4096) {
-        const copy = Buffer.allocUnsafeSlow(length);
-        try {
-          copy.set(new Uint8Array(viewOf(ptr, length)));
-        } finally {
-          // The view dies here, unused: nothing references the mapping after munmap.
-          libc().munmap(ptr, length);
-        }
-        return copy;
-      }
+      // The kernel refuses the mapping before Linux 6.16, and for module BTF: then read.
+      const copy = copyMapped(fd, fstatSync(fd).size);
+      if (copy) return copy;
     } catch {
       // No mapping (e.g. no libc binding): read the file.
     } finally {

@@ -30,7 +30,7 @@ import { onlineCpus, possibleCpus } from '../../syscall/cpus.ts';
 import { perfEventOpen, PerfIoctl } from '../../syscall/perf.ts';
 import { ioctl } from '../../syscall/ioctl.ts';
 import { perfAttr, PerfType, PerfSwConfig, PERF_SAMPLE_RAW, PerfAttrFlag } from '../../syscall/perf-attr.ts';
-import { RingMapping, PROT_READ, PROT_WRITE } from '../../syscall/poll.ts';
+import { RingMapping, PROT_READ, PROT_WRITE } from '../../syscall/mmap.ts';
 import type { WaitOptions } from './loop.ts';
 import { backRecord, pointRecord, type RecordView, type RecordCallback } from './record.ts';
 import { checkCallback, checkInt, EventArgumentError } from './args.ts';

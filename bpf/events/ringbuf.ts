@@ -44,7 +44,7 @@ import { BpfMap } from '../maps/map.ts';
 import { MapType, mapTypeName } from '../maps/types.ts';
 import { TsbpfError } from '../../errors.ts';
 import { pageSize } from '../../syscall/mmap.ts';
-import { RingMapping, PROT_READ, PROT_WRITE } from '../../syscall/poll.ts';
+import { RingMapping, PROT_READ, PROT_WRITE } from '../../syscall/mmap.ts';
 import type { WaitOptions } from './loop.ts';
 import type { RecordView, RecordCallback } from './record.ts';
 import { checkCallback, checkIndex, checkLimit } from './args.ts';

@@ -20,7 +20,7 @@ import { BpfMap } from '../maps/map.ts';
 import { MapType, mapTypeName } from '../maps/types.ts';
 import { TsbpfError } from '../../errors.ts';
 import { pageSize } from '../../syscall/mmap.ts';
-import { RingMapping, PROT_READ, PROT_WRITE } from '../../syscall/poll.ts';
+import { RingMapping, PROT_READ, PROT_WRITE } from '../../syscall/mmap.ts';
 import { checkTimeout, Wakeup, type WaitOptions } from './loop.ts';
 import { checkInt } from './args.ts';
 import { loadPos, ownPos, storePos } from './ringbuf.ts';
