@@ -108,16 +108,8 @@ export interface CoreSpec {
   bitOffset: number;
 }
 
-export interface CoreResolution {
-  insnOff: number;
-  kind: number;
-  kindName: CoreReloKindName;
-  accessStr: string;
-  local: CoreSpec;
-  /** The (first) matching target, undefined when none matched. */
-  target: CoreSpec | undefined;
-  /** Number of target candidates that matched (they all agree). */
-  matches: number;
+/** What a relocation computes: the values, and whether the instruction is checked or poisoned. */
+export interface CoreValues {
   /** Value the instruction holds now (as u64, libbpf's orig_val). */
   localValue: bigint;
   /** Value to patch in (as u64, libbpf's new_val). */
@@ -131,6 +123,18 @@ export interface CoreResolution {
   targetSize: number;
   /** The size differs and is not a pointer or unsigned int on both sides: a load/store of it gets poisoned. */
   badSizeChange: boolean;
+}
+
+export interface CoreResolution extends CoreValues {
+  insnOff: number;
+  kind: number;
+  kindName: CoreReloKindName;
+  accessStr: string;
+  local: CoreSpec;
+  /** The (first) matching target, undefined when none matched. */
+  target: CoreSpec | undefined;
+  /** Number of target candidates that matched (they all agree). */
+  matches: number;
   /** e.g. "field_byte_offset struct task_struct.pid: 4 -> 2416". */
   description: string;
   /** Why the instruction is (or, for a load/store with badSizeChange, would be) poisoned. */
@@ -466,15 +470,7 @@ function calcEnumval(kind: number, spec: CoreSpec | undefined): bigint | undefin
   return undefined;
 }
 
-interface Calc {
-  localValue: bigint;
-  targetValue: bigint;
-  validate: boolean;
-  poison: boolean;
-  localSize: number;
-  targetSize: number;
-  badSizeChange: boolean;
-}
+type Calc = CoreValues;
 
 /** libbpf's bpf_core_calc_relo: local and target values of one candidate (or of no target). */
 function calc(kind: number, kindName: string, ls: CoreSpec, ts: CoreSpec | undefined, ctx: Ctx): Calc {

@@ -591,25 +591,24 @@ export class BpfMap extends FdHandle {
   pop(): Buffer | undefined;
   pop<T extends Uint8Array>(out: T): T | undefined;
   pop(out?: Uint8Array): Uint8Array | undefined {
-    this.#need('pop', POP_KINDS);
-    this.#checkOut(out);
-    this.#scratch();
-    const r = this.#elem(BpfCmd.MAP_LOOKUP_AND_DELETE_ELEM, this.#vaddr, 0);
-    if (r === -Errno.ENOENT) return undefined;
-    if (r !== 0) this.#fail(BpfCmd.MAP_LOOKUP_AND_DELETE_ELEM, r);
-    return this.#copyValue(out);
+    return this.#head('pop', BpfCmd.MAP_LOOKUP_AND_DELETE_ELEM, out);
   }
 
   /** Return the head without removing it; undefined when empty. */
   peek(): Buffer | undefined;
   peek<T extends Uint8Array>(out: T): T | undefined;
   peek(out?: Uint8Array): Uint8Array | undefined {
-    this.#need('peek', POP_KINDS);
+    return this.#head('peek', BpfCmd.MAP_LOOKUP_ELEM, out);
+  }
+
+  /** The head of a QUEUE or STACK through `cmd` (keyless: the value slot only); undefined when empty. */
+  #head(op: string, cmd: number, out: Uint8Array | undefined): Uint8Array | undefined {
+    this.#need(op, POP_KINDS);
     this.#checkOut(out);
     this.#scratch();
-    const r = this.#elem(BpfCmd.MAP_LOOKUP_ELEM, this.#vaddr, 0);
+    const r = this.#elem(cmd, this.#vaddr, 0);
     if (r === -Errno.ENOENT) return undefined;
-    if (r !== 0) this.#fail(BpfCmd.MAP_LOOKUP_ELEM, r);
+    if (r !== 0) this.#fail(cmd, r);
     return this.#copyValue(out);
   }
 
