@@ -7,16 +7,9 @@
 import { describe, expect, it } from 'vitest';
 import { Btf, BtfError, btfDecoder, dumpC, dumpJson, dumpRaw } from '../btf/index.ts';
 import { A, INT32, K, info, rawBtf } from './fuzz/btf-raw.ts';
+import { codeOf } from './helpers/thrown.ts';
 
-function code(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof BtfError) return e.code;
-    throw e;
-  }
-  return undefined;
-}
+const code = (f: () => unknown) => codeOf(BtfError, f);
 
 describe('parse-time limits', () => {
   it('INT wider than 16 bytes / 128 bits, or bits beyond its size, is refused when decoded', () => {

@@ -1,21 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Btf, BtfBuilder, BtfError, loadBtf, type BtfErrorCode } from '../btf/index.ts';
+import { Btf, BtfBuilder, BtfError, loadBtf } from '../btf/index.ts';
 import { readElfSections } from './fixtures/btf/corpus.ts';
 import { FIXTURES } from './fixtures/btf/corpus.ts';
+import { codeOf } from './helpers/thrown.ts';
+
+const code = (f: () => unknown) => codeOf(BtfError, f);
 
 const core = loadBtf(readFileSync(join(FIXTURES, 'core.o'))).btf;
-
-function code(f: () => unknown): BtfErrorCode | undefined {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof BtfError) return e.code;
-    throw e;
-  }
-  return undefined;
-}
 
 describe('query API on the CO-RE fixture', () => {
   const task = core.getByName('task', 'struct');

@@ -6,37 +6,11 @@
  */
 import { describe, expect } from 'vitest';
 import { BpfMap, MapFlags, i32, i64, possibleCpuCount, u16, u32, u64, u8, type BatchCursor, type MapSpec } from '../lib/index.ts';
-import { setBpfBackend } from '../lib/testing.ts';
 import { BpfCmd } from '../syscall/bpf.ts';
 import { ktest } from './helpers/kernel.ts';
 import { thrown } from './helpers/thrown.ts';
+import { thrownBeforeSyscall as before, withMap } from './helpers/syscalls.ts';
 import { childJson, runSnippet } from './helpers/child-node.ts';
-
-/** The error `fn` throws, and proof that it issued no bpf(2) command (but the read-only ones in `allowed`). */
-function before(fn: () => unknown, what = '', allowed: number[] = []): Error & { code?: string } {
-  const cmds: number[] = [];
-  const prev = setBpfBackend((cmd, attr, size) => {
-    if (!allowed.includes(cmd)) cmds.push(cmd);
-    return prev(cmd, attr, size);
-  });
-  let e: Error & { code?: string };
-  try {
-    e = thrown(fn, what);
-  } finally {
-    setBpfBackend(prev);
-  }
-  expect(cmds, what).toEqual([]);
-  return e;
-}
-
-function withMap<T>(spec: MapSpec, fn: (m: BpfMap) => T): T {
-  const m = BpfMap.create(spec);
-  try {
-    return fn(m);
-  } finally {
-    m.close();
-  }
-}
 
 describe('constructing maps', () => {
   ktest('new BpfMap(fd, lying info) cannot corrupt memory: the constructor is internal, sizes are frozen (child process)', () => {

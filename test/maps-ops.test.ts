@@ -5,44 +5,11 @@
  * syscall, integer keys and values, typed views.
  */
 import { describe, expect } from 'vitest';
-import { BpfError, BpfMap, IterationRestartedError, MapFlags, MapSizeError, NotSupportedError, UpdateFlags, ValueRangeError, possibleCpuCount, u32, u64, u8, type BatchCursor, type MapSpec } from '../lib/index.ts';
-import { setBpfBackend } from '../lib/testing.ts';
+import { BpfError, IterationRestartedError, MapFlags, MapSizeError, NotSupportedError, UpdateFlags, ValueRangeError, possibleCpuCount, u32, u64, u8, type BatchCursor, type MapSpec } from '../lib/index.ts';
 import { BpfCmd } from '../syscall/bpf.ts';
 import { ktest } from './helpers/kernel.ts';
 import { thrown } from './helpers/thrown.ts';
-
-/** Run `fn`, recording the bpf(2) commands it issues (forwarded to the previous backend) and their results. */
-function countingSyscalls<T>(fn: () => T): { result: T; cmds: number[]; results: number[] } {
-  const cmds: number[] = [];
-  const results: number[] = [];
-  const prev = setBpfBackend((cmd, attr, size) => {
-    cmds.push(cmd);
-    const r = prev(cmd, attr, size);
-    results.push(r);
-    return r;
-  });
-  try {
-    return { result: fn(), cmds, results };
-  } finally {
-    setBpfBackend(prev);
-  }
-}
-
-/** The error `fn` throws, and proof that it issued no bpf(2) command. */
-function thrownBeforeSyscall(fn: () => unknown, what = ''): Error & { code?: string } {
-  const { result, cmds } = countingSyscalls(() => thrown(fn, what));
-  expect(cmds, what).toEqual([]);
-  return result;
-}
-
-function withMap<T>(spec: MapSpec, fn: (m: BpfMap) => T): T {
-  const m = BpfMap.create(spec);
-  try {
-    return fn(m);
-  } finally {
-    m.close();
-  }
-}
+import { countingSyscalls, thrownBeforeSyscall, withMap } from './helpers/syscalls.ts';
 
 const hash = (maxEntries: number, valueSize = 8, name = 'h'): MapSpec => ({ type: 'HASH', keySize: 4, valueSize, maxEntries, name });
 

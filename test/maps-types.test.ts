@@ -7,38 +7,15 @@ import { openSync, closeSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { BpfError, BpfMap, BtfHandle, MapFlags, MapType, NotSupportedError, isMapTypeSupported, lpmKeyFromCidr, possibleCpuCount, Program, asm, encodeInsns, progInfoByFd, type MapSpec } from '../lib/index.ts';
-import { setBpfBackend } from '../lib/testing.ts';
 import { tinyIntBtf } from '../bpf/btf/handle.ts';
 import { pageSize } from '../syscall/mmap.ts';
 import { kernelSkipReason } from './helpers/env.ts';
 import { ktest } from './helpers/kernel.ts';
 import { skipIfNotSupported } from './helpers/kernel-features.ts';
 import { thrown } from './helpers/thrown.ts';
+import { countingSyscalls, withMap } from './helpers/syscalls.ts';
 
 const CGROUP2 = '/sys/fs/cgroup/unified';
-
-/** Run `fn`, counting the bpf(2) commands it issues through a backend that forwards to the previous one. */
-function countingSyscalls<T>(fn: () => T): { result: T; cmds: number[] } {
-  const cmds: number[] = [];
-  const prev = setBpfBackend((cmd, attr, size) => {
-    cmds.push(cmd);
-    return prev(cmd, attr, size);
-  });
-  try {
-    return { result: fn(), cmds };
-  } finally {
-    setBpfBackend(prev);
-  }
-}
-
-function withMap<T>(spec: MapSpec, fn: (m: BpfMap) => T, opts?: { btfFd?: number }): T {
-  const m = BpfMap.create(spec, opts);
-  try {
-    return fn(m);
-  } finally {
-    m.close();
-  }
-}
 
 /** A connected TCP pair on 127.0.0.1: fds of the client and of the accepted socket. */
 interface TcpPair {

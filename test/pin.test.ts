@@ -7,23 +7,10 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, type TestContext } from 'vitest';
 import { BpfError, BpfMap, MapFlags, PinPathError, Program, asm, encodeInsns, isBpffs, possibleCpuCount, type MapSpec } from '../lib/index.ts';
-import { setBpfBackend } from '../lib/testing.ts';
 import { BPFFS, bpffsSkipReason, which } from './helpers/env.ts';
 import { pintest } from './helpers/kernel.ts';
 import { thrown } from './helpers/thrown.ts';
-
-function countingSyscalls<T>(fn: () => T): { result: T; cmds: number[] } {
-  const cmds: number[] = [];
-  const prev = setBpfBackend((cmd, attr, size) => {
-    cmds.push(cmd);
-    return prev(cmd, attr, size);
-  });
-  try {
-    return { result: fn(), cmds };
-  } finally {
-    setBpfBackend(prev);
-  }
-}
+import { countingSyscalls } from './helpers/syscalls.ts';
 
 let dir = '';
 beforeAll(() => {
