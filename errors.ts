@@ -218,8 +218,11 @@ export type LoaderErrorCode =
 
 // ---- lib/: the CLI -------------------------------------------------------------
 
-/** USAGE: bad command-line arguments; NO_BTF_TYPE: a type a command needs is not in kernel BTF; NO_PACKAGE_ROOT: the install is broken. */
-export type CliErrorCode = 'USAGE' | 'NO_BTF_TYPE' | 'NO_PACKAGE_ROOT';
+/**
+ * USAGE: bad command-line arguments; NO_BTF_TYPE: a type a command needs is not in kernel BTF; NO_PACKAGE_ROOT: the install is broken;
+ * NO_MATCH: no object has the name a command was given; AMBIGUOUS: several objects have it where one is needed.
+ */
+export type CliErrorCode = 'USAGE' | 'NO_BTF_TYPE' | 'NO_PACKAGE_ROOT' | 'NO_MATCH' | 'AMBIGUOUS';
 
 /** Every code a TsbpfError can carry. */
 export type ErrorCode =

@@ -24,7 +24,13 @@ function groupUsage(group: string, verbs: Command[]): string {
 
 const isHelp = (a: string | undefined) => a === '-h' || a === '--help' || a === 'help';
 
+/** bpftool's output options may come before the object (`tsbpf -j map show`): each verb reads them after its words. */
+const LEADING_OPTIONS = new Set(['-j', '--json', '-p', '--pretty', '-f', '--bpffs']);
+
 export async function main(argv: string[]): Promise<number> {
+  let lead = 0;
+  while (lead < argv.length && LEADING_OPTIONS.has(argv[lead]!)) lead++;
+  if (lead) argv = [...argv.slice(lead), ...argv.slice(0, lead)];
   const [verb] = argv;
   if (!verb || isHelp(verb)) {
     process.stdout.write(usage() + '\n');

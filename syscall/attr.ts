@@ -260,3 +260,50 @@ export function getName(bytes: Uint8Array, offset: number, len = 16): string {
   while (end < offset + len && bytes[end] !== 0) end++;
   return new TextDecoder().decode(bytes.subarray(offset, end));
 }
+
+/** `struct bpf_btf_info` (written by BPF_OBJ_GET_INFO_BY_FD on a BTF fd; `btf` and `name` point to buffers we give). */
+export const BtfInfoLayout = {
+  btf: 0,
+  btf_size: 8,
+  id: 12,
+  name: 16,
+  name_len: 24,
+  kernel_btf: 28,
+  SIZE: 32,
+} as const;
+
+/**
+ * `struct bpf_link_info`: the header and the union members bpftool prints (offsets
+ * from the start of the info; the union starts at 16). Names are written where
+ * `*_name` points, up to `*_name_len` bytes.
+ */
+export const LinkInfoLayout = {
+  type: 0,
+  id: 4,
+  prog_id: 8,
+  raw_tracepoint_tp_name: 16,
+  raw_tracepoint_tp_name_len: 24,
+  tracing_attach_type: 16,
+  tracing_target_obj_id: 20,
+  tracing_target_btf_id: 24,
+  cgroup_cgroup_id: 16,
+  cgroup_attach_type: 24,
+  iter_target_name: 16,
+  iter_target_name_len: 24,
+  iter_map_map_id: 28,
+  iter_cgroup_cgroup_id: 32,
+  iter_cgroup_order: 40,
+  iter_task_tid: 32,
+  iter_task_pid: 36,
+  netns_netns_ino: 16,
+  netns_attach_type: 20,
+  xdp_ifindex: 16,
+  struct_ops_map_id: 16,
+  netfilter_pf: 16,
+  netfilter_hooknum: 20,
+  netfilter_priority: 24,
+  netfilter_flags: 28,
+  tcx_ifindex: 16,
+  tcx_attach_type: 20,
+  SIZE: 256,
+} as const;

@@ -118,6 +118,18 @@ describe.skipIf(!existsSync(VMLINUX))('attr layouts match the running kernel', (
     expect(attr.MapInfoLayout.SIZE).toBeLessThanOrEqual(btf.sizeOf(info.id));
   });
 
+  for (const [struct, layout] of [['bpf_btf_info', attr.BtfInfoLayout], ['bpf_link_info', attr.LinkInfoLayout]] as const) {
+    it(`struct ${struct}: every field tsbpf reads`, () => {
+      const info = btf.findByName(struct, 'struct')!;
+      const flat = fieldOffsets(btf, info)[0]!;
+      for (const [field, off] of Object.entries(layout)) {
+        if (field === 'SIZE') continue;
+        expect({ field, off: flat.get(field) }).toEqual({ field, off });
+      }
+      expect(layout.SIZE).toBeGreaterThanOrEqual(btf.sizeOf(info.id));
+    });
+  }
+
   it('struct bpf_prog_info: every field of ProgInfoLayout', () => {
     const info = btf.findByName('bpf_prog_info', 'struct')!;
     const flat = fieldOffsets(btf, info)[0]!;

@@ -27,6 +27,16 @@ export function parseArgs(args: string[], spec: ArgSpec = {}): { positional: str
       positional.push(...args.slice(i + 1));
       break;
     }
+    // bpftool's output options: -j (JSON), -p (pretty JSON), --pretty; and -f (--bpffs).
+    if (booleans.includes('json') && (a === '-j' || a === '-p' || a === '--pretty')) {
+      flags.set('json', true);
+      if (a !== '-j') flags.set('pretty', true);
+      continue;
+    }
+    if (booleans.includes('bpffs') && a === '-f') {
+      flags.set('bpffs', true);
+      continue;
+    }
     if (!a.startsWith('--') || a.length === 2) {
       positional.push(a);
       continue;
@@ -69,4 +79,34 @@ export function parsePositive(what: string, s: string): number {
   const n = /^[0-9]*\.?[0-9]+$/.test(s) ? Number(s) : Number.NaN;
   if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${what} must be a positive number, got '${s}'`);
   return n;
+}
+
+/** bpftool's is_prefix: `arg` names keyword `word` when it is a non-empty prefix of it ("ent" for "entries"). */
+export function isKeyword(arg: string | undefined, word: string): boolean {
+  return arg !== undefined && arg.length > 0 && word.startsWith(arg);
+}
+
+/**
+ * `[hex] BYTES...` as bpftool's parse_bytes: exactly `n` bytes from `words[at]`
+ * on, each in C notation (decimal, 0x hex, 0 octal) or bare hex after `hex`.
+ * Returns the bytes and the index after them.
+ */
+export function parseBytes(what: string, words: string[], at: number, n: number): { bytes: Uint8Array; next: number } {
+  let i = at;
+  let hex = false;
+  if (isKeyword(words[i], 'hex') && words[i] !== '') {
+    hex = true;
+    i++;
+  }
+  const bytes = new Uint8Array(n);
+  for (let k = 0; k < n; k++, i++) {
+    const w = words[i];
+    if (w === undefined) throw new UsageError(`${what} expected ${n} bytes got ${k}`);
+    const v = hex
+      ? /^(0x)?[0-9a-f]{1,2}$/i.test(w) ? Number.parseInt(w.replace(/^0x/i, ''), 16) : Number.NaN
+      : /^0x[0-9a-f]+$/i.test(w) ? Number.parseInt(w.slice(2), 16) : /^0[0-7]*$/.test(w) ? Number.parseInt(w, 8) : /^[1-9][0-9]*$/.test(w) ? Number(w) : Number.NaN;
+    if (!(v >= 0 && v <= 255)) throw new UsageError(`error parsing byte: ${w}${hex ? ' (hex bytes 00 to ff)' : ' (0 to 255, 0x.. hex or 0.. octal)'}`);
+    bytes[k] = v;
+  }
+  return { bytes, next: i };
 }
