@@ -1,5 +1,7 @@
 /**
- * `tsbpf btf dump FILE [--format raw|c|json] [--base FILE]`
+ * `tsbpf btf show|list [id N]` (BTF objects in the kernel, with the programs
+ * and maps using each, like bpftool btf show) and
+ * `tsbpf btf dump FILE [--format raw|c|json] [--base FILE]`.
  *
  * FILE is raw BTF (/sys/kernel/btf/vmlinux, module BTF) or an ELF object
  * (its .BTF section). Split BTF (kernel modules) needs `--base` (the vmlinux
@@ -12,7 +14,13 @@ import { dumpRaw, dumpJson } from '../../btf/dump-raw.ts';
 import { dumpC } from '../../btf/dump-c.ts';
 import { BtfError } from '../../btf/errors.ts';
 import { UsageError, type Command } from './types.ts';
-import { flagValue, parseArgs } from './args.ts';
+import { flagValue, parseArgs, parseUint } from './args.ts';
+import { btfIds, btfInfoByFd, openBtfById, type BtfObjectInfo } from '../../bpf/btf/objects.ts';
+import { closeFd } from '../../syscall/fd.ts';
+import { BpfMap, mapIds } from '../../bpf/maps/map.ts';
+import { Program, progIds } from '../../bpf/programs/program.ts';
+import { infosOf } from './types.ts';
+import { writeOut } from './out.ts';
 
 export type BtfDumpFormat = 'raw' | 'json' | 'c';
 
@@ -60,3 +68,64 @@ export const btfDumpCommand: Command = {
     return 0;
   },
 };
+
+/** Which programs and maps use each BTF object (bpftool's build_btf_tables). */
+function btfUsers(): { progs: Map<number, number[]>; maps: Map<number, number[]> } {
+  const progs = new Map<number, number[]>();
+  const maps = new Map<number, number[]>();
+  const add = (t: Map<number, number[]>, btf: number, id: number) => btf && (t.get(btf) ?? t.set(btf, []).get(btf)!).push(id);
+  for (const p of infosOf(progIds(), (id) => Program.fromId(id))) add(progs, p.btfId, p.id);
+  for (const m of infosOf(mapIds(), (id) => BpfMap.fromId(id))) add(maps, m.btfId, m.id);
+  return { progs, maps };
+}
+
+function btfInfoOf(id: number): BtfObjectInfo {
+  const fd = openBtfById(id);
+  try {
+    return btfInfoByFd(fd);
+  } finally {
+    closeFd(fd);
+  }
+}
+
+function btfShowCommand(name: 'btf show' | 'btf list'): Command {
+  return {
+    name,
+    usage: `${name} [id N] [-j|-p]`,
+    summary: 'BTF objects in the kernel, with the programs and maps using each (like bpftool btf show)',
+    async run(args) {
+      const { positional, flags } = parseArgs(args, { booleans: ['json', 'pretty'], max: 2 });
+      if (positional.length === 1 || (positional.length === 2 && positional[0] !== 'id')) throw new UsageError(`expected 'id N', got '${positional.join(' ')}'`);
+      const one = positional.length ? parseUint('id', positional[1]!, 0xffffffff, 1) : undefined;
+      const users = btfUsers();
+      const infos: BtfObjectInfo[] = [];
+      for (const id of one !== undefined ? [one] : btfIds()) {
+        try {
+          infos.push(btfInfoOf(id));
+        } catch (e) {
+          if (one !== undefined || (e as { code?: unknown }).code !== 'ENOENT') throw e;
+        }
+      }
+      const json = (i: BtfObjectInfo) => ({
+        id: i.id,
+        size: i.size,
+        prog_ids: users.progs.get(i.id) ?? [],
+        map_ids: users.maps.get(i.id) ?? [],
+        kernel: i.kernel,
+        ...(i.name ? { name: i.name } : {}),
+      });
+      const plain = (i: BtfObjectInfo) => {
+        const p = users.progs.get(i.id);
+        const m = users.maps.get(i.id);
+        return `${i.id}: name ${i.kernel ? `[${i.name}]` : i.name || '<anon>'}  size ${i.size}B${p ? `  prog_ids ${p.join(',')}` : ''}${m ? `  map_ids ${m.join(',')}` : ''}\n`;
+      };
+      if (flags.has('json')) {
+        const v = one !== undefined ? json(infos[0]!) : infos.map(json);
+        await writeOut(JSON.stringify(v, null, flags.has('pretty') ? 4 : undefined) + '\n');
+      } else await writeOut(infos.map(plain).join(''));
+      return 0;
+    },
+  };
+}
+
+export const btfCommands: Command[] = [btfShowCommand('btf show'), btfShowCommand('btf list'), btfDumpCommand];

@@ -5,7 +5,7 @@ import { execsnoopCommand } from './execsnoop.ts';
 import { mapCommands } from './map.ts';
 import { progCommands } from './prog.ts';
 import { linkCommands } from './link.ts';
-import { btfDumpCommand } from './btf.ts';
+import { btfCommands } from './btf.ts';
 
 /** Every CLI verb; add new ones here. */
-export const commands: Command[] = [execsnoopCommand, demo, ...mapCommands, ...progCommands, ...linkCommands, btfDumpCommand];
+export const commands: Command[] = [execsnoopCommand, demo, ...mapCommands, ...progCommands, ...linkCommands, ...btfCommands];
