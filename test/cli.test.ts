@@ -98,13 +98,13 @@ describe('tsbpf CLI', () => {
     execFileSync('bpftool', ['map', 'update', 'pinned', path, 'key', '1', '0', '0', '0', 'value', '2', '0', '0', '0', '0', '0', '0', '0']);
     const show = JSON.parse(run('map', 'show', 'pinned', path, '--json').stdout);
     expect(show).toMatchObject({ type: 'hash', name: 'climap', bytes_key: 4, bytes_value: 8, max_entries: 16 });
-    expect(JSON.parse(run('map', 'dump', 'pinned', path, '--json').stdout)).toEqual([{ key: '01 00 00 00', value: '02 00 00 00 00 00 00 00' }]);
+    expect(JSON.parse(run('map', 'dump', 'pinned', path, '--json').stdout)).toEqual([{ key: ['0x01', '0x00', '0x00', '0x00'], value: ['0x02', '0x00', '0x00', '0x00', '0x00', '0x00', '0x00', '0x00'] }]);
     expect((JSON.parse(run('map', 'list', '--json').stdout) as { id: number }[]).some((m) => m.id === show.id)).toBe(true);
     expect(bpftool('map', 'show', 'pinned', path).id).toBe(show.id);
   });
 
   it('refuses a pin path outside bpffs with a typed error', () => {
-    const r = run('map', 'create', '/tmp/not-bpffs', 'type', 'hash', 'key', '4', 'value', '4', 'entries', '1');
+    const r = run('map', 'create', '/tmp/not-bpffs', 'type', 'hash', 'key', '4', 'value', '4', 'entries', '1', 'name', 'x');
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/BAD_PIN_PATH|EPERM/);
     expect(existsSync('/tmp/not-bpffs')).toBe(false);
