@@ -190,6 +190,9 @@ export const MapInfoLayout = {
   SIZE: 88,
 } as const;
 
+/** `struct bpf_btf_info` (written by BPF_OBJ_GET_INFO_BY_FD). */
+export const BtfInfoLayout = { btf: 0, btf_size: 8, id: 12, name: 16, name_len: 24, kernel_btf: 28, SIZE: 32 } as const;
+
 /** `struct bpf_prog_info` (written by BPF_OBJ_GET_INFO_BY_FD). */
 export const ProgInfoLayout = {
   type: 0,

@@ -118,6 +118,16 @@ describe.skipIf(!existsSync(VMLINUX))('attr layouts match the running kernel', (
     expect(attr.MapInfoLayout.SIZE).toBeLessThanOrEqual(btf.sizeOf(info.id));
   });
 
+  it('struct bpf_btf_info: every field of BtfInfoLayout', () => {
+    const info = btf.findByName('bpf_btf_info', 'struct')!;
+    const flat = fieldOffsets(btf, info)[0]!;
+    for (const [field, off] of Object.entries(attr.BtfInfoLayout)) {
+      if (field === 'SIZE') continue;
+      expect({ field, off: flat.get(field) }).toEqual({ field, off });
+    }
+    expect(attr.BtfInfoLayout.SIZE).toBeLessThanOrEqual(btf.sizeOf(info.id));
+  });
+
   it('struct bpf_prog_info: every field of ProgInfoLayout', () => {
     const info = btf.findByName('bpf_prog_info', 'struct')!;
     const flat = fieldOffsets(btf, info)[0]!;
