@@ -17,3 +17,4 @@ export { addressOf } from './libc.ts';
 export * from './perf-attr.ts';
 export * from './netlink.ts';
 export * from './commands.ts';
+export * from './clock.ts';

@@ -134,12 +134,18 @@ describe('prog show and map show select one object', () => {
     const dir = pinDir();
     expect(run('prog', 'loadall', obj('loader.o'), dir).status).toBe(0);
     const b = bpftool('prog', 'show', 'pinned', `${dir}/run_socket`);
-    const line = run('prog', 'list').stdout.split('\n').find((l) => l.startsWith(`${b.id}: `));
-    expect(line).toMatch(/^\d+: socket_filter {2}name run_socket {2}tag [0-9a-f]{16}/);
-    expect(run('prog', 'show', 'id', String(b.id)).stdout).toBe(line + '\n');
-    expect(run('prog', 'show', 'pinned', `${dir}/run_socket`).stdout).toBe(line + '\n');
-    expect(run('prog', 'show', 'tag', b.tag).stdout).toContain(line);
-    expect(run('prog', 'show', 'name', 'run_socket').stdout).toContain(line);
+    // bpftool's block: the head line, then tab-indented detail lines
+    const lines = run('prog', 'list').stdout.split('\n');
+    const at = lines.findIndex((l) => l.startsWith(`${b.id}: `));
+    expect(at).toBeGreaterThanOrEqual(0);
+    let end = at + 1;
+    while (end < lines.length && lines[end]!.startsWith('\t')) end++;
+    const block = lines.slice(at, end).join('\n') + '\n';
+    expect(block).toMatch(/^\d+: socket_filter {2}name run_socket {2}tag [0-9a-f]{16}/);
+    expect(run('prog', 'show', 'id', String(b.id)).stdout).toBe(block);
+    expect(run('prog', 'show', 'pinned', `${dir}/run_socket`).stdout).toBe(block);
+    expect(run('prog', 'show', 'tag', b.tag).stdout).toContain(block);
+    expect(run('prog', 'show', 'name', 'run_socket').stdout).toContain(block);
     const j = JSON.parse(run('prog', 'show', 'id', String(b.id), '--json').stdout);
     expect(j).toMatchObject({ id: b.id, type: 'socket_filter', name: 'run_socket', tag: b.tag });
     const none = run('prog', 'show', 'name', 'no_such_prog_x');

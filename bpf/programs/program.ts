@@ -87,6 +87,8 @@ export interface ProgInfo {
   runCount: bigint;
   verifiedInsns: number;
   gplCompatible: boolean;
+  /** Runs skipped because the program was already running on that CPU. */
+  recursionMisses: bigint;
 }
 
 export interface TestRunOptions {
@@ -367,6 +369,7 @@ export function progInfoByFd(fd: number): ProgInfo {
     runTimeNs: d.getBigUint64(L.run_time_ns, true),
     runCount: d.getBigUint64(L.run_cnt, true),
     verifiedInsns: d.getUint32(L.verified_insns, true),
+    recursionMisses: d.getBigUint64(L.recursion_misses, true),
   };
 }
 

@@ -15,8 +15,8 @@ import { dumpC } from '../../btf/dump-c.ts';
 import { BtfError } from '../../btf/errors.ts';
 import { UsageError, type Command } from './types.ts';
 import { flagValue, parseArgs, parseUint } from './args.ts';
-import { btfIds, btfInfoByFd, openBtfById, type BtfObjectInfo } from '../../bpf/btf/objects.ts';
-import { closeFd } from '../../syscall/fd.ts';
+import { btfIds } from '../../bpf/btf/objects.ts';
+import { BtfHandle, type BtfInfo } from '../../bpf/btf/handle.ts';
 import { BpfMap, mapIds } from '../../bpf/maps/map.ts';
 import { Program, progIds } from '../../bpf/programs/program.ts';
 import { infosOf } from './types.ts';
@@ -79,13 +79,9 @@ function btfUsers(): { progs: Map<number, number[]>; maps: Map<number, number[]>
   return { progs, maps };
 }
 
-function btfInfoOf(id: number): BtfObjectInfo {
-  const fd = openBtfById(id);
-  try {
-    return btfInfoByFd(fd);
-  } finally {
-    closeFd(fd);
-  }
+function btfInfoOf(id: number): BtfInfo {
+  using h = BtfHandle.fromId(id);
+  return h.info();
 }
 
 function btfShowCommand(name: 'btf show' | 'btf list'): Command {
@@ -98,7 +94,7 @@ function btfShowCommand(name: 'btf show' | 'btf list'): Command {
       if (positional.length === 1 || (positional.length === 2 && positional[0] !== 'id')) throw new UsageError(`expected 'id N', got '${positional.join(' ')}'`);
       const one = positional.length ? parseUint('id', positional[1]!, 0xffffffff, 1) : undefined;
       const users = btfUsers();
-      const infos: BtfObjectInfo[] = [];
+      const infos: BtfInfo[] = [];
       for (const id of one !== undefined ? [one] : btfIds()) {
         try {
           infos.push(btfInfoOf(id));
@@ -106,7 +102,7 @@ function btfShowCommand(name: 'btf show' | 'btf list'): Command {
           if (one !== undefined || (e as { code?: unknown }).code !== 'ENOENT') throw e;
         }
       }
-      const json = (i: BtfObjectInfo) => ({
+      const json = (i: BtfInfo) => ({
         id: i.id,
         size: i.size,
         prog_ids: users.progs.get(i.id) ?? [],
@@ -114,7 +110,7 @@ function btfShowCommand(name: 'btf show' | 'btf list'): Command {
         kernel: i.kernel,
         ...(i.name ? { name: i.name } : {}),
       });
-      const plain = (i: BtfObjectInfo) => {
+      const plain = (i: BtfInfo) => {
         const p = users.progs.get(i.id);
         const m = users.maps.get(i.id);
         return `${i.id}: name ${i.kernel ? `[${i.name}]` : i.name || '<anon>'}  size ${i.size}B${p ? `  prog_ids ${p.join(',')}` : ''}${m ? `  map_ids ${m.join(',')}` : ''}\n`;

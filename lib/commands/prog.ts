@@ -8,10 +8,11 @@ import { ensureBpffsFor, isBpffs, makePinDir } from '../../bpf/pin.ts';
 import { mapTypeBpftoolName, resolveMapType } from '../../bpf/maps/types.ts';
 import { progTypeName, attachTypeName, resolveProgType, resolveAttachType, type ProgTypeName } from '../../bpf/programs/types.ts';
 import { INSN_SIZE } from '../../bpf/programs/insn.ts';
-import { progIds, Program, type ProgInfo } from '../../bpf/programs/program.ts';
 import { TsbpfError } from '../../errors.ts';
-import { infosOf, UsageError, type Command } from './types.ts';
-import { flagValue, parseArgs, parseUint } from './args.ts';
+import { UsageError, type Command } from './types.ts';
+import { flagValue, parseArgs } from './args.ts';
+import { progDump } from './prog-dump.ts';
+import { eachSelectedProgram, forEachProgram, progJson, progPlain, progRow, type ProgRow } from './prog-show.ts';
 
 /** The nearest existing ancestor of `path` (itself when it exists). */
 function existingAncestor(path: string): string {
@@ -193,12 +194,9 @@ const objShow: Command = {
   },
 };
 
-function progLine(i: ProgInfo): string {
-  return `${i.id}: ${i.typeName.toLowerCase()}  name ${i.name}  tag ${i.tag}${i.gplCompatible ? '  gpl' : ''}`;
-}
-
-function progJson(i: ProgInfo): Record<string, unknown> {
-  return { id: i.id, type: i.typeName.toLowerCase(), name: i.name, tag: i.tag, map_ids: i.mapIds };
+function showRows(rows: ProgRow[], json: boolean, single: boolean): void {
+  if (json) process.stdout.write(JSON.stringify(single && rows.length === 1 ? progJson(rows[0]!) : rows.map(progJson)) + '\n');
+  else for (const r of rows) process.stdout.write(progPlain(r) + '\n');
 }
 
 const progList: Command = {
@@ -207,34 +205,12 @@ const progList: Command = {
   summary: 'list every BPF program on the system (like bpftool prog show)',
   async run(args) {
     const { flags } = parseArgs(args, { booleans: ['json'] });
-    const rows = infosOf(progIds(), (id) => Program.fromId(id));
-    if (flags.has('json')) process.stdout.write(JSON.stringify(rows.map(progJson), null, 0) + '\n');
-    else for (const i of rows) process.stdout.write(progLine(i) + '\n');
+    const rows: ProgRow[] = [];
+    forEachProgram((p) => rows.push(progRow(p)));
+    showRows(rows, flags.has('json'), false);
     return 0;
   },
 };
-
-/** `id N`, `pinned PATH`, `tag T` or `name N` -> the programs they name. */
-function selectPrograms(words: string[]): ProgInfo[] {
-  const [how, what] = words as [string, string];
-  switch (how) {
-    case 'id': {
-      using p = Program.fromId(parseUint('id', what, 0xffffffff, 1));
-      return [p.info()];
-    }
-    case 'pinned': {
-      using p = Program.fromPin(what);
-      return [p.info()];
-    }
-    case 'tag':
-      if (!/^[0-9a-f]{16}$/i.test(what)) throw new UsageError(`a tag is 16 hex digits, got '${what}'`);
-      return infosOf(progIds(), (id) => Program.fromId(id)).filter((i) => i.tag === what.toLowerCase());
-    case 'name':
-      return infosOf(progIds(), (id) => Program.fromId(id)).filter((i) => i.name === what);
-    default:
-      throw new UsageError(`expected 'id N', 'pinned PATH', 'tag T' or 'name N', got '${how}'`);
-  }
-}
 
 const progShow: Command = {
   name: 'prog show',
@@ -243,12 +219,12 @@ const progShow: Command = {
   async run(args) {
     const { positional, flags } = parseArgs(args, { booleans: ['json'], max: 2 });
     if (positional.length === 1) throw new UsageError(`'${positional[0]}' needs a value`);
-    const rows = positional.length ? selectPrograms(positional) : infosOf(progIds(), (id) => Program.fromId(id));
-    if (positional.length && !rows.length) throw new TsbpfError('ENOENT', `no program with ${positional.join(' ')}`);
-    if (flags.has('json')) process.stdout.write(JSON.stringify(positional[0] === 'id' || positional[0] === 'pinned' ? progJson(rows[0]!) : rows.map(progJson)) + '\n');
-    else for (const i of rows) process.stdout.write(progLine(i) + '\n');
+    const rows: ProgRow[] = [];
+    if (positional.length) eachSelectedProgram(positional, (p) => rows.push(progRow(p)));
+    else forEachProgram((p) => rows.push(progRow(p)));
+    showRows(rows, flags.has('json'), positional.length > 0);
     return 0;
   },
 };
 
-export const progCommands: Command[] = [loadall, objShow, progList, progShow];
+export const progCommands: Command[] = [loadall, objShow, progList, progShow, progDump];

@@ -1,0 +1,260 @@
+/**
+ * `tsbpf prog dump xlated|jited`: a loaded program's instructions as bpftool
+ * prints them: the function signature from func info, the C source line from
+ * line info (with `linum`, its file, line and column), each instruction in the
+ * verifier's notation with helper names from kallsyms, map ids and (with
+ * `opcodes`) its bytes. jited prints the machine code's bytes (bpftool needs
+ * libbfd to disassemble them; Debian's build has none), or writes them to a file.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { Program } from '../../bpf/programs/program.ts';
+import { programImage, type ProgramImage } from '../../bpf/programs/dump.ts';
+import {
+  BPF_PSEUDO_CALL,
+  BPF_PSEUDO_FUNC,
+  BPF_PSEUDO_MAP_FD,
+  BPF_PSEUDO_MAP_VALUE,
+  disassemble,
+  type DisasmNames,
+  type RawInsn,
+} from '../../bpf/programs/disasm.ts';
+import { btfById } from '../../bpf/btf/objects.ts';
+import { kernelBtf } from '../../bpf/btf/kernel.ts';
+import { Btf } from '../../btf/btf.ts';
+import { typeSignature } from '../../btf/signature.ts';
+import { UsageError, type Command } from './types.ts';
+import { parseArgs } from './args.ts';
+import { eachSelectedProgram } from './prog-show.ts';
+
+/** Kernel symbols by exact address (bpftool's kernel_syms_search), read once. */
+let kallsyms: { byAddr: Map<bigint, string>; callBase: bigint | undefined } | undefined;
+function kernelSymbols(): { byAddr: Map<bigint, string>; callBase: bigint | undefined } {
+  if (kallsyms) return kallsyms;
+  const byAddr = new Map<bigint, string>();
+  let callBase: bigint | undefined;
+  let text = '';
+  try {
+    text = readFileSync('/proc/kallsyms', 'latin1');
+  } catch {
+    // No kallsyms: helpers print as addresses.
+  }
+  for (let at = 0; at < text.length; ) {
+    let nl = text.indexOf('\n', at);
+    if (nl < 0) nl = text.length;
+    const sp1 = text.indexOf(' ', at);
+    const sp2 = sp1 < 0 ? -1 : text.indexOf(' ', sp1 + 1);
+    if (sp2 > 0 && sp2 < nl) {
+      const addr = BigInt('0x' + text.slice(at, sp1));
+      let end = text.indexOf('\t', sp2 + 1);
+      if (end < 0 || end > nl) end = nl;
+      const name = text.slice(sp2 + 1, end);
+      if (name === '__bpf_call_base') callBase = addr;
+      if (addr && !byAddr.has(addr)) byAddr.set(addr, name);
+    }
+    at = nl + 1;
+  }
+  // kptr_restrict: addresses read as zero, and bpftool then uses no symbols at all.
+  if (!callBase) byAddr.clear();
+  return (kallsyms = { byAddr, callBase });
+}
+
+/** Helper names by id (`bpf_map_lookup_elem` for 1), from the kernel's enum bpf_func_id. */
+let helperNames: string[] | undefined;
+function helperName(id: number): string | undefined {
+  if (!helperNames) {
+    helperNames = [];
+    try {
+      const e = kernelBtf().findByName('bpf_func_id', 'enum');
+      for (const v of e?.values ?? []) if (v.name.startsWith('BPF_FUNC_') && v.name !== 'BPF_FUNC_unspec' && v.name !== '__BPF_FUNC_MAX_ID') helperNames[Number(v.value)] = 'bpf_' + v.name.slice(9);
+    } catch {
+      // No kernel BTF: names from kallsyms only.
+    }
+  }
+  return helperNames[id];
+}
+
+/** bpftool's print_call and print_imm for one program. */
+function namesFor(img: ProgramImage): DisasmNames {
+  return {
+    call(insn: RawInsn) {
+      if (insn.src === 0 && insn.imm >= 0 && helperName(insn.imm)) return helperName(insn.imm);
+      const { byAddr, callBase } = kernelSymbols();
+      let address = BigInt.asUintN(64, (callBase ?? 0n) + BigInt(insn.imm));
+      if (insn.src === BPF_PSEUDO_CALL && insn.imm >= 0 && insn.imm < img.jitedKsyms.length) address = img.jitedKsyms[insn.imm]!;
+      const sym = byAddr.get(address);
+      const signed = (n: number) => (n < 0 ? `${n}` : `+${n}`);
+      if (insn.src === BPF_PSEUDO_CALL) {
+        if (!img.jitedKsyms.length) return signed(insn.off);
+        return sym ? `${signed(insn.off)}#${sym}` : `${signed(insn.off)}#0x${address.toString(16)}`;
+      }
+      return sym ?? `0x${address.toString(16)}`;
+    },
+    imm(insn: RawInsn, next: RawInsn, full: bigint) {
+      if (insn.src === BPF_PSEUDO_MAP_FD) return `map[id:${insn.imm >>> 0}]`;
+      if (insn.src === BPF_PSEUDO_MAP_VALUE) return `map[id:${insn.imm >>> 0}][0]+${next.imm >>> 0}`;
+      if (insn.src === BPF_PSEUDO_FUNC) return `subprog[${insn.imm < 0 ? insn.imm : `+${insn.imm}`}]`;
+      return `0x${full.toString(16)}`;
+    },
+  };
+}
+
+interface LineRec {
+  insnOff: number;
+  file: string | undefined;
+  line: string | undefined;
+  lineNum: number;
+  lineCol: number;
+}
+
+function records<T>(bytes: Uint8Array, recSize: number, read: (v: DataView, at: number) => T): T[] {
+  const out: T[] = [];
+  if (recSize < 8) return out;
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let at = 0; at + recSize <= bytes.byteLength; at += recSize) out.push(read(v, at));
+  return out;
+}
+
+function str(btf: Btf | undefined, off: number): string | undefined {
+  if (!btf) return undefined;
+  try {
+    return btf.stringAt(off);
+  } catch {
+    return undefined;
+  }
+}
+
+interface XlatedRow {
+  index: number;
+  proto?: string;
+  src?: LineRec;
+  disasm: string;
+  bytes: Uint8Array;
+}
+
+/** The rows bpftool prints for the xlated image, with its quirk of searching line info from the count printed so far. */
+function xlatedRows(img: ProgramImage): XlatedRow[] {
+  let btf: Btf | undefined;
+  if (img.btfId) {
+    try {
+      btf = btfById(img.btfId);
+    } catch {
+      btf = undefined;
+    }
+  }
+  const funcs = records(img.funcInfo, img.funcInfoRecSize, (v, at) => ({ insnOff: v.getUint32(at, true), typeId: v.getUint32(at + 4, true) }));
+  const lines = records(img.lineInfo, img.lineInfoRecSize, (v, at): LineRec => {
+    const lc = v.getUint32(at + 12, true);
+    return { insnOff: v.getUint32(at, true), file: str(btf, v.getUint32(at + 4, true)), line: str(btf, v.getUint32(at + 8, true)), lineNum: lc >>> 10, lineCol: lc & 0x3ff };
+  });
+  const names = namesFor(img);
+  const out: XlatedRow[] = [];
+  let f = 0;
+  let skip = 0;
+  for (const { index, text, next } of disassemble(img.xlated, names)) {
+    const row: XlatedRow = { index, disasm: text, bytes: img.xlated.subarray(index * 8, (index + (next ? 2 : 1)) * 8) };
+    if (btf && f < funcs.length && funcs[f]!.insnOff === index) {
+      const sig = typeSignature(btf, funcs[f]!.typeId);
+      if (sig) row.proto = sig;
+      f++;
+    }
+    if (lines.length) {
+      // bpf_prog_linfo__lfind: the first record from `skip` on whose insn_off is this index.
+      for (let k = skip; k < lines.length; k++) {
+        if (lines[k]!.insnOff === index) {
+          row.src = lines[k];
+          skip++;
+          break;
+        }
+      }
+    }
+    out.push(row);
+  }
+  return out;
+}
+
+const hexBytes = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, '0')).join(' ');
+
+function printXlated(img: ProgramImage, opts: { json: boolean; opcodes: boolean; linum: boolean }): string {
+  const rows = xlatedRows(img);
+  if (opts.json) {
+    const hexList = (b: Uint8Array) => [...b].map((x) => `0x${x.toString(16).padStart(2, '0')}`);
+    return JSON.stringify(
+      rows.map((r) => {
+        const o: Record<string, unknown> = {};
+        if (r.proto) o.proto = r.proto;
+        if (r.src?.line !== undefined) o.src = r.src.line.trimStart();
+        if (r.src && opts.linum) {
+          if (r.src.file !== undefined) o.file = r.src.file;
+          if (r.src.lineNum) o.line_num = r.src.lineNum;
+          if (r.src.lineCol) o.line_col = r.src.lineCol;
+        }
+        o.disasm = r.disasm;
+        if (opts.opcodes) {
+          const b = r.bytes;
+          o.opcodes = { code: `0x${b[0]!.toString(16).padStart(2, '0')}`, src_reg: `0x${(b[1]! >> 4).toString(16)}`, dst_reg: `0x${(b[1]! & 0xf).toString(16)}`, off: hexList(b.subarray(2, 4)), imm: hexList(b.subarray(4, b.byteLength > 8 ? 16 : 8)) };
+        }
+        return o;
+      }),
+    );
+  }
+  const out: string[] = [];
+  for (const r of rows) {
+    if (r.proto) out.push(`${r.proto}:`);
+    if (r.src?.line !== undefined) {
+      const l = r.src.line.trimStart();
+      out.push(opts.linum ? `; ${l} [file:${r.src.file ?? ''} line_num:${r.src.lineNum} line_col:${r.src.lineCol}]` : `; ${l}`);
+    }
+    out.push(`${String(r.index).padStart(4)}: ${r.disasm}`);
+    if (opts.opcodes) out.push(`       ${hexBytes(r.bytes.subarray(0, 8))}${r.bytes.byteLength > 8 ? ` ${hexBytes(r.bytes.subarray(8))}` : ''}`);
+  }
+  return out.join('\n');
+}
+
+/** Split `xlated|jited PROG... [file FILE] [opcodes] [linum] [visual]` into its parts. */
+function parseDump(positional: string[]): { kind: 'xlated' | 'jited'; select: string[]; file?: string; opcodes: boolean; linum: boolean } {
+  const [kind, ...rest] = positional;
+  if (kind !== 'xlated' && kind !== 'jited') throw new UsageError(`expected 'xlated' or 'jited', got '${kind ?? ''}'`);
+  const select = rest.slice(0, 2);
+  if (select.length < 2) throw new UsageError('expected a program: id N, pinned PATH, tag T or name N');
+  let file: string | undefined;
+  let opcodes = false;
+  let linum = false;
+  for (let i = 2; i < rest.length; i++) {
+    const w = rest[i]!;
+    if (w === 'file') {
+      file = rest[++i];
+      if (file === undefined) throw new UsageError("'file' needs a path");
+    } else if (w === 'opcodes') opcodes = true;
+    else if (w === 'linum') linum = true;
+    else throw new UsageError(`unknown option '${w}' (file FILE, opcodes, linum)`);
+  }
+  return { kind, select, file, opcodes, linum };
+}
+
+export const progDump: Command = {
+  name: 'prog dump',
+  usage: 'prog dump xlated|jited PROG [file FILE] [opcodes] [linum] [--json]',
+  summary: "a loaded program's translated instructions (source lines, helper names, map ids) or its JIT-compiled bytes",
+  async run(args) {
+    const { positional, flags } = parseArgs(args, { booleans: ['json'], min: 3, max: 8 });
+    const d = parseDump(positional);
+    const json = flags.has('json');
+    const dump = (p: Program) => {
+      const img = programImage(p.fd);
+      const code = d.kind === 'xlated' ? img.xlated : img.jited;
+      if (d.file !== undefined) {
+        writeFileSync(d.file, code);
+        if (json) process.stdout.write('null\n');
+        return;
+      }
+      if (d.kind === 'jited') {
+        if (!code.byteLength) throw new UsageError('no instructions returned: the program is not JIT-compiled');
+        process.stdout.write(json ? JSON.stringify({ bytes: code.byteLength, hex: hexBytes(code) }) + '\n' : hexBytes(code).replace(/((?:\S\S ){15}\S\S) /g, '$1\n') + '\n');
+        return;
+      }
+      process.stdout.write(printXlated(img, { json, opcodes: d.opcodes, linum: d.linum }) + '\n');
+    };
+    eachSelectedProgram(d.select, dump);
+    return 0;
+  },
+};
