@@ -20,7 +20,7 @@ import { BtfHandle, type BtfInfo } from '../../bpf/btf/handle.ts';
 import { BpfMap, mapIds } from '../../bpf/maps/map.ts';
 import { Program, progIds } from '../../bpf/programs/program.ts';
 import { infosOf } from './types.ts';
-import { writeOut } from './out.ts';
+import { outputOpts, printJson, writeOut } from './out.ts';
 
 export type BtfDumpFormat = 'raw' | 'json' | 'c';
 
@@ -117,7 +117,7 @@ function btfShowCommand(name: 'btf show' | 'btf list'): Command {
       };
       if (flags.has('json')) {
         const v = one !== undefined ? json(infos[0]!) : infos.map(json);
-        await writeOut(JSON.stringify(v, null, flags.has('pretty') ? 4 : undefined) + '\n');
+        await printJson(outputOpts(flags), v);
       } else await writeOut(infos.map(plain).join(''));
       return 0;
     },

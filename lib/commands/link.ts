@@ -8,9 +8,8 @@ import { linkDetails, type LinkDetails } from '../../bpf/link/link-info.ts';
 import { progTypeName } from '../../bpf/programs/types.ts';
 import { UsageError, type Command } from './types.ts';
 import { parseArgs, parseUint } from './args.ts';
-import { writeOut } from './out.ts';
+import { JSON_FLAGS, outputOpts, printJson, writeOut } from './out.ts';
 
-const JSON_FLAGS = { booleans: ['json', 'pretty'] };
 
 /** `id N | pinned PATH` at words[at] -> the open link. */
 function openLink(words: string[], at = 0): FdLink {
@@ -81,7 +80,7 @@ function showCommand(name: 'link show' | 'link list'): Command {
       }
       if (flags.has('json')) {
         const v = positional.length ? linkJson(rows[0]!) : rows.map(linkJson);
-        await writeOut(JSON.stringify(v, null, flags.has('pretty') ? 4 : undefined) + '\n');
+        await printJson(outputOpts(flags), v);
       } else await writeOut(rows.map(linkPlain).join(''));
       return 0;
     },

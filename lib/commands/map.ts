@@ -13,26 +13,12 @@ import { UsageError, type Command } from './types.ts';
 import { isKeyword, parseArgs, parseUint } from './args.ts';
 import { openMap, openMaps, parseElem, takeRef, type Elem } from './map-select.ts';
 import { entryBtf, entryErrorJson, entryErrorPlain, entryJson, entryPlain, mapHeaderJson, mapHeaderPlain, mapShow, mapShowJson, mapShowPlain, mapValueBtf, type Entry } from './map-print.ts';
-import { OUT_CHUNK, writeOut } from './out.ts';
+import { JSON_FLAGS, OUT_CHUNK, outputOpts, printJson, writeOut, type OutputOpts } from './out.ts';
 import { mapEventPipe } from './map-event-pipe.ts';
 
-const JSON_FLAGS = { booleans: ['json', 'pretty'] };
-
-interface Opts {
-  json: boolean;
-  pretty: boolean;
-}
-
-function opts(flags: Map<string, string | true>): Opts {
-  return { json: flags.has('json') || flags.has('pretty'), pretty: flags.has('pretty') };
-}
-
-function printJson(o: Opts, v: unknown): Promise<void> {
-  return writeOut(JSON.stringify(v, null, o.pretty ? 4 : undefined) + '\n');
-}
 
 /** Verbs whose JSON answer is `null` (bpftool prints it for update, delete, pin, create, freeze). */
-const done = (o: Opts) => (o.json ? writeOut('null\n') : Promise.resolve());
+const done = (o: OutputOpts) => (o.json ? writeOut('null\n') : Promise.resolve());
 
 const closeAll = (ms: BpfMap[]) => ms.forEach((m) => m.close());
 
@@ -45,7 +31,7 @@ function showCommand(name: 'map show' | 'map list'): Command {
     summary: 'what the kernel reports about maps (every map without a selector), like bpftool map show',
     async run(args) {
       const { positional, flags } = parseArgs(args, { ...JSON_FLAGS, max: 2 });
-      const o = opts(flags);
+      const o = outputOpts(flags);
       let maps: BpfMap[];
       let single = false;
       if (positional.length) {
@@ -116,7 +102,7 @@ function* keysOf(m: BpfMap): Generator<Uint8Array> {
 }
 
 /** bpftool's map_dump for one map: elements streamed out as they are read. */
-async function dumpOne(m: BpfMap, info: MapInfo, w: BpftoolJsonWriter | undefined, o: Opts, header: boolean): Promise<void> {
+async function dumpOne(m: BpfMap, info: MapInfo, w: BpftoolJsonWriter | undefined, o: OutputOpts, header: boolean): Promise<void> {
   const btf = w ? mapValueBtf(info) : undefined;
   if (w) {
     if (header) {
@@ -166,7 +152,7 @@ const dump: Command = {
   summary: 'print every element, formatted with the map\'s BTF when it has some (like bpftool map dump)',
   async run(args) {
     const { positional, flags } = parseArgs(args, { ...JSON_FLAGS, min: 2 });
-    const o = opts(flags);
+    const o = outputOpts(flags);
     const { ref } = takeRef(positional, 0);
     const maps = openMaps(ref);
     if (!maps.length) throw new TsbpfError('NO_MATCH', `no map named '${ref.what}'`);
@@ -201,7 +187,7 @@ function mapAndRest(positional: string[]): { m: BpfMap; rest: string[] } {
 }
 
 /** print_key_value: one element as JSON, BTF-formatted text, or hex. */
-async function printEntry(m: BpfMap, e: Entry, o: Opts): Promise<void> {
+async function printEntry(m: BpfMap, e: Entry, o: OutputOpts): Promise<void> {
   const info = m.info();
   const btf = mapValueBtf(info);
   if (o.json || btf) {
@@ -214,7 +200,7 @@ async function printEntry(m: BpfMap, e: Entry, o: Opts): Promise<void> {
 
 const hexPlain = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, '0')).join(' ');
 
-function elemCommand(name: string, usage: string, summary: string, run: (m: BpfMap, rest: string[], o: Opts) => Promise<number>): Command {
+function elemCommand(name: string, usage: string, summary: string, run: (m: BpfMap, rest: string[], o: OutputOpts) => Promise<number>): Command {
   return {
     name: `map ${name}`,
     usage: `map ${name} ${usage} [-j|-p]`,
@@ -223,7 +209,7 @@ function elemCommand(name: string, usage: string, summary: string, run: (m: BpfM
       const { positional, flags } = parseArgs(args, { ...JSON_FLAGS, min: 2, max: Infinity });
       const { m, rest } = mapAndRest(positional);
       try {
-        return await run(m, rest, opts(flags));
+        return await run(m, rest, outputOpts(flags));
       } finally {
         m.close();
       }
@@ -231,7 +217,7 @@ function elemCommand(name: string, usage: string, summary: string, run: (m: BpfM
   };
 }
 
-async function lookupOrPeek(m: BpfMap, rest: string[], o: Opts): Promise<number> {
+async function lookupOrPeek(m: BpfMap, rest: string[], o: OutputOpts): Promise<number> {
   const { key } = parseElem(m, rest, 0, { key: true });
   const k = key ?? new Uint8Array(0);
   const v = m.keySize === 0 ? m.peek() : m.perCpu ? m.lookupPerCpu(k) : m.lookup(k);
@@ -243,7 +229,7 @@ async function lookupOrPeek(m: BpfMap, rest: string[], o: Opts): Promise<number>
   return 0;
 }
 
-async function update(m: BpfMap, rest: string[], o: Opts): Promise<number> {
+async function update(m: BpfMap, rest: string[], o: OutputOpts): Promise<number> {
   const e: Elem = parseElem(m, rest, 0, { key: true, value: true, flags: true });
   try {
     const key = e.key ?? new Uint8Array(0);
@@ -258,7 +244,7 @@ async function update(m: BpfMap, rest: string[], o: Opts): Promise<number> {
   return 0;
 }
 
-async function popOrDequeue(m: BpfMap, rest: string[], o: Opts): Promise<number> {
+async function popOrDequeue(m: BpfMap, rest: string[], o: OutputOpts): Promise<number> {
   if (rest.length) throw new UsageError(`unexpected argument '${rest[0]}'`);
   if (m.keySize !== 0) throw new TsbpfError('WRONG_MAP_TYPE', `map '${m.name}' is ${mapTypeBpftoolName(m.type)}: pop and dequeue need a queue or a stack`);
   const v = m.pop();
@@ -333,7 +319,7 @@ const create: Command = {
   summary: 'create a map and pin it at FILE (like bpftool map create)',
   async run(args) {
     const { positional, flags } = parseArgs(args, { ...JSON_FLAGS, min: 1, max: Infinity });
-    const o = opts(flags);
+    const o = outputOpts(flags);
     const [path, ...rest] = positional as [string, ...string[]];
     let type: number | undefined;
     let name: string | undefined;

@@ -24,38 +24,62 @@ import { Btf } from '../../btf/btf.ts';
 import { typeSignature } from '../../btf/signature.ts';
 import { UsageError, type Command } from './types.ts';
 import { parseArgs } from './args.ts';
+import { JSON_FLAGS, outputOpts, type OutputOpts } from './out.ts';
 import { eachSelectedProgram } from './prog-show.ts';
 
 /** Kernel symbols by exact address (bpftool's kernel_syms_search), read once. */
-let kallsyms: { byAddr: Map<bigint, string>; callBase: bigint | undefined } | undefined;
-function kernelSymbols(): { byAddr: Map<bigint, string>; callBase: bigint | undefined } {
+let kallsyms: KernelSymbols | undefined;
+
+/**
+ * /proc/kallsyms, searched on demand: a dump names a handful of addresses, and
+ * parsing all ~120k lines into a map costs seconds in a cold process.
+ */
+class KernelSymbols {
+  readonly #text: string;
+  readonly #cache = new Map<bigint, string | undefined>();
+  /** __bpf_call_base: helper calls hold their target as an offset from it. Undefined under kptr_restrict. */
+  readonly callBase: bigint | undefined;
+
+  constructor(text: string) {
+    this.#text = text;
+    const at = text.indexOf(' __bpf_call_base\n');
+    const start = at < 0 ? -1 : text.lastIndexOf('\n', at) + 1;
+    const base = start < 0 ? 0n : BigInt('0x' + text.slice(start, text.indexOf(' ', start)));
+    // kptr_restrict: addresses read as zero, and bpftool then uses no symbols at all.
+    this.callBase = base || undefined;
+  }
+
+  /** The first symbol kallsyms lists at `address`. */
+  at(address: bigint): string | undefined {
+    if (!this.callBase || !address) return undefined;
+    if (this.#cache.has(address)) return this.#cache.get(address);
+    const hex = address.toString(16).padStart(16, '0');
+    const t = this.#text;
+    let i = t.startsWith(hex + ' ') ? 0 : t.indexOf('\n' + hex + ' ');
+    let name: string | undefined;
+    if (i >= 0) {
+      if (i > 0) i++;
+      const sp2 = t.indexOf(' ', i + hex.length + 1);
+      let end = t.indexOf('\n', sp2);
+      if (end < 0) end = t.length;
+      const tab = t.indexOf('\t', sp2);
+      if (tab >= 0 && tab < end) end = tab;
+      name = t.slice(sp2 + 1, end);
+    }
+    this.#cache.set(address, name);
+    return name;
+  }
+}
+
+function kernelSymbols(): KernelSymbols {
   if (kallsyms) return kallsyms;
-  const byAddr = new Map<bigint, string>();
-  let callBase: bigint | undefined;
   let text = '';
   try {
     text = readFileSync('/proc/kallsyms', 'latin1');
   } catch {
     // No kallsyms: helpers print as addresses.
   }
-  for (let at = 0; at < text.length; ) {
-    let nl = text.indexOf('\n', at);
-    if (nl < 0) nl = text.length;
-    const sp1 = text.indexOf(' ', at);
-    const sp2 = sp1 < 0 ? -1 : text.indexOf(' ', sp1 + 1);
-    if (sp2 > 0 && sp2 < nl) {
-      const addr = BigInt('0x' + text.slice(at, sp1));
-      let end = text.indexOf('\t', sp2 + 1);
-      if (end < 0 || end > nl) end = nl;
-      const name = text.slice(sp2 + 1, end);
-      if (name === '__bpf_call_base') callBase = addr;
-      if (addr && !byAddr.has(addr)) byAddr.set(addr, name);
-    }
-    at = nl + 1;
-  }
-  // kptr_restrict: addresses read as zero, and bpftool then uses no symbols at all.
-  if (!callBase) byAddr.clear();
-  return (kallsyms = { byAddr, callBase });
+  return (kallsyms = new KernelSymbols(text));
 }
 
 /** Helper names by id (`bpf_map_lookup_elem` for 1), from the kernel's enum bpf_func_id. */
@@ -78,10 +102,10 @@ function namesFor(img: ProgramImage): DisasmNames {
   return {
     call(insn: RawInsn) {
       if (insn.src === 0 && insn.imm >= 0 && helperName(insn.imm)) return helperName(insn.imm);
-      const { byAddr, callBase } = kernelSymbols();
-      let address = BigInt.asUintN(64, (callBase ?? 0n) + BigInt(insn.imm));
+      const syms = kernelSymbols();
+      let address = BigInt.asUintN(64, (syms.callBase ?? 0n) + BigInt(insn.imm));
       if (insn.src === BPF_PSEUDO_CALL && insn.imm >= 0 && insn.imm < img.jitedKsyms.length) address = img.jitedKsyms[insn.imm]!;
-      const sym = byAddr.get(address);
+      const sym = syms.at(address);
       const signed = (n: number) => (n < 0 ? `${n}` : `+${n}`);
       if (insn.src === BPF_PSEUDO_CALL) {
         if (!img.jitedKsyms.length) return signed(insn.off);
@@ -174,7 +198,7 @@ function xlatedRows(img: ProgramImage): XlatedRow[] {
 
 const hexBytes = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, '0')).join(' ');
 
-function printXlated(img: ProgramImage, opts: { json: boolean; opcodes: boolean; linum: boolean }): string {
+function printXlated(img: ProgramImage, opts: OutputOpts & { opcodes: boolean; linum: boolean }): string {
   const rows = xlatedRows(img);
   if (opts.json) {
     const hexList = (b: Uint8Array) => [...b].map((x) => `0x${x.toString(16).padStart(2, '0')}`);
@@ -195,6 +219,8 @@ function printXlated(img: ProgramImage, opts: { json: boolean; opcodes: boolean;
         }
         return o;
       }),
+      null,
+      opts.pretty ? 4 : undefined,
     );
   }
   const out: string[] = [];
@@ -233,12 +259,13 @@ function parseDump(positional: string[]): { kind: 'xlated' | 'jited'; select: st
 
 export const progDump: Command = {
   name: 'prog dump',
-  usage: 'prog dump xlated|jited PROG [file FILE] [opcodes] [linum] [--json]',
+  usage: 'prog dump xlated|jited PROG [file FILE] [opcodes] [linum] [-j|-p]',
   summary: "a loaded program's translated instructions (source lines, helper names, map ids) or its JIT-compiled bytes",
   async run(args) {
-    const { positional, flags } = parseArgs(args, { booleans: ['json'], min: 3, max: 8 });
+    const { positional, flags } = parseArgs(args, { ...JSON_FLAGS, min: 3, max: 8 });
     const d = parseDump(positional);
-    const json = flags.has('json');
+    const o = outputOpts(flags);
+    const json = o.json;
     const dump = (p: Program) => {
       const img = programImage(p.fd);
       const code = d.kind === 'xlated' ? img.xlated : img.jited;
@@ -249,10 +276,10 @@ export const progDump: Command = {
       }
       if (d.kind === 'jited') {
         if (!code.byteLength) throw new UsageError('no instructions returned: the program is not JIT-compiled');
-        process.stdout.write(json ? JSON.stringify({ bytes: code.byteLength, hex: hexBytes(code) }) + '\n' : hexBytes(code).replace(/((?:\S\S ){15}\S\S) /g, '$1\n') + '\n');
+        process.stdout.write(json ? JSON.stringify({ bytes: code.byteLength, hex: hexBytes(code) }, null, o.pretty ? 4 : undefined) + '\n' : hexBytes(code).replace(/((?:\S\S ){15}\S\S) /g, '$1\n') + '\n');
         return;
       }
-      process.stdout.write(printXlated(img, { json, opcodes: d.opcodes, linum: d.linum }) + '\n');
+      process.stdout.write(printXlated(img, { ...o, opcodes: d.opcodes, linum: d.linum }) + '\n');
     };
     eachSelectedProgram(d.select, dump);
     return 0;

@@ -12,6 +12,7 @@ import { TsbpfError } from '../../errors.ts';
 import { UsageError, type Command } from './types.ts';
 import { flagValue, parseArgs } from './args.ts';
 import { progDump } from './prog-dump.ts';
+import { JSON_FLAGS, outputOpts, printJson, writeOut, type OutputOpts } from './out.ts';
 import { eachSelectedProgram, forEachProgram, progJson, progPlain, progRow, type ProgRow } from './prog-show.ts';
 
 /** The nearest existing ancestor of `path` (itself when it exists). */
@@ -194,37 +195,27 @@ const objShow: Command = {
   },
 };
 
-function showRows(rows: ProgRow[], json: boolean, single: boolean): void {
-  if (json) process.stdout.write(JSON.stringify(single && rows.length === 1 ? progJson(rows[0]!) : rows.map(progJson)) + '\n');
-  else for (const r of rows) process.stdout.write(progPlain(r) + '\n');
+async function showRows(rows: ProgRow[], o: OutputOpts, single: boolean): Promise<void> {
+  if (o.json) return printJson(o, single && rows.length === 1 ? progJson(rows[0]!) : rows.map(progJson));
+  return writeOut(rows.map((r) => progPlain(r) + '\n').join(''));
 }
 
-const progList: Command = {
-  name: 'prog list',
-  usage: 'prog list [--json]',
-  summary: 'list every BPF program on the system (like bpftool prog show)',
-  async run(args) {
-    const { flags } = parseArgs(args, { booleans: ['json'] });
-    const rows: ProgRow[] = [];
-    forEachProgram((p) => rows.push(progRow(p)));
-    showRows(rows, flags.has('json'), false);
-    return 0;
-  },
-};
+/** `prog show` and its alias `prog list`, as bpftool has them. */
+function progShowCommand(name: 'prog show' | 'prog list'): Command {
+  return {
+    name,
+    usage: `${name} [id N | pinned PATH | tag T | name N] [-j|-p]`,
+    summary: 'what the kernel reports about programs (every program without a selector), like bpftool prog show',
+    async run(args) {
+      const { positional, flags } = parseArgs(args, { ...JSON_FLAGS, max: 2 });
+      if (positional.length === 1) throw new UsageError(`'${positional[0]}' needs a value`);
+      const rows: ProgRow[] = [];
+      if (positional.length) eachSelectedProgram(positional, (p) => rows.push(progRow(p)));
+      else forEachProgram((p) => rows.push(progRow(p)));
+      await showRows(rows, outputOpts(flags), positional.length > 0);
+      return 0;
+    },
+  };
+}
 
-const progShow: Command = {
-  name: 'prog show',
-  usage: 'prog show [id N | pinned PATH | tag T | name N] [--json]',
-  summary: 'what the kernel reports about one program (every program without a selector)',
-  async run(args) {
-    const { positional, flags } = parseArgs(args, { booleans: ['json'], max: 2 });
-    if (positional.length === 1) throw new UsageError(`'${positional[0]}' needs a value`);
-    const rows: ProgRow[] = [];
-    if (positional.length) eachSelectedProgram(positional, (p) => rows.push(progRow(p)));
-    else forEachProgram((p) => rows.push(progRow(p)));
-    showRows(rows, flags.has('json'), positional.length > 0);
-    return 0;
-  },
-};
-
-export const progCommands: Command[] = [loadall, objShow, progList, progShow, progDump];
+export const progCommands: Command[] = [loadall, objShow, progShowCommand('prog show'), progShowCommand('prog list'), progDump];
