@@ -1,18 +1,13 @@
 /**
  * Codecs turn map keys and values into bytes and back. Maps move bytes;
  * codecs give them types. Integer codecs are built in; later, BTF supplies
- * codecs for structs, so decoding stays separate from transport.
+ * codecs for structs (btf/codec.ts, where the Codec interface lives: btf/ is
+ * below bpf/), so decoding stays separate from transport.
  */
 import { TsbpfError } from '../../errors.ts';
+import type { Codec } from '../../btf/codec.ts';
 
-export interface Codec<T> {
-  /** Encoded size in bytes. */
-  readonly size: number;
-  /** Write `value` at `offset` of `bytes`/`view` (the same memory). */
-  encode(value: T, bytes: Uint8Array, view: DataView, offset: number): void;
-  /** Read a value at `offset`; must copy out anything that outlives the call. */
-  decode(bytes: Uint8Array, view: DataView, offset: number): T;
-}
+export type { Codec };
 
 /** An integer that does not fit the size it is written as (negative for unsigned, too large, fractional, NaN, or the wrong JS type). */
 export class ValueRangeError extends TsbpfError {
