@@ -432,11 +432,13 @@ class Compiler {
         // Numbers: two 32-bit halves, no BigInt; bigints accepted too.
         const lo = `v.getUint32(${off}, true)`;
         const hi = signed ? `v.getInt32((${off}) + 4, true)` : `v.getUint32((${off}) + 4, true)`;
-        const numOk = `Number.isSafeInteger(${x})${signed ? '' : ` && ${x} >= 0`}`;
+        // Past 2^53 a number is still an exact integer: write it exactly (through a BigInt), so it decodes to itself.
+        const numOk = signed ? `Number.isInteger(${x}) && ${x} >= -9223372036854775808 && ${x} < 9223372036854775808` : `Number.isInteger(${x}) && ${x} >= 0 && ${x} < 18446744073709551616`;
+        const setNum = `if (Number.isSafeInteger(${x})) { v.setUint32(${off}, ${x} >>> 0, true); v.setUint32((${off}) + 4, Math.floor(${x} / 4294967296) >>> 0, true); } else ${signed ? `v.setBigInt64(${off}, BigInt(${x}), true);` : `v.setBigUint64(${off}, BigInt(${x}), true);`}`;
         return {
           extent: 8,
           dec: `(${hi} * 4294967296 + ${lo})`,
-          enc: `if (typeof ${x} === "number") { ${chk(numOk)} v.setUint32(${off}, ${x} >>> 0, true); v.setUint32((${off}) + 4, Math.floor(${x} / 4294967296) >>> 0, true); } else { ${chk(bigOk)} ${setBig} }`,
+          enc: `if (typeof ${x} === "number") { ${chk(numOk)} ${setNum} } else { ${chk(bigOk)} ${setBig} }`,
         };
       }
       default:
@@ -498,7 +500,8 @@ class Compiler {
       }
       decParts.push(`${key}: ${dec}`);
       const absent = f.optional || this.opts.zeroFill ? '' : ` H.missing(${JSON.stringify(f.name)}, ${what});`;
-      encParts.push(`s = ${JSON.stringify(f.name)}; let ${x} = x[${JSON.stringify(f.name)}]; if (${x} === undefined) {${absent} } else { ${enc} }`);
+      const get = f.name === '__proto__' ? `(Object.hasOwn(x, "__proto__") ? x["__proto__"] : undefined)` : `x[${JSON.stringify(f.name)}]`;
+      encParts.push(`s = ${JSON.stringify(f.name)}; let ${x} = ${get}; if (${x} === undefined) {${absent} } else { ${enc} }`);
     }
     this.#extent.set(id, t.size);
     const k = this.k(known);
@@ -607,8 +610,8 @@ function compile(btf: Btf, typeId: number, opts: BtfCodecOptions): Codec<BtfValu
   const src = [
     '"use strict";',
     ...c.fns,
-    `function decode(b, v, o) { if (!(o >= 0 && o + ${size} <= b.length)) H.short(b, o, ${size}, ${R}, "decode"); return ${l.dec}; }`,
-    `function encode(x, b, v, o) { if (!(o >= 0 && o + ${size} <= b.length)) H.short(b, o, ${size}, ${R}, "encode"); b.fill(0, o, o + ${size}); try { ${l.enc} } catch (err) { throw H.rooted(err, ${R}); } }`,
+    `function decode(b, v, o) { if (!((o >>> 0) === o && b != null && o + ${size} <= b.length)) H.short(b, o, ${size}, ${R}, "decode"); return ${l.dec}; }`,
+    `function encode(x, b, v, o) { if (!((o >>> 0) === o && b != null && o + ${size} <= b.length)) H.short(b, o, ${size}, ${R}, "encode"); b.fill(0, o, o + ${size}); try { ${l.enc} } catch (err) { throw H.rooted(err, ${R}); } }`,
     `return { size: ${size}, decode, encode };`,
   ].join('\n');
   // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the source holds numbers and JSON-quoted names only
