@@ -232,7 +232,7 @@ describe('encode refuses, naming the field path', () => {
   });
 
   it('bitfields: bounds of their width', () => {
-    const ok = (x: object) => decode(stats, encode(stats, x));
+    const ok = (x: BtfValue) => decode(stats, encode(stats, x));
     expect(ok({ kind: 7, sign: -16, wide: 2n ** 40n - 1n })).toMatchObject({ kind: 7, sign: -16, wide: 2n ** 40n - 1n });
     expect(ok({ sign: 15 })).toMatchObject({ sign: 15 });
     expect(err(stats, { kind: 8 }).message).toBe('stats.kind: 8 does not fit in a 3-bit unsigned bitfield');
