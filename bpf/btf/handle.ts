@@ -1,10 +1,14 @@
 /**
  * BTF objects in the kernel (BPF_BTF_LOAD). The loader hands its marshalled
- * BTF here; probes and tests use tiny hand-made blobs.
+ * BTF here; probes and tests use tiny hand-made blobs. And back: the BTF of a
+ * kernel BTF id (BTF_GET_FD_BY_ID + OBJ_GET_INFO_BY_FD), for maps opened by
+ * pin or id.
  */
-import { BpfError, Errno, btfLoadRaw } from '../../syscall/index.ts';
-import { FdHandle } from '../handle.ts';
+import { BpfCmd, BpfError, Errno, addressOf, btfLoadRaw, closeFd, putPtr } from '../../syscall/index.ts';
+import { FdHandle, objectInfo, openById } from '../handle.ts';
 import { cString } from '../../elf/strings.ts';
+import { Btf } from '../../btf/btf.ts';
+import { kernelBtf } from './kernel.ts';
 
 /** Thrown when the kernel rejects BTF; `log` holds what its checker said. */
 export class BtfLoadError extends BpfError {
@@ -60,4 +64,44 @@ export function tinyIntBtf(): Uint8Array {
   hv.setUint32(16, types.length, true);
   hv.setUint32(20, strings.length, true);
   return Buffer.concat([hdr, types, strings]);
+}
+
+/** struct bpf_btf_info: u64 btf, u32 btf_size, u32 id, u64 name, u32 name_len, u32 kernel_btf. */
+const BTF_INFO_SIZE = 32;
+/** Larger than any BTF the kernel holds (vmlinux is ~6 MB): the size comes from the kernel, still bound the allocation. */
+const MAX_BTF_BYTES = 1 << 28;
+
+/** The raw bytes of kernel BTF object `id`, and whether it is the kernel's own (vmlinux or a module). */
+export function btfBytesById(id: number): { bytes: Uint8Array; kernelBtf: boolean } {
+  const fd = openById(BpfCmd.BTF_GET_FD_BY_ID, id, 'BTF');
+  try {
+    const info = new Uint8Array(BTF_INFO_SIZE);
+    objectInfo(fd, info, `BTF id ${id}`);
+    const dv = new DataView(info.buffer);
+    const size = dv.getUint32(8, true);
+    if (size > MAX_BTF_BYTES) throw new BpfError('BPF_OBJ_GET_INFO_BY_FD', Errno.E2BIG, { object: `BTF id ${id}` }, `${size} bytes of BTF`);
+    // The kernel writes btf_size bytes at the pointer: the buffer is exactly that.
+    const bytes = new Uint8Array(Math.max(1, size));
+    info.fill(0);
+    putPtr(new Uint32Array(info.buffer), 0, addressOf(bytes));
+    dv.setUint32(8, size, true);
+    objectInfo(fd, info, `BTF id ${id}`);
+    return { bytes: bytes.subarray(0, Math.min(size, dv.getUint32(8, true))), kernelBtf: dv.getUint32(28, true) !== 0 };
+  } finally {
+    closeFd(fd);
+  }
+}
+
+/** Parse kernel BTF object `id` (module BTF on top of vmlinux). */
+export function btfById(id: number): Btf {
+  const { bytes, kernelBtf: kern } = btfBytesById(id);
+  // vmlinux itself is standalone; module BTF is split on vmlinux.
+  if (kern) {
+    try {
+      return Btf.parse(bytes);
+    } catch {
+      return Btf.parse(bytes, { base: kernelBtf() });
+    }
+  }
+  return Btf.parse(bytes);
 }
