@@ -89,6 +89,14 @@ export type BtfErrorCode =
  *                          cannot patch: ALU with a register source, malformed ld_imm64, a jump...)
  * - `CORE_OFFSET_RANGE`    the new offset of a load/store does not fit the instruction's 16-bit offset
  */
+/**
+ * Codes of CodecError (btf/codec.ts), naming the field path in the message:
+ * - `CODEC`           a value that cannot be encoded as its BTF type: the wrong JS type, an integer
+ *                     out of range, an unknown or missing field, a string or array of the wrong length
+ * - `CODEC_TRUNCATED` the bytes to decode from (or encode into) are shorter than the type
+ */
+export type CodecErrorCode = 'CODEC' | 'CODEC_TRUNCATED';
+
 export type CoreErrorCode = 'CORE_BAD_RELO' | 'CORE_AMBIGUOUS' | 'CORE_UNEXPECTED_INSN' | 'CORE_OFFSET_RANGE';
 
 // ---- syscall/: the system below ---------------------------------------------
@@ -230,6 +238,7 @@ export type ErrorCode =
   | ElfErrorCode
   | FileReadErrorCode
   | BtfErrorCode
+  | CodecErrorCode
   | CoreErrorCode
   | SyscallErrorCode
   | HandleErrorCode

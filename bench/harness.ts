@@ -13,7 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
-export type Impl = 'tsbpf' | 'libbpf' | 'bpftool';
+/** Who measured: tsbpf, or its baseline (libbpf, bpftool, or a hand-written DataView decoder). */
+export type Impl = 'tsbpf' | 'libbpf' | 'bpftool' | 'dataview';
 
 export interface Measurement {
   workload: string;

@@ -18,3 +18,4 @@ export { marshalTypes, encodeType, typeWords, type MarshalOptions } from './mars
 export * from './core.ts';
 export { dumpC, type DumpCOptions } from './dump-c.ts';
 export { btfDecoder, type Decoded, type DecodeOptions } from './decode.ts';
+export { btfCodec, CodecError, type Codec, type BtfValue, type BtfCodecOptions } from './codec.ts';

@@ -21,7 +21,7 @@ export {
 } from '../bpf/maps/map.ts';
 export { type MapSpec, copyMapSpec } from '../bpf/maps/spec.ts';
 export { MapType, MapFlags, UpdateFlags, mapTypeName, isPerCpu, type MapTypeName, type UpdateFlag } from '../bpf/maps/types.ts';
-export { type Codec, ValueRangeError, u8, u16, u32, i32, u64, i64, bytes } from '../bpf/maps/codec.ts';
+export { type Codec, ValueRangeError, u8, u16, u32, i32, u64, i64, bytes, perCpuCodec, sumPerCpu } from '../bpf/maps/codec.ts';
 export { lpmKey, lpmKeyFromCidr } from '../bpf/maps/lpm.ts';
 export { PinPathError, isBpffs } from '../bpf/pin.ts';
 export { traceFds, type FdLeak } from '../bpf/handle.ts';
@@ -99,6 +99,8 @@ export {
   dumpRaw,
   dumpJson,
   btfDecoder,
+  btfCodec,
+  CodecError,
   resolveCoreRelo,
   applyCoreRelo,
   CoreCache,
@@ -107,6 +109,8 @@ export {
   type BtfKind,
   type BtfExt,
   type Decoded,
+  type BtfValue,
+  type BtfCodecOptions,
   type DumpCOptions,
 } from '../btf/index.ts';
 export { kernelBtf } from '../bpf/btf/kernel.ts';

@@ -69,7 +69,7 @@ describe('handles collected without close()', () => {
         (() => {
           const c = loadCollection(spec);
           c.variables.data_var!.set(5n);
-          if (c.variables.data_var!.get().readBigUInt64LE() !== 5n) throw new Error('variable not written');
+          if (c.variables.data_var!.bytes().readBigUInt64LE() !== 5n) throw new Error('variable not written');
         })();
         const rb = BpfMap.create({ type: 'RINGBUF', keySize: 0, valueSize: 0, maxEntries: 4096 });
         (() => new RingBuffer(rb))();

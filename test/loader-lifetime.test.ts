@@ -25,7 +25,7 @@ describe('collection lifetime', () => {
     for (let i = 0; i < 1000; i++) {
       using c = loadCollection(spec);
       expect(c.programs.handle_exec!.fd).toBeGreaterThan(0);
-      if (i % 2) expect(c.variables.unused_event!.get().length).toBe(8);
+      if (i % 2) expect(c.variables.unused_event!.bytes().length).toBe(8);
     }
     expect(fdCount()).toBe(fds);
     expect(ownedFdCount()).toBe(owned);

@@ -86,23 +86,24 @@ describe('loader.o: maps, global data, subprograms, kconfig', () => {
     using c = loadCollection(loadCollectionSpec(obj('loader')));
     const v = c.variables;
     expect(Object.keys(v).sort()).toEqual(['bss_var', 'data_var', 'ro_magic', 'static_counter']);
-    expect(v.bss_var!.get().readBigUInt64LE()).toBe(0n);
-    expect(v.data_var!.get().readBigUInt64LE()).toBe(0x1122334455667788n);
+    expect(v.bss_var!.bytes().readBigUInt64LE()).toBe(0n);
+    expect(v.data_var!.bytes().readBigUInt64LE()).toBe(0x1122334455667788n);
     run(c, 'run_socket');
     run(c, 'run_socket');
-    expect(v.bss_var!.get().readBigUInt64LE()).toBe(2n);
-    expect(v.static_counter!.get().readUInt32LE()).toBe(2);
-    expect(v.data_var!.get().readBigUInt64LE()).toBe(0x1122334455667788n + 2n);
+    expect(v.bss_var!.bytes().readBigUInt64LE()).toBe(2n);
+    expect(v.static_counter!.bytes().readUInt32LE()).toBe(2);
+    expect(v.data_var!.bytes().readBigUInt64LE()).toBe(0x1122334455667788n + 2n);
     // Written from JS, read by the program (results[2] = data_var), then incremented by it.
     v.data_var!.set(1000n);
     run(c, 'run_socket');
     expect(u64(c.maps.results!.lookup(2))).toBe(1000n);
-    expect(v.data_var!.get().readBigUInt64LE()).toBe(1001n);
+    expect(v.data_var!.bytes().readBigUInt64LE()).toBe(1001n);
     v.bss_var!.set(Buffer.from([7, 0, 0, 0, 0, 0, 0, 0]));
     run(c, 'run_socket');
-    expect(v.bss_var!.get().readBigUInt64LE()).toBe(8n);
+    expect(v.bss_var!.bytes().readBigUInt64LE()).toBe(8n);
     // The emit_event program reads bss_var too, through the same map.
-    expect(c.maps['.bss']!.lookup(0)!.subarray(0, 8)).toEqual(v.bss_var!.get());
+    expect(c.maps['.bss']!.lookup(0)!.subarray(0, 8)).toEqual(v.bss_var!.bytes());
+    expect(v.bss_var!.get()).toBe(8n); // decoded through its BTF type (__u64)
   });
 
   ktest('a .rodata constant set with setVariable before load changes the result', () => {
@@ -111,7 +112,7 @@ describe('loader.o: maps, global data, subprograms, kconfig', () => {
     using c = loadCollection(spec);
     run(c, 'run_socket');
     expect(u64(c.maps.results!.lookup(0))).toBe(45n + 100n);
-    expect(c.variables.ro_magic!.get().readUInt32LE()).toBe(100);
+    expect(c.variables.ro_magic!.bytes().readUInt32LE()).toBe(100);
     expect((thrown(() => setVariable(spec, 'no_such_var', 1)) as TsbpfError).code).toBe('NO_VARIABLE');
   });
 
@@ -131,7 +132,7 @@ describe('loader.o: maps, global data, subprograms, kconfig', () => {
     // Internal maps are named like libbpf's: 8 chars of the object name, then the section.
     expect(c.maps['.rodata']!.info().name).toBe('loader.rodata');
     expect(c.maps['.data']!.info().flags & MapFlags.RDONLY_PROG).toBe(0);
-    expect(c.variables.ro_magic!.get().readUInt32LE()).toBe(7);
+    expect(c.variables.ro_magic!.bytes().readUInt32LE()).toBe(7);
   });
 
   ktest('prog array initial value: slot 1 holds tail_target, so the tail call returns 42', () => {
@@ -265,7 +266,7 @@ describe('strings and custom data sections', () => {
     };
     expect(run(c, 'format')).toBe('5+6 tsbpf'.length + 1);
     expect(text()).toBe('5+6 tsbpf');
-    expect(c.variables.custom_data!.get().readUInt32LE()).toBe(6); // the program incremented it
+    expect(c.variables.custom_data!.bytes().readUInt32LE()).toBe(6); // the program incremented it
     c.variables.custom_data!.set(41);
     run(c, 'format');
     expect(text()).toBe('41+6 tsbpf');

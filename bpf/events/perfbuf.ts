@@ -373,6 +373,10 @@ export class PerfBufferReader extends EventReader<PerfEvent, WaitOptions & { cal
     for (let i = 0; i < this.#bufs.length; i++) this.#fill(this.#bufs[i]!, i);
   }
 
+  protected override _payload(ev: PerfEvent): Uint8Array | undefined {
+    return ev.type === 'sample' ? ev.data : undefined;
+  }
+
   protected override _commit(src: number, end: number, ev: PerfEvent): void {
     const b = this.#bufs[src]!;
     if (end > ownPos(b.meta, TAIL)) {

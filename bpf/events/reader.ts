@@ -15,6 +15,7 @@
 import { TsbpfError } from '../../errors.ts';
 import { checkTimeout, Wakeup, type WaitOptions } from './loop.ts';
 import { RecordView, backRecord, expireRecord } from './record.ts';
+import { CodecError, type Codec } from '../../btf/codec.ts';
 
 /** What the hot loop reports besides its position (a plain object: fields, no allocation per call). */
 export interface DrainState {
@@ -95,7 +96,28 @@ export abstract class EventReader<T, P extends WaitOptions> implements Disposabl
    * signal's reason on abort. A record counts as consumed when it is yielded;
    * iterators of one reader share its queue (no record is yielded twice).
    */
-  async *records(opts: WaitOptions = {}): AsyncGenerator<T, void, undefined> {
+  records(opts?: WaitOptions): AsyncGenerator<T, void, undefined>;
+  /** With a codec: the records' payloads decoded (perf buffers: samples only; lost counts stay in `lost`). */
+  records<V>(opts: WaitOptions & { codec: Codec<V> }): AsyncGenerator<V, void, undefined>;
+  records<V>(opts: WaitOptions & { codec?: Codec<V> } = {}): AsyncGenerator<T | V, void, undefined> {
+    const codec = opts.codec;
+    if (codec === undefined) return this.#records(opts);
+    if (typeof codec !== 'object' || codec === null || typeof codec.decode !== 'function' || !Number.isInteger(codec.size)) {
+      throw new TsbpfError('BAD_OPTION', 'records({ codec }): codec must be a Codec (size, encode, decode), e.g. btfCodec(spec.btf, typeId)');
+    }
+    return this.#decoded(codec, opts);
+  }
+
+  async *#decoded<V>(codec: Codec<V>, opts: WaitOptions): AsyncGenerator<V, void, undefined> {
+    for await (const item of this.#records(opts)) {
+      const data = this._payload(item);
+      if (data === undefined) continue;
+      if (data.byteLength < codec.size) throw new CodecError('CODEC_TRUNCATED', `a ${data.byteLength}-byte record is shorter than the ${codec.size} bytes its codec decodes`);
+      yield codec.decode(data, new DataView(data.buffer, data.byteOffset, data.byteLength), 0);
+    }
+  }
+
+  async *#records(opts: WaitOptions): AsyncGenerator<T, void, undefined> {
     checkTimeout(opts.timeout);
     const signal = opts.signal;
     for (;;) {
@@ -112,7 +134,7 @@ export abstract class EventReader<T, P extends WaitOptions> implements Disposabl
   }
 
   [Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
-    return this.records();
+    return this.#records({});
   }
 
   /**
@@ -144,6 +166,8 @@ export abstract class EventReader<T, P extends WaitOptions> implements Disposabl
   protected abstract _hasRecords(): boolean;
   /** Let the rings, mappings and fds go (once, on close). */
   protected abstract _release(): void;
+  /** The payload of a queued copy; undefined for reports that are not records (perf: lost samples). */
+  protected abstract _payload(item: T): Uint8Array | undefined;
 
   /** A count of reports other than records (perf: lost samples): poll() returns when it moves. */
   protected _reported(): number {

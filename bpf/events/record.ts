@@ -13,6 +13,7 @@
  * close() it reads zeros, see syscall/poll.ts); `copy()` is what to keep.
  */
 import { TsbpfError } from '../../errors.ts';
+import { CodecError, type Codec } from '../../btf/codec.ts';
 
 const EMPTY = new ArrayBuffer(0);
 const EMPTY_DV = new DataView(EMPTY);
@@ -127,6 +128,19 @@ export class RecordView {
   getFloat64(o: number, littleEndian = true): number {
     if (!(o >= 0 && o + 8 <= this._len)) outside(this, o, 8);
     return this._dv.getFloat64(this._off + o, littleEndian);
+  }
+
+  /**
+   * The payload decoded through a codec (a BTF codec of the record's struct,
+   * say), in place: the decoded value is the only allocation. A record
+   * shorter than the codec is CODEC_TRUNCATED; a longer one is decoded from
+   * its start.
+   */
+  decode<T>(codec: Codec<T>): T {
+    const len = this._len;
+    if (len < 0) throw new RecordExpiredError();
+    if (codec.size > len) throw new CodecError('CODEC_TRUNCATED', `a ${len}-byte record is shorter than the ${codec.size} bytes its codec decodes`);
+    return codec.decode(this._u8, this._dv, this._off);
   }
 
   /** A copy of the payload (or of `[start, end)` of it), safe to keep. */

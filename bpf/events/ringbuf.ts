@@ -486,6 +486,10 @@ export class RingBufferReader extends EventReader<RingRecord, WaitOptions & { ca
     }
   }
 
+  protected override _payload(item: RingRecord): Uint8Array {
+    return item.data;
+  }
+
   protected override _hasRecords(): boolean {
     for (const r of this.#rings) {
       if (r.lease) continue;

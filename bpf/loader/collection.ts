@@ -19,6 +19,7 @@ import { INSN_SIZE } from '../programs/insn.ts';
 import { fillKconfig } from './kconfig.ts';
 import { relocateProgram, type RelocatedProgram } from './relocate.ts';
 import { BpfMap } from '../maps/map.ts';
+import { btfCodec, type BtfValue, type Codec } from '../../btf/codec.ts';
 import { checkMapMemory, DEFAULT_MAX_MAP_MEMORY } from '../maps/memory.ts';
 import { MapFlags, MapType, isMapOfMaps, mapTypeName, resolveMapType } from '../maps/types.ts';
 import { pinPathFor } from '../pin.ts';
@@ -68,17 +69,24 @@ export class CollectionError extends TsbpfError {
   }
 }
 
-/** Variables of global data sections, read and written through the mmapped map. */
+/**
+ * Variables of global data sections, read and written through the mmapped
+ * map, as values of their BTF type (a struct is an object, a char array a
+ * string; see btfCodec) when the object has BTF, as bytes otherwise.
+ */
 export class Variable {
   readonly #mapping: () => Mapping | undefined;
+  readonly #codec: Codec<BtfValue> | undefined;
   constructor(
     readonly spec: VariableSpec,
     mapping: () => Mapping | undefined,
     readonly writable: boolean,
     /** From the variable's BTF type: signed or unsigned integer; undefined when unknown (both ranges of the size accepted). */
     readonly signed?: boolean,
+    codec?: Codec<BtfValue>,
   ) {
     this.#mapping = mapping;
+    this.#codec = codec;
   }
 
   #view(): Uint8Array {
@@ -88,16 +96,57 @@ export class Variable {
     return new Uint8Array(m.buffer, this.spec.offset, this.spec.size);
   }
 
+  /** The current value, decoded through the variable's BTF type (a copy of the bytes when the object has no BTF for it). */
+  get(): BtfValue {
+    const v = this.#view();
+    const c = this.#codec;
+    if (!c) return Buffer.from(v);
+    return c.decode(v, new DataView(v.buffer, v.byteOffset, v.byteLength), 0);
+  }
+
   /** A copy of the current bytes. */
-  get(): Buffer {
+  bytes(): Buffer {
     return Buffer.from(this.#view());
   }
 
-  set(value: Uint8Array | number | bigint): void {
-    if (!this.writable) throw new TsbpfError('READ_ONLY', `variable '${this.spec.name}' is in a read-only section`);
+  /**
+   * Write a value of the variable's type (checked as btfCodec checks it: a
+   * typed error, CODEC, naming the field), an integer, or its exact bytes.
+   * Read-only (.rodata) variables are fixed at load: READ_ONLY; set them
+   * with setVariable on the spec before loadCollection.
+   */
+  set(value: BtfValue): void {
+    if (!this.writable) {
+      throw new TsbpfError('READ_ONLY', `variable '${this.spec.name}' is in a read-only section, frozen at load: set it with setVariable(spec, '${this.spec.name}', value) before loadCollection`);
+    }
     // Encode (and validate) before touching the mapping.
-    const bytes = encodeVariable(this.spec, value, this.signed);
+    const bytes = encodeValue(this.spec, value, this.signed, this.#codec);
     this.#view().set(bytes);
+  }
+}
+
+/**
+ * The bytes of `value` for variable `v`: its exact bytes; an integer for an
+ * integer variable (numbers accepted for 64-bit ones, as before BTF codecs);
+ * any other value through the variable's BTF codec.
+ */
+function encodeValue(v: VariableSpec, value: BtfValue, signed: boolean | undefined, codec: Codec<BtfValue> | undefined): Uint8Array {
+  if (!codec || signed !== undefined || (value instanceof Uint8Array && value.byteLength === v.size)) {
+    return encodeVariable(v, value as Uint8Array | number | bigint, signed);
+  }
+  const b = new Uint8Array(v.size);
+  codec.encode(value, b, new DataView(b.buffer), 0);
+  return b;
+}
+
+/** The codec of a variable's BTF type, when it describes the variable's bytes; undefined otherwise (bytes only). */
+function variableCodec(spec: CollectionSpec, v: VariableSpec): Codec<BtfValue> | undefined {
+  if (!spec.btf || !v.type) return undefined;
+  try {
+    const c = btfCodec(spec.btf, v.type, { name: v.name });
+    return c.size === v.size ? c : undefined;
+  } catch {
+    return undefined; // a type the codec cannot hold: bytes
   }
 }
 
@@ -176,13 +225,13 @@ export class Collection implements Disposable {
 }
 
 /** Write a typed value into a variable's initial bytes in the spec (e.g. a .rodata constant before load). */
-export function setVariable(spec: CollectionSpec, name: string, value: Uint8Array | number | bigint): void {
+export function setVariable(spec: CollectionSpec, name: string, value: BtfValue): void {
   const v = spec.variables[name];
   if (!v) throw new TsbpfError('NO_VARIABLE', `no global variable '${name}'; variables: ${Object.keys(spec.variables).join(', ') || 'none'}`);
   const m = spec.maps[v.map];
   if (!m?.data) throw new TsbpfError('NO_VARIABLE', `variable '${name}' has no initial data`);
   checkVariableRange(v, m.data.byteLength);
-  m.data.set(encodeVariable(v, value, variableSignedness(spec, v)), v.offset);
+  m.data.set(encodeValue(v, value, variableSignedness(spec, v), variableCodec(spec, v)), v.offset);
 }
 
 /** A spec is editable: its offset and size must still lie inside the section's `length` bytes. */
@@ -212,6 +261,7 @@ function variableSignedness(spec: CollectionSpec, v: VariableSpec): boolean | un
  * readings of the size are accepted ([-2^(n-1), 2^n)). Nothing is wrapped.
  */
 function encodeVariable(v: VariableSpec, value: Uint8Array | number | bigint, signed?: boolean): Uint8Array {
+  // (Reached without BTF with anything at all: the checks below say what is wrong.)
   if (value instanceof Uint8Array) {
     if (value.byteLength !== v.size) throw new TsbpfError('BAD_SIZE', `variable '${v.name}' is ${v.size} bytes, got ${value.byteLength}`);
     return value;
@@ -301,7 +351,11 @@ function load(spec: CollectionSpec, opts: CollectionOptions, coll: Collection): 
   // 2. Maps (none is created if together they would claim too much kernel memory).
   checkMapMemory(Object.values(spec.maps), opts.maxMapMemory ?? DEFAULT_MAX_MAP_MEMORY, possibleCpuCount());
   if (spec.maps['.kconfig']) fillKconfigMap(spec, opts);
-  for (const m of Object.values(spec.maps)) coll.maps[m.name] = createMap(spec.name, m, btfFd, opts, coll);
+  for (const m of Object.values(spec.maps)) {
+    const map = (coll.maps[m.name] = createMap(spec.name, m, btfFd, opts, coll));
+    // The object's BTF describes key and value for typed() even where the kernel took none.
+    if (spec.btf && (m.btfKeyType || m.btfValueType)) BpfMap.describe(map, spec.btf, m.btfKeyType ?? 0, m.btfValueType ?? 0);
+  }
 
   // 3. Programs.
   const coreCache = new CoreCache();
@@ -377,7 +431,7 @@ function load(spec: CollectionSpec, opts: CollectionOptions, coll: Collection): 
       }
       return mapping;
     };
-    coll.variables[v.name] = new Variable(v, get, writable, variableSignedness(spec, v));
+    coll.variables[v.name] = new Variable(v, get, writable, variableSignedness(spec, v), variableCodec(spec, v));
   }
 }
 

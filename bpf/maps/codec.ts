@@ -1,18 +1,13 @@
 /**
  * Codecs turn map keys and values into bytes and back. Maps move bytes;
  * codecs give them types. Integer codecs are built in; later, BTF supplies
- * codecs for structs, so decoding stays separate from transport.
+ * codecs for structs (btf/codec.ts, where the Codec interface lives: btf/ is
+ * below bpf/), so decoding stays separate from transport.
  */
 import { TsbpfError } from '../../errors.ts';
+import type { Codec } from '../../btf/codec.ts';
 
-export interface Codec<T> {
-  /** Encoded size in bytes. */
-  readonly size: number;
-  /** Write `value` at `offset` of `bytes`/`view` (the same memory). */
-  encode(value: T, bytes: Uint8Array, view: DataView, offset: number): void;
-  /** Read a value at `offset`; must copy out anything that outlives the call. */
-  decode(bytes: Uint8Array, view: DataView, offset: number): T;
-}
+export type { Codec };
 
 /** An integer that does not fit the size it is written as (negative for unsigned, too large, fractional, NaN, or the wrong JS type). */
 export class ValueRangeError extends TsbpfError {
@@ -67,4 +62,58 @@ export function bytes(size: number): Codec<Buffer> {
     },
     decode: (b, _d, o) => Buffer.from(b.subarray(o, o + size)),
   };
+}
+
+/**
+ * A per-CPU value: `cpus` values of `codec`, each in its own slot of
+ * `codec.size` rounded up to 8 bytes, as the kernel lays them out. Decodes to
+ * an array (index = CPU number); encode takes one value per CPU.
+ */
+export function perCpuCodec<T>(codec: Codec<T>, cpus: number): Codec<T[]> {
+  if (!Number.isInteger(cpus) || cpus < 1) throw new TsbpfError('BAD_VALUE', `perCpuCodec: cpus must be a whole number >= 1, got ${cpus}`);
+  const stride = (codec.size + 7) & ~7;
+  return {
+    size: stride * cpus,
+    decode(b, d, o) {
+      const out: T[] = new Array(cpus);
+      for (let c = 0; c < cpus; c++) out[c] = codec.decode(b, d, o + c * stride);
+      return out;
+    },
+    encode(v, b, d, o) {
+      if (!Array.isArray(v) || v.length !== cpus) throw new ValueRangeError(`per-CPU value: expected an array of ${cpus} values (one per possible CPU), got ${Array.isArray(v) ? v.length : typeof v}`);
+      b.fill(0, o, o + stride * cpus);
+      for (let c = 0; c < cpus; c++) codec.encode(v[c]!, b, d, o + c * stride);
+    },
+  };
+}
+
+type Summable = number | bigint | readonly Summable[] | { readonly [k: string]: Summable } | string | boolean | null;
+
+/**
+ * The sum of per-CPU values: numbers and bigints add up, arrays and objects
+ * field by field (other values, such as strings, are CPU 0's).
+ */
+export function sumPerCpu<T extends Summable>(values: readonly T[]): T {
+  if (!values.length) throw new TsbpfError('BAD_VALUE', 'sumPerCpu: no values');
+  let acc = values[0] as T;
+  for (let i = 1; i < values.length; i++) acc = add(acc, values[i]!) as T;
+  return acc;
+}
+
+function add(a: Summable, b: Summable): Summable {
+  if (typeof a === 'number' && typeof b === 'number') return a + b;
+  if (typeof a === 'bigint' && typeof b === 'bigint') return a + b;
+  if (Array.isArray(a) && Array.isArray(b)) return a.map((x: Summable, i) => add(x, b[i] as Summable));
+  if (ArrayBuffer.isView(a) && ArrayBuffer.isView(b)) {
+    const out = (a as unknown as { slice(): Record<number, number | bigint> & { length: number } }).slice();
+    const bb = b as unknown as ArrayLike<number | bigint>;
+    for (let i = 0; i < out.length; i++) out[i] = (out[i] as number) + (bb[i] as number);
+    return out as unknown as Summable;
+  }
+  if (a && b && typeof a === 'object' && typeof b === 'object') {
+    const out: Record<string, Summable> = {};
+    for (const [k, v] of Object.entries(a)) out[k] = add(v as Summable, (b as Record<string, Summable>)[k]!);
+    return out;
+  }
+  return a;
 }

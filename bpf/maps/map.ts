@@ -27,7 +27,10 @@ import {
 } from '../../syscall/index.ts';
 import { readlinkSync } from 'node:fs';
 import { TsbpfError } from '../../errors.ts';
-import { ValueRangeError, u8, u16, u32, u64, type Codec } from './codec.ts';
+import { ValueRangeError, perCpuCodec, u8, u16, u32, u64, type Codec } from './codec.ts';
+import type { Btf } from '../../btf/btf.ts';
+import { btfCodec, type BtfCodecOptions, type BtfValue } from '../../btf/codec.ts';
+import { btfById } from '../btf/objects.ts';
 import type { MapSpec } from './spec.ts';
 import {
   MapFlags,
@@ -169,6 +172,8 @@ export class BpfMap extends FdHandle {
   readonly #ctx: BpfErrorContext;
   /** For maps of maps created here: what an inner map must look like. */
   #inner: InnerTemplate | undefined;
+  /** Where the key and value types are described: the object's BTF, or the kernel's BTF object of the map (fetched on first use). */
+  #btf: MapBtf | undefined;
 
   /** Internal: get maps from BpfMap.create / fromPin / fromId / fromFd, which take the sizes from the kernel. */
   constructor(token: typeof INTERNAL, fd: number, info: Pick<MapInfo, 'type' | 'keySize' | 'valueSize' | 'maxEntries' | 'flags' | 'name'>) {
@@ -310,6 +315,8 @@ export class BpfMap extends FdHandle {
   /** Codecs read and write exactly one value (or key): their size must be the map's, and per-CPU values are one slot per CPU. */
   #checkCodec(op: string, codec: Codec<unknown>, size: number, what: 'key' | 'value'): void {
     if (what === 'value' && this.perCpu) {
+      // A codec of every CPU's slots (perCpuCodec) reads them all; one of a single value would see CPU 0's only.
+      if (codec.size === this.valueBytes) return;
       throw new WrongMapTypeError(this.name, this.type, op, PERCPU_CODEC);
     }
     if (codec.size !== size) throw new MapSizeError(`map '${this.name}': ${what} codec is ${codec.size} bytes, the map's ${what} is ${size}`);
@@ -493,12 +500,19 @@ export class BpfMap extends FdHandle {
 
   /** Encode the value with a codec straight into the scratch block. */
   updateWith<V>(key: MapKey, value: V, codec: Codec<V>, flags: UpdateFlag | number = 0): void {
-    if (codec.size !== this.valueSize) throw new MapSizeError(`map '${this.name}': value codec is ${codec.size} bytes, the map's value is ${this.valueSize}`);
+    const all = this.perCpu && codec.size === this.valueBytes;
+    if (codec.size !== this.valueSize && !all) throw new MapSizeError(`map '${this.name}': value codec is ${codec.size} bytes, the map's value is ${this.valueSize}`);
     const s = this.#scratch();
     if (this.keySize) this.#putKey(s, key);
     codec.encode(value, s.bytes, s.view, this.#voff);
+    if (all) return this.#updateScratch(flags);
     // Per-CPU: the kernel reads a slot for every CPU; copy the value to each, like update() does with a scalar.
     for (let o = this.valueStride; o < this.valueBytes; o += this.valueStride) s.bytes.copyWithin(this.#voff + o, this.#voff, this.#voff + this.valueSize);
+    this.#updateScratch(flags);
+  }
+
+  /** MAP_UPDATE_ELEM of the key and value already in the scratch block. */
+  #updateScratch(flags: UpdateFlag | number): void {
     const f = elemFlags(flags, this.name);
     const r = this.#elem(BpfCmd.MAP_UPDATE_ELEM, this.#vaddr, f);
     if (r !== 0) this.#fail(BpfCmd.MAP_UPDATE_ELEM, r, this.#updateHints());
@@ -922,11 +936,59 @@ export class BpfMap extends FdHandle {
     return mapInfoByFd(this.fd, this.name);
   }
 
-  /** Typed view over this map through key and value codecs. */
-  typed<K, V>(key: Codec<K>, value: Codec<V>): TypedMap<K, V> {
-    return new TypedMap(this, key, value);
+  /**
+   * Typed view over this map. With codecs, through them; without, through the
+   * BTF of its key and value types (a map from a BTF-defined object, or one
+   * whose BTF ids the kernel reports). Per-CPU values decode to one value per
+   * possible CPU (see sumPerCpu). The type arguments say what the BTF holds.
+   */
+  typed<K = BtfValue, V = BtfValue>(options?: BtfCodecOptions): TypedMap<K, V>;
+  typed<K, V>(key: Codec<K>, value: Codec<V>): TypedMap<K, V>;
+  typed<K, V>(key?: Codec<K> | BtfCodecOptions, value?: Codec<V>): TypedMap<K, V> {
+    if (value !== undefined) return new TypedMap(this, key as Codec<K>, value);
+    const c = this.btfCodecs(key as BtfCodecOptions | undefined);
+    return new TypedMap(this, c.key as Codec<K>, c.value as Codec<V>);
+  }
+
+  /**
+   * The BTF codecs of this map's key and value (per-CPU values: one per
+   * possible CPU). Throws NO_BTF when neither the object nor the kernel
+   * describes them.
+   */
+  btfCodecs(options: BtfCodecOptions = {}): { key: Codec<BtfValue>; value: Codec<BtfValue> } {
+    const b = this.#typeBtf();
+    const name = (what: string) => options.name ?? `${this.name}.${what}`;
+    const key = this.keySize === 0 ? NO_KEY : b.key ? btfCodec(b.btf, b.key, { ...options, name: name('key') }) : undefined;
+    const one = b.value ? btfCodec(b.btf, b.value, { ...options, name: name('value') }) : undefined;
+    if (!key || !one) throw new TsbpfError('NO_BTF', `map '${this.name}': its BTF has no ${key ? 'value' : 'key'} type; pass codecs: typed(keyCodec, valueCodec)`);
+    const value = this.perCpu ? (perCpuCodec(one, this.valueBytes / this.valueStride) as Codec<BtfValue>) : one;
+    return { key, value };
+  }
+
+  #typeBtf(): MapBtf {
+    if (this.#btf) return this.#btf;
+    const i = this.info();
+    if (!i.btfId || (!i.btfKeyTypeId && !i.btfValueTypeId)) {
+      throw new TsbpfError('NO_BTF', `map '${this.name}' has no BTF for its key and value (the kernel reports none): pass codecs: typed(keyCodec, valueCodec)`);
+    }
+    return (this.#btf = { btf: btfById(i.btfId), key: i.btfKeyTypeId, value: i.btfValueTypeId });
+  }
+
+  /** @internal The loader tells a map what its object's BTF says of its key and value. */
+  static describe(map: BpfMap, btf: Btf, key: number, value: number): void {
+    map.#btf = { btf, key, value };
   }
 }
+
+interface MapBtf {
+  btf: Btf;
+  /** Type ids of key and value in `btf`; 0 when not described. */
+  key: number;
+  value: number;
+}
+
+/** The key of keyless maps (queue, stack, bloom filter): nothing. */
+const NO_KEY: Codec<BtfValue> = { size: 0, encode() {}, decode: () => null };
 
 const UNSIGNED = new Set<unknown>([u8, u16, u32, u64]);
 const PUSH_KINDS = [MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER];
@@ -1138,9 +1200,10 @@ export class TypedMap<K, V> {
     readonly key: Codec<K>,
     readonly value: Codec<V>,
   ) {
-    if (map.perCpu) throw new WrongMapTypeError(map.name, map.type, 'typed', PERCPU_CODEC);
+    // Per-CPU maps take a codec of every CPU's slot (perCpuCodec); a single value's would see CPU 0 only.
+    if (map.perCpu && value.size !== map.valueBytes) throw new WrongMapTypeError(map.name, map.type, 'typed', PERCPU_CODEC);
     if (key.size !== map.keySize) throw new MapSizeError(`map '${map.name}': key codec is ${key.size} bytes, the map's key is ${map.keySize}`);
-    if (value.size !== map.valueSize) throw new MapSizeError(`map '${map.name}': value codec is ${value.size} bytes, the map's value is ${map.valueSize}`);
+    if (!map.perCpu && value.size !== map.valueSize) throw new MapSizeError(`map '${map.name}': value codec is ${value.size} bytes, the map's value is ${map.valueSize}`);
   }
 
   #k(k: K): MapKey {
@@ -1163,11 +1226,49 @@ export class TypedMap<K, V> {
     return this.map.delete(this.#k(k));
   }
 
+  /** QUEUE / STACK / BLOOM_FILTER: push a value. */
+  push(v: V, flags: UpdateFlag | number = 0): void {
+    const b = new Uint8Array(this.value.size);
+    this.value.encode(v, b, new DataView(b.buffer), 0);
+    this.map.push(b, flags);
+  }
+
+  /** QUEUE / STACK: remove and decode the head; undefined when empty. */
+  pop(): V | undefined {
+    const b = this.map.pop();
+    return b && this.value.decode(b, new DataView(b.buffer, b.byteOffset, b.byteLength), 0);
+  }
+
+  /** QUEUE / STACK: decode the head without removing it. */
+  peek(): V | undefined {
+    const b = this.map.peek();
+    return b && this.value.decode(b, new DataView(b.buffer, b.byteOffset, b.byteLength), 0);
+  }
+
+  *keys(): Generator<K, void, undefined> {
+    for (const kb of this.map.keys()) yield this.key.decode(kb, new DataView(kb.buffer, kb.byteOffset, kb.byteLength), 0);
+  }
+
   *entries(): Generator<[K, V], void, undefined> {
     for (const [kb, vb] of this.map.entries()) {
       const kv = new DataView(kb.buffer, kb.byteOffset, kb.byteLength);
       const vv = new DataView(vb.buffer, vb.byteOffset, vb.byteLength);
       yield [this.key.decode(kb, kv, 0), this.value.decode(vb, vv, 0)];
     }
+  }
+
+  /** Every entry through batch lookups (BPF_MAP_LOOKUP_BATCH, with the element-wise fallback), decoded. */
+  *batchEntries(batchSize = 4096): Generator<[K, V], void, undefined> {
+    const ks = this.map.keySize;
+    const vs = this.map.valueBytes;
+    for (const { keys, values, count } of this.map.batches(batchSize)) {
+      const kv = new DataView(keys.buffer, keys.byteOffset, keys.byteLength);
+      const vv = new DataView(values.buffer, values.byteOffset, values.byteLength);
+      for (let i = 0; i < count; i++) yield [this.key.decode(keys, kv, i * ks), this.value.decode(values, vv, i * vs)];
+    }
+  }
+
+  [Symbol.iterator](): Generator<[K, V], void, undefined> {
+    return this.entries();
   }
 }

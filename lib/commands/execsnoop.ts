@@ -7,7 +7,7 @@
 import { loadCollectionSpec } from '../../bpf/loader/collection-spec.ts';
 import { loadCollection, setVariable } from '../../bpf/loader/collection.ts';
 import { RingBufferReader } from '../../bpf/events/ringbuf.ts';
-import { btfDecoder } from '../../btf/decode.ts';
+import { btfCodec } from '../../btf/codec.ts';
 import { examplePath } from '../assets.ts';
 import { TsbpfError } from '../../errors.ts';
 import { UsageError, type Command } from './types.ts';
@@ -36,15 +36,13 @@ export async function* execsnoop(opts: ExecsnoopOptions = {}): AsyncGenerator<Ex
   const btf = spec.btf;
   const eventType = btf?.findByName('event', 'struct');
   if (!btf || !eventType) throw new TsbpfError('NO_BTF_TYPE', 'execsnoop.bpf.o has no BTF for struct event');
-  const decoder = btfDecoder(btf, eventType.id);
+  const event = btfCodec<ExecEvent>(btf, eventType.id);
   using coll = loadCollection(spec);
   coll.attachAll();
   using reader = new RingBufferReader(coll.maps['events']!);
   opts.onReady?.();
   try {
-    for await (const rec of reader.records({ signal: opts.signal })) {
-      yield decoder.decode(rec.data) as unknown as ExecEvent;
-    }
+    yield* reader.records({ signal: opts.signal, codec: event });
   } catch (e) {
     if (!opts.signal?.aborted) throw e;
   }

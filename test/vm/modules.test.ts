@@ -169,7 +169,7 @@ describe('module BTF on the 6.1 guest', () => {
     expect(c.warnings.filter((w) => !/program BTF/.test(w))).toEqual([]);
     // BPF_PROG_TYPE_SYSCALL refuses a repeat count (EINVAL): run once with repeat 0.
     expect(c.programs.core_values!.testRun({ repeat: 0 }).retval).toBe(0);
-    const buf = c.variables.out!.get();
+    const buf = c.variables.out!.bytes();
     const out = Array.from({ length: 16 }, (_, i) => Number(buf.readBigUInt64LE(i * 8)));
 
     // Expected values, from the module BTF itself.
@@ -224,11 +224,11 @@ describe('module BTF on the 6.1 guest', () => {
     expect(link.fd).toBeGreaterThan(2);
     // Lookups of names that do not exist go through the overlay to the 9p lower layer: a walk request each.
     for (let i = 0; i < 5; i++) existsSync(join(ROOT, `.tsbpf-vm-nope-${process.pid}-${Date.now()}-${i}`));
-    const u32 = (n: string) => c.variables[n]!.get().readUInt32LE(0);
-    expect(c.variables.hits!.get().readBigUInt64LE(0)).toBeGreaterThanOrEqual(1n);
-    const transName = c.variables.seen_trans!.get();
+    const u32 = (n: string) => c.variables[n]!.bytes().readUInt32LE(0);
+    expect(c.variables.hits!.bytes().readBigUInt64LE(0)).toBeGreaterThanOrEqual(1n);
+    const transName = c.variables.seen_trans!.bytes();
     expect(transName.subarray(0, transName.indexOf(0)).toString()).toBe('virtio');
-    const maxsize = c.variables.seen_maxsize!.get().readInt32LE(0);
+    const maxsize = c.variables.seen_maxsize!.bytes().readInt32LE(0);
     const msize = u32('seen_msize');
     // init.sh mounts with msize=1048576; the client caps it at the transport's maxsize (and the server may lower it).
     expect(maxsize).toBeGreaterThan(4096);
