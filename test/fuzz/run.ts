@@ -1,12 +1,13 @@
 /**
  * Runs fuzz cases (./driver.ts) in child processes under a watchdog, so that a
  * hang or a crash is reported with its case number instead of stopping the
- * run: a worker silent for `caseTimeoutMs` is killed and its current case
+ * run: a worker that spends `caseTimeoutMs` of CPU (or ten times that in
+ * silence) without a result is killed and its current case
  * recorded as `timeout`; a worker that dies records `crash`; either way a new
  * worker resumes after that case. Used by test/fuzz.test.ts and `npm run fuzz`.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 
@@ -57,6 +58,18 @@ async function bundle(): Promise<string> {
   });
   return outfile;
 }
+
+/** CPU time (user + system) of process `pid` in ms, from /proc/PID/stat; 0 once it is gone. */
+function cpuMs(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / TICKS;
+  } catch {
+    return 0;
+  }
+}
+const TICKS = 100; // USER_HZ: what /proc reports in, 100 on every Linux ABI
 
 export function isFailure(outcome: string): boolean {
   return outcome.startsWith('untyped') || outcome === 'timeout' || outcome === 'crash';
@@ -109,17 +122,27 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
         child.stderr.on('data', (chunk: string) => {
           stderr = (stderr + chunk).slice(-2000);
         });
+        // A case hangs when it burns `timeout` ms of CPU without a result (a
+        // busy machine slows a worker's clock, not its CPU count), or stays
+        // silent for ten times that (a worker blocked without spinning).
+        let lastCpu = 0;
+        let lastStamp = last;
         const watchdog = setInterval(() => {
-          if (Date.now() - last > timeout) {
+          const cpu = cpuMs(child.pid);
+          if (last > lastStamp) {
+            lastStamp = last;
+            lastCpu = cpu;
+          }
+          if (cpu - lastCpu > timeout || Date.now() - last > 10 * timeout) {
             killed = true;
             child.kill('SIGKILL');
           }
-        }, Math.min(1000, timeout / 4));
+        }, Math.min(250, timeout / 4));
         child.on('close', (code, signal) => {
           clearInterval(watchdog);
           if (code === 0 && next >= end) return resolve();
           if (next < end) {
-            record(next, killed ? 'timeout' : 'crash', killed ? `no result in ${timeout} ms` : `exit ${code ?? signal}: ${stderr.replace(/\s+/g, ' ').slice(-500)}`);
+            record(next, killed ? 'timeout' : 'crash', killed ? `no result in ${timeout} ms of CPU` : `exit ${code ?? signal}: ${stderr.replace(/\s+/g, ' ').slice(-500)}`);
             run(next + jobs);
           } else resolve();
         });
