@@ -30,8 +30,12 @@
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { BpfMap, type BatchCursor } from '../../bpf/maps/map.ts';
-import { libc } from '../../syscall/libc.ts';
+import { BpfMap, type BatchCursor, type TypedMap } from '../../bpf/maps/map.ts';
+import { u32, u64 } from '../../bpf/maps/codec.ts';
+import { MapElemAttr } from '../../syscall/attr.ts';
+import { BpfCmd } from '../../syscall/bpf.ts';
+import { NativeBlock, putPtr } from '../../syscall/memory.ts';
+import { libc, nr } from '../../syscall/libc.ts';
 import { buildC, median, type BenchContext, type Measurement, type Workload } from '../harness.ts';
 
 const BATCH = 4096;
@@ -70,6 +74,31 @@ export function keySequence(n: number): Uint32Array {
 
 const now = (): bigint => process.hrtime.bigint();
 
+/**
+ * bpf(2) through the same koffi binding the library uses, with nothing of the
+ * library around it: one native block holds the attr (filled once but for
+ * map_fd and value) and the key and value slots; an operation writes the key,
+ * calls, and reads the value. What is left above this is tsbpf's own cost.
+ */
+class Bare {
+  readonly block = new NativeBlock(64);
+  readonly u32 = this.block.u32;
+  readonly sys = libc().syscall3;
+  readonly nr = nr.bpf;
+  /** u32 indexes of the key and of the value (a u64 as two halves). */
+  readonly k = 32 >> 2;
+  readonly v = 40 >> 2;
+  constructor() {
+    putPtr(this.u32, MapElemAttr.key, this.block.addr + 32);
+    putPtr(this.u32, MapElemAttr.value, this.block.addr + 40);
+  }
+  /** Point the attr at a map; a value pointer of 0 for delete. */
+  use(fd: number, withValue: boolean): void {
+    this.u32[MapElemAttr.map_fd >> 2] = fd;
+    putPtr(this.u32, MapElemAttr.value, withValue ? this.block.addr + 40 : 0);
+  }
+}
+
 /** The tsbpf side's maps and buffers. */
 class Side {
   readonly keys: Uint32Array;
@@ -97,6 +126,20 @@ class Side {
   cursor: BatchCursor = { done: false };
   batchTotal = 0;
   batchSum = 0;
+  /** The typed views, and the values as bigints (made once: the typed figures time the library, not BigInt()). */
+  readonly th: TypedMap<number, bigint>;
+  readonly ta: TypedMap<number, bigint>;
+  readonly bigVals: bigint[];
+  typedKey: number | undefined;
+  /** A walk kept across slices: a generator of entries() or typed entries(). */
+  iter: Iterator<[unknown, unknown]> | undefined;
+  readonly pcpuOut: bigint[] = [];
+  /** Time and operations of the variants rotate() measured in this phase: metric -> [ns, ops]. */
+  readonly extra = new Map<string, [number, number]>();
+  /** Per-op time of every full block rotate() ran, by metric (over all measured rounds). */
+  readonly blocks = new Map<string, number[]>();
+  /** The bare koffi call: an attr and key/value slots in one native block, filled once. */
+  readonly bare: Bare;
 
   constructor(cfg: Config) {
     this.keys = keySequence(cfg.n);
@@ -121,9 +164,14 @@ class Side {
     }
     this.pv = Buffer.alloc(this.pcpu.valueBytes);
     this.pv32 = new Uint32Array(this.pv.buffer, this.pv.byteOffset, this.pv.length / 4);
+    this.th = this.hash.typed(u32, u64);
+    this.ta = this.array.typed(u32, u64);
+    this.bigVals = Array.from(this.keys, (k) => BigInt(k + 1));
+    this.bare = new Bare();
   }
 
   close(): void {
+    this.bare.block.free();
     this.hash.close();
     this.array.close();
     this.pcpu.close();
@@ -165,6 +213,102 @@ function lookupRange(s: Side, m: BpfMap, what: string, lo: number, hi: number): 
   return [ns, hi - lo];
 }
 
+function bareLookupRange(s: Side, m: BpfMap, what: string, lo: number, hi: number): [number, number] {
+  const { keys, bare } = s;
+  const { u32: u, sys, nr: bpf, k: ki, v: vi } = bare;
+  bare.use(m.fd, true);
+  let sum = 0;
+  const t0 = now();
+  for (let i = lo; i < hi; i++) {
+    u[ki] = keys[i]!;
+    if (sys(bpf, BpfCmd.MAP_LOOKUP_ELEM, bare.block.addr, 32) !== 0) throw new Error(`map-ops: ${what} missed`);
+    sum += u[vi]! + u[vi + 1]! * TWO32;
+  }
+  const ns = elapsed(t0);
+  s.check(what, sum, s.sum(lo, hi));
+  return [ns, hi - lo];
+}
+
+/** Operations per block when variants of one operation take turns (see rotate). */
+const BLOCK = 128;
+/** The variants rotate() measures beside the raw call, by index. */
+const VARIANTS = ['', '.koffi', '.typed'];
+
+/**
+ * Variants of one operation (0: the raw API, 1: the bare koffi call, 2: the
+ * typed API; a per-CPU duo has 0 and 2 as 0 and 1) taking turns in blocks of
+ * BLOCK operations, so that the load from elsewhere on this shared machine
+ * lands on all of them alike: a difference of a few ns over a ~1 µs syscall
+ * is only visible that way. Read-only operations run every variant over
+ * each block (in rotating order); others give each block to one variant.
+ * Variant i's time goes to s.extra (the raw one is also returned).
+ */
+function rotate(s: Side, metric: string, lo: number, hi: number, readOnly: boolean, fns: ((a: number, b: number) => number)[]): [number, number] {
+  const k = fns.length;
+  const names = fns.map((_, i) => metric + (k === 2 && i === 1 ? '.typed' : VARIANTS[i]!));
+  const ns = new Array<number>(k).fill(0);
+  const ops = new Array<number>(k).fill(0);
+  const blocks = names.map((n) => s.blocks.get(n) ?? (s.blocks.set(n, []), s.blocks.get(n)!));
+  const run = (v: number, a: number, e: number) => {
+    const t = fns[v]!(a, e);
+    ns[v] += t;
+    ops[v] += e - a;
+    if (e - a === BLOCK) blocks[v]!.push(t / BLOCK);
+  };
+  for (let a = lo, b = 0; a < hi; a += BLOCK, b++) {
+    const e = Math.min(hi, a + BLOCK);
+    if (readOnly) for (let j = 0; j < k; j++) run((b + j) % k, a, e);
+    else run(b % k, a, e);
+  }
+  for (let v = 1; v < k; v++) {
+    const x = s.extra.get(names[v]!) ?? [0, 0];
+    s.extra.set(names[v]!, [x[0]! + ns[v]!, x[1]! + ops[v]!]);
+  }
+  return [ns[0]!, ops[0]!];
+}
+
+/** Lookups of keys lo..hi-1: raw (lookup into a reused buffer), bare koffi and typed (a bigint per value) taking turns. */
+function lookupTrio(s: Side, m: BpfMap, t: TypedMap<number, bigint>, what: string, lo: number, hi: number): [number, number] {
+  return rotate(s, what, lo, hi, true, [
+    (a, b) => lookupRange(s, m, what, a, b)[0],
+    (a, b) => bareLookupRange(s, m, `${what}.koffi`, a, b)[0],
+    (a, b) => typedLookupRange(s, t, `${what}.typed`, a, b)[0],
+  ]);
+}
+
+/** Walk a generator of [key, value] pairs kept across slices: hi - lo entries, all of them by the last slice. */
+function walkIter(s: Side, what: string, lo: number, hi: number, n: number, start: () => Iterator<[unknown, unknown]>, num: (v: unknown) => number): [number, number] {
+  if (lo === 0) {
+    s.walkSeen = 0;
+    s.walkSum = 0;
+  }
+  const t0 = now();
+  if (lo === 0) s.iter = start();
+  const it = s.iter!;
+  let seen = 0;
+  let sum = 0;
+  let end = false;
+  for (let i = lo; i < hi || hi === n; i++) {
+    const r = it.next();
+    if (r.done) {
+      end = true;
+      break;
+    }
+    seen++;
+    sum += num(r.value[1]);
+  }
+  const ns = elapsed(t0);
+  s.walkSeen += seen;
+  s.walkSum += sum;
+  if (hi === n) {
+    if (!end || s.walkSeen !== n) throw new Error(`map-ops: ${what} saw ${s.walkSeen} entries, expected ${n}`);
+    s.check(what, s.walkSum, s.sum(0, n));
+  }
+  return [ns, seen];
+}
+
+const bufU64 = (v: unknown): number => (v as Buffer).readUInt32LE(0) + (v as Buffer).readUInt32LE(4) * TWO32;
+
 /** Walk keys lo..hi-1 with nextKey(prev, out) (and look each up when `withValues`), going on from the previous slice. */
 function walk(s: Side, what: string, lo: number, hi: number, n: number, withValues: boolean): [number, number] {
   const { hash, v, v32 } = s;
@@ -205,23 +349,98 @@ function walk(s: Side, what: string, lo: number, hi: number, n: number, withValu
   return [ns, seen];
 }
 
-/** The phases of a round, in the C side's order. */
-const PHASES: [string, Phase][] = [
+/** A typed get_next_key walk (and a typed lookup per key when `withValues`), going on from the previous slice. */
+function typedWalk(s: Side, what: string, lo: number, hi: number, n: number, withValues: boolean): [number, number] {
+  const t = s.th;
+  if (lo === 0) {
+    s.walkSeen = 0;
+    s.walkSum = 0;
+  }
+  let k = s.typedKey;
+  let seen = 0;
+  let sum = 0;
+  const t0 = now();
+  for (let i = lo; i < hi; i++) {
+    k = i === 0 ? t.nextKey() : t.nextKey(k);
+    if (k === undefined) break;
+    seen++;
+    if (withValues) sum += Number(t.get(k));
+  }
+  const more = k !== undefined && hi === n ? t.nextKey(k) !== undefined : k !== undefined;
+  const ns = elapsed(t0);
+  s.typedKey = k;
+  s.walkSeen += seen;
+  s.walkSum += sum;
+  if (hi === n) {
+    if (more || s.walkSeen !== n) throw new Error(`map-ops: ${what} saw ${s.walkSeen} keys, expected ${n}`);
+    if (withValues) s.check(what, s.walkSum, s.sum(0, n));
+  }
+  return [ns, seen];
+}
+
+function typedLookupRange(s: Side, t: TypedMap<number, bigint>, what: string, lo: number, hi: number): [number, number] {
+  const { keys } = s;
+  let sum = 0;
+  const t0 = now();
+  for (let i = lo; i < hi; i++) {
+    const v = t.get(keys[i]!);
+    if (v === undefined) throw new Error(`map-ops: ${what} missed`);
+    sum += Number(v);
+  }
+  const ns = elapsed(t0);
+  s.check(what, sum, s.sum(lo, hi));
+  return [ns, hi - lo];
+}
+
+/**
+ * The phases of a round, in the C side's order. A phase with a third element
+ * is tsbpf's only (typed API, bare koffi, entries()): its libbpf figure is
+ * that C metric's, measured in the same round.
+ */
+const PHASES: [string, Phase, string?][] = [
   [
     'hash.update',
-    (s, lo, hi) => {
-      const { hash, keys } = s;
-      const t0 = now();
-      for (let i = lo; i < hi; i++) {
-        const k = keys[i]!;
-        hash.update(k, k + 1);
-      }
-      return [elapsed(t0), hi - lo];
-    },
+    (s, lo, hi) =>
+      rotate(s, 'hash.update', lo, hi, false, [
+        (a, b) => {
+          const { hash, keys } = s;
+          const t0 = now();
+          for (let i = a; i < b; i++) {
+            const k = keys[i]!;
+            hash.update(k, k + 1);
+          }
+          return elapsed(t0);
+        },
+        (a, b) => {
+          const { keys, bare } = s;
+          const { u32: u, sys, nr: bpf, k: ki, v: vi } = bare;
+          bare.use(s.hash.fd, true);
+          u[MapElemAttr.flags >> 2] = 0;
+          const t0 = now();
+          for (let i = a; i < b; i++) {
+            const k = keys[i]!;
+            u[ki] = k;
+            u[vi] = k + 1;
+            u[vi + 1] = 0;
+            if (sys(bpf, BpfCmd.MAP_UPDATE_ELEM, bare.block.addr, 32) !== 0) throw new Error('map-ops: bare update failed');
+          }
+          return elapsed(t0);
+        },
+        (a, b) => {
+          const { th, keys, bigVals } = s;
+          const t0 = now();
+          for (let i = a; i < b; i++) th.set(keys[i]!, bigVals[i]!);
+          return elapsed(t0);
+        },
+      ]),
   ],
-  ['hash.lookup', (s, lo, hi) => lookupRange(s, s.hash, 'hash.lookup', lo, hi)],
+  ['hash.lookup', (s, lo, hi) => lookupTrio(s, s.hash, s.th, 'hash.lookup', lo, hi)],
   ['hash.get_next_key', (s, lo, hi, n) => walk(s, 'hash.get_next_key', lo, hi, n, false)],
+  ['hash.get_next_key.typed', (s, lo, hi, n) => typedWalk(s, 'hash.get_next_key.typed', lo, hi, n, false), 'hash.get_next_key'],
   ['hash.iterate', (s, lo, hi, n) => walk(s, 'hash.iterate', lo, hi, n, true)],
+  ['hash.iterate.typed', (s, lo, hi, n) => typedWalk(s, 'hash.iterate.typed', lo, hi, n, true), 'hash.iterate'],
+  ['hash.entries', (s, lo, hi, n) => walkIter(s, 'hash.entries', lo, hi, n, () => s.hash.entries(), bufU64), 'hash.iterate'],
+  ['hash.entries.typed', (s, lo, hi, n) => walkIter(s, 'hash.entries.typed', lo, hi, n, () => s.th.entries(), Number), 'hash.iterate'],
   [
     'hash.lookup_batch',
     // Batches of up to 4096 until hi - lo elements are read (or, for the last slice, the end).
@@ -253,14 +472,36 @@ const PHASES: [string, Phase][] = [
   ],
   [
     'hash.delete',
-    (s, lo, hi) => {
-      const { hash, keys } = s;
-      const t0 = now();
-      for (let i = lo; i < hi; i++) {
-        if (!hash.delete(keys[i]!)) throw new Error('map-ops: delete missed');
-      }
-      return [elapsed(t0), hi - lo];
-    },
+    (s, lo, hi) =>
+      rotate(s, 'hash.delete', lo, hi, false, [
+        (a, b) => {
+          const { hash, keys } = s;
+          const t0 = now();
+          for (let i = a; i < b; i++) {
+            if (!hash.delete(keys[i]!)) throw new Error('map-ops: delete missed');
+          }
+          return elapsed(t0);
+        },
+        (a, b) => {
+          const { keys, bare } = s;
+          const { u32: u, sys, nr: bpf, k: ki } = bare;
+          bare.use(s.hash.fd, false);
+          const t0 = now();
+          for (let i = a; i < b; i++) {
+            u[ki] = keys[i]!;
+            if (sys(bpf, BpfCmd.MAP_DELETE_ELEM, bare.block.addr, 32) !== 0) throw new Error('map-ops: bare delete missed');
+          }
+          return elapsed(t0);
+        },
+        (a, b) => {
+          const { th, keys } = s;
+          const t0 = now();
+          for (let i = a; i < b; i++) {
+            if (!th.delete(keys[i]!)) throw new Error('map-ops: typed delete missed');
+          }
+          return elapsed(t0);
+        },
+      ]),
   ],
   [
     'hash.update_batch',
@@ -279,7 +520,7 @@ const PHASES: [string, Phase][] = [
       return [ns, hi - lo];
     },
   ],
-  ['array.lookup', (s, lo, hi) => lookupRange(s, s.array, 'array.lookup', lo, hi)],
+  ['array.lookup', (s, lo, hi) => lookupTrio(s, s.array, s.ta, 'array.lookup', lo, hi)],
   [
     'percpu_hash.update',
     (s, lo, hi) => {
@@ -295,18 +536,36 @@ const PHASES: [string, Phase][] = [
   [
     'percpu_hash.lookup',
     (s, lo, hi, n) => {
-      const { pcpu, keys, pv, pv32 } = s;
-      const words = pv32.length;
-      let sum = 0;
-      const t0 = now();
-      for (let i = lo; i < hi; i++) {
-        if (!pcpu.lookup(keys[i]!, pv)) throw new Error('map-ops: per-CPU lookup missed');
-        for (let j = 0; j < words; j += 2) sum += pv32[j]! + pv32[j + 1]! * TWO32;
-      }
-      const ns = elapsed(t0);
-      s.check('percpu_hash.lookup', sum, s.sum(lo, hi) * (words / 2));
-      if (hi === n) s.drain(pcpu, n);
-      return [ns, hi - lo];
+      const r = rotate(s, 'percpu_hash.lookup', lo, hi, true, [
+        (a, b) => {
+          const { pcpu, keys, pv, pv32 } = s;
+          const words = pv32.length;
+          let sum = 0;
+          const t0 = now();
+          for (let i = a; i < b; i++) {
+            if (!pcpu.lookup(keys[i]!, pv)) throw new Error('map-ops: per-CPU lookup missed');
+            for (let j = 0; j < words; j += 2) sum += pv32[j]! + pv32[j + 1]! * TWO32;
+          }
+          const ns = elapsed(t0);
+          s.check('percpu_hash.lookup', sum, s.sum(a, b) * (words / 2));
+          return ns;
+        },
+        (a, b) => {
+          const { pcpu, keys, pcpuOut } = s;
+          let sum = 0;
+          const t0 = now();
+          for (let i = a; i < b; i++) {
+            const vs = pcpu.lookupPerCpuWith(keys[i]!, u64, pcpuOut);
+            if (!vs) throw new Error('map-ops: typed per-CPU lookup missed');
+            for (let j = 0; j < vs.length; j++) sum += Number(vs[j]!);
+          }
+          const ns = elapsed(t0);
+          s.check('percpu_hash.lookup.typed', sum, s.sum(a, b) * pcpuOut.length);
+          return ns;
+        },
+      ]);
+      if (hi === n) s.drain(s.pcpu, n);
+      return r;
     },
   ],
   [
@@ -321,6 +580,18 @@ const PHASES: [string, Phase][] = [
       return [ns, hi - lo];
     },
   ],
+];
+
+/** Typed metrics and the raw API metric each is held to (within 1.10x). */
+const TYPED_VS_RAW: [string, string][] = [
+  ['hash.lookup.typed', 'hash.lookup'],
+  ['hash.get_next_key.typed', 'hash.get_next_key'],
+  ['hash.iterate.typed', 'hash.iterate'],
+  ['hash.entries.typed', 'hash.entries'],
+  ['hash.update.typed', 'hash.update'],
+  ['hash.delete.typed', 'hash.delete'],
+  ['array.lookup.typed', 'array.lookup'],
+  ['percpu_hash.lookup.typed', 'percpu_hash.lookup'],
 ];
 
 /** The C side in server mode: one slice of one phase per request. */
@@ -357,15 +628,19 @@ export const mapOps: Workload = {
     const c = new CSide(buildC(ctx.root, 'map-ops'), cfg);
     const ts = new Side(cfg);
     const samples = new Map<string, { tsbpf: number[]; libbpf: number[] }>(PHASES.map(([m]) => [m, { tsbpf: [], libbpf: [] }]));
+    /** Which C metric each variant measured by rotate() is compared with. */
+    const variantBase = new Map<string, string>();
     try {
       ctx.log(`warm-up over ${cfg.warm} keys`);
-      for (const [metric, phase] of PHASES) {
+      for (const [metric, phase, base] of PHASES) {
         phase(ts, 0, cfg.warm, cfg.warm);
-        await c.run(metric, 0, cfg.warm, cfg.warm);
+        if (!base) await c.run(metric, 0, cfg.warm, cfg.warm);
       }
+      ts.extra.clear();
+      ts.blocks.clear();
       for (let r = 0; r < cfg.rounds; r++) {
         const ratios: string[] = [];
-        for (const [i, [metric, phase]] of PHASES.entries()) {
+        for (const [i, [metric, phase, base]] of PHASES.entries()) {
           // Time and operations of each side over the whole phase, taking turns slice by slice.
           const acc = { tsbpf: [0, 0], libbpf: [0, 0] };
           for (let lo = 0, j = 0; lo < cfg.n; lo += cfg.slice, j++) {
@@ -375,6 +650,10 @@ export const mapOps: Workload = {
               acc.tsbpf[0] += ns;
               acc.tsbpf[1] += ops;
             };
+            if (base) {
+              runTs();
+              continue;
+            }
             if ((r + i + j) % 2 === 0) runTs();
             const [ns, ops] = await c.run(metric, lo, hi, cfg.n);
             acc.libbpf[0] += ns;
@@ -383,8 +662,17 @@ export const mapOps: Workload = {
           }
           const xs = samples.get(metric)!;
           xs.tsbpf.push(acc.tsbpf[0]! / acc.tsbpf[1]!);
-          xs.libbpf.push(acc.libbpf[0]! / acc.libbpf[1]!);
+          // A tsbpf-only phase is compared with its C metric of this round (which ran before it).
+          xs.libbpf.push(base ? samples.get(base)!.libbpf.at(-1)! : acc.libbpf[0]! / acc.libbpf[1]!);
           ratios.push(`${metric} ${(xs.tsbpf.at(-1)! / xs.libbpf.at(-1)!).toFixed(2)}`);
+          for (const [name, [ns, ops]] of ts.extra) {
+            if (!samples.has(name)) samples.set(name, { tsbpf: [], libbpf: [] });
+            variantBase.set(name, metric);
+            samples.get(name)!.tsbpf.push(ns / ops);
+            samples.get(name)!.libbpf.push(xs.libbpf.at(-1)!);
+            ratios.push(`${name} ${(ns / ops / xs.libbpf.at(-1)!).toFixed(2)}`);
+          }
+          ts.extra.clear();
         }
         ctx.log(`round ${r + 1}/${cfg.rounds} (${cfg.n} keys, turns of ${cfg.slice}), tsbpf/libbpf: ${ratios.join(', ')}`);
       }
@@ -396,6 +684,19 @@ export const mapOps: Workload = {
     for (const [metric, xs] of samples) {
       out.push({ workload: 'map-ops', impl: 'tsbpf', metric, value: median(xs.tsbpf), unit: UNIT });
       out.push({ workload: 'map-ops', impl: 'libbpf', metric, value: median(xs.libbpf), unit: UNIT });
+    }
+    // tsbpf's own cost over the bare koffi call, and the typed API over the raw one. Element operations: from the
+    // medians of their blocks (variants taking turns, see rotate()), robust to the preemptions a sum takes in;
+    // walks: per round, then the median.
+    const blockMedian = (m: string) => median(ts.blocks.get(m)!);
+    for (const op of ['hash.lookup', 'hash.update', 'hash.delete', 'array.lookup']) {
+      out.push({ workload: 'map-ops', impl: 'tsbpf', metric: `${op}.koffi.block_median`, value: blockMedian(`${op}.koffi`), unit: 'ns/op' });
+      out.push({ workload: 'map-ops', impl: 'tsbpf', metric: `${op}.overhead_vs_koffi`, value: blockMedian(op) - blockMedian(`${op}.koffi`), unit: 'ns/op' });
+    }
+    const perRound = (a: string, b: string) => median(samples.get(a)!.tsbpf.map((x, r) => x / samples.get(b)!.tsbpf[r]!));
+    for (const [typed, raw] of TYPED_VS_RAW) {
+      const v = ts.blocks.has(typed) ? blockMedian(typed) / blockMedian(raw) : perRound(typed, raw);
+      out.push({ workload: 'map-ops', impl: 'tsbpf', metric: `${typed}.vs_raw`, value: v, unit: 'x raw' });
     }
     return out;
   },

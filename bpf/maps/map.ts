@@ -418,6 +418,20 @@ export class BpfMap extends FdHandle {
     return this.#splitPerCpu();
   }
 
+  /** Every CPU's slot decoded with a codec of valueSize bytes, into `out` when given (no Buffer per CPU). */
+  lookupPerCpuWith<V>(key: MapKey, codec: Codec<V>, out?: V[]): V[] | undefined {
+    if (!this.perCpu) throw new TsbpfError('NOT_PERCPU', `map '${this.name}' (${mapTypeName(this.type)}) is not per-CPU`);
+    if (codec.size !== this.valueSize) throw new MapSizeError(`map '${this.name}': value codec is ${codec.size} bytes, the map's value is ${this.valueSize}`);
+    if (!this.#lookupRaw(key, 0)) return undefined;
+    const s = this.#s!;
+    const stride = this.valueStride;
+    const n = this.valueBytes / stride;
+    const res = out ?? new Array<V>(n);
+    if (res.length !== n) res.length = n;
+    for (let c = 0, o = this.#voff; c < n; c++, o += stride) res[c] = codec.decode(s.bytes, s.view, o);
+    return res;
+  }
+
   /** Decode the value with a codec straight from the scratch block (no intermediate copy). */
   lookupWith<V>(key: MapKey, codec: Codec<V>): V | undefined {
     this.#checkCodec('lookupWith', codec, this.valueSize, 'value');
@@ -459,12 +473,12 @@ export class BpfMap extends FdHandle {
 
   #splitPerCpu(): Buffer[] {
     const s = this.#s!;
-    const n = this.valueBytes / this.valueStride;
+    const stride = this.valueStride;
+    const n = this.valueBytes / stride;
+    // One copy of every slot, then a view per CPU (the views do not overlap).
+    const all = Buffer.copyBytesFrom(s.bytes, this.#voff, this.valueBytes);
     const out: Buffer[] = new Array(n);
-    for (let c = 0; c < n; c++) {
-      const o = this.#voff + c * this.valueStride;
-      out[c] = Buffer.from(s.bytes.subarray(o, o + this.valueSize));
-    }
+    for (let c = 0; c < n; c++) out[c] = all.subarray(c * stride, c * stride + this.valueSize);
     return out;
   }
 
@@ -715,16 +729,116 @@ export class BpfMap extends FdHandle {
     for (const k of this.#walk()) yield Buffer.from(k);
   }
 
-  /** Walk [key, value] pairs (values copied; per-CPU maps give every slot, see lookupPerCpu). Entries deleted mid-walk are skipped. */
+  /**
+   * Walk [key, value] pairs (per-CPU maps give every slot, see lookupPerCpu).
+   * Hash and array maps are read with BPF_MAP_LOOKUP_BATCH, ENTRIES_BATCH
+   * entries per syscall (one call instead of two per entry); the keys and
+   * values handed out are views of a fresh block per batch, safe to keep.
+   * A batch is read before its first entry is yielded, so an entry deleted
+   * in the loop after its batch was read is still yielded; deleting the
+   * current key is safe. Other map types, and kernels without batch
+   * operations, walk with get_next_key + lookup (entries deleted mid-walk are
+   * then skipped; see keys() for concurrent deletions).
+   */
   *entries(): Generator<[Buffer, Buffer], void, undefined> {
+    const ks = this.keySize;
+    const vb = this.valueBytes;
+    yield* this.#batchWalk(
+      (keys, values, _kd, _vd, i) => [keys.subarray(i * ks, i * ks + ks), values.subarray(i * vb, i * vb + vb)],
+      () => this.#walkEntries(),
+    );
+  }
+
+  /** entries() decoding keys and values with codecs (per-CPU maps: a codec of every CPU's slot, perCpuCodec); the same batching. */
+  *entriesWith<K, V>(key: Codec<K>, value: Codec<V>): Generator<[K, V], void, undefined> {
+    this.#checkCodec('entriesWith', key, this.keySize, 'key');
+    this.#checkCodec('entriesWith', value, this.valueSize, 'value');
+    const ks = this.keySize;
+    const vs = this.valueBytes;
+    yield* this.#batchWalk(
+      (keys, values, kd, vd, i) => [key.decode(keys, kd, i * ks), value.decode(values, vd, i * vs)],
+      function* (this: BpfMap) {
+        for (const [kb, vb] of this.#walkEntries()) {
+          yield [key.decode(kb, new DataView(kb.buffer, kb.byteOffset, ks), 0), value.decode(vb, new DataView(vb.buffer, vb.byteOffset, vs), 0)] as [K, V];
+        }
+      }.bind(this),
+    );
+  }
+
+  /** keys() decoding each key with a codec (no Buffer per key). */
+  *keysWith<K>(codec: Codec<K>): Generator<K, void, undefined> {
+    this.#checkCodec('keysWith', codec, this.keySize, 'key');
+    let dv: DataView | undefined;
+    for (const k of this.#walk()) {
+      if (dv?.buffer !== k.buffer || dv.byteOffset !== k.byteOffset) dv = new DataView(k.buffer, k.byteOffset, k.byteLength);
+      yield codec.decode(k, dv, 0);
+    }
+  }
+
+  /** nextKey() decoding the key with a codec straight from the scratch block; undefined at the end. */
+  nextKeyWith<K>(key: MapKey | undefined, codec: Codec<K>): K | undefined {
+    if (codec.size !== this.keySize) throw new MapSizeError(`map '${this.name}': key codec is ${codec.size} bytes, the map's key is ${this.keySize}`);
+    if (!this.#nextKeyRaw(key)) return undefined;
+    const s = this.#s!;
+    return codec.decode(s.bytes, s.view, this.#nkoff);
+  }
+
+  [Symbol.iterator](): Generator<[Buffer, Buffer], void, undefined> {
+    return this.entries();
+  }
+
+  /** Entries one get_next_key + lookup at a time (values copied); entries deleted mid-walk are skipped. */
+  *#walkEntries(): Generator<[Buffer, Buffer], void, undefined> {
     for (const k of this.#walk()) {
       const key = Buffer.from(k);
       if (this.#lookupRaw(key, 0)) yield [key, this.#copyValue() as Buffer];
     }
   }
 
-  [Symbol.iterator](): Generator<[Buffer, Buffer], void, undefined> {
-    return this.entries();
+  /**
+   * Every entry through BPF_MAP_LOOKUP_BATCH, `each` making what is yielded
+   * from entry i of a batch block; `fallback` where the map type or kernel
+   * has no batch lookups.
+   */
+  *#batchWalk<T>(
+    each: (keys: Buffer, values: Buffer, kd: DataView, vd: DataView, i: number) => T,
+    fallback: () => Generator<T, void, undefined>,
+  ): Generator<T, void, undefined> {
+    const s = this.#scratch();
+    if (!BATCH_WALK.has(this.type) || batchOps === false) {
+      yield* fallback();
+      return;
+    }
+    const ks = this.keySize;
+    const vb = this.valueBytes;
+    let n = Math.min(ENTRIES_BATCH, Math.max(1, this.maxEntries));
+    // in_batch and out_batch may be the same memory: the kernel reads the one before writing the other.
+    const token = Buffer.alloc(Math.max(8, ks));
+    let started = false;
+    for (;;) {
+      if (this.#s !== s) return; // closed inside the loop
+      const keys = Buffer.alloc(n * ks);
+      const values = Buffer.alloc(n * vb);
+      const r = this.#batchCall(BpfCmd.MAP_LOOKUP_BATCH, started ? token : undefined, token, keys, values, n, 0);
+      if (r.unsupported && !started) {
+        yield* fallback();
+        return;
+      }
+      if (r.err === -Errno.ENOSPC && r.count === 0 && n < this.maxEntries) {
+        // A hash bucket holds more entries than the batch: retry the same position with room for it.
+        n = Math.min(n * 4, Math.max(1, this.maxEntries));
+        continue;
+      }
+      if (r.err && r.err !== -Errno.ENOENT) this.#fail(BpfCmd.MAP_LOOKUP_BATCH, r.err);
+      started = true;
+      const kd = new DataView(keys.buffer, keys.byteOffset, keys.byteLength);
+      const vd = new DataView(values.buffer, values.byteOffset, values.byteLength);
+      for (let i = 0; i < r.count; i++) {
+        if (this.#s !== s) return; // closed inside the loop
+        yield each(keys, values, kd, vd, i);
+      }
+      if (r.err === -Errno.ENOENT) return;
+    }
   }
 
   /** Yields a view of the current key in a reusable buffer (valid until the next step). */
@@ -732,9 +846,12 @@ export class BpfMap extends FdHandle {
     if (!this.#nextKeyRaw(undefined)) return;
     const ks = this.keySize;
     const first = new Uint8Array(ks);
-    const cur = new Uint8Array(ks);
+    // Two key buffers, swapped at each step: the caller holds `cur` while `nxt` takes its successor.
+    let cur = new Uint8Array(ks);
+    let nxt = new Uint8Array(ks);
     const s = this.#s!;
-    first.set(s.bytes.subarray(this.#nkoff, this.#nkoff + ks));
+    const nkoff = this.#nkoff;
+    copyOut(first, s, nkoff, ks);
     cur.set(first);
     const limit = this.maxEntries > 0 ? this.maxEntries : Number.MAX_SAFE_INTEGER;
     let mark = deletions;
@@ -747,17 +864,20 @@ export class BpfMap extends FdHandle {
         // re-read it, or a restart would land on a new first key unnoticed.
         mark = deletions;
         if (!this.#nextKeyRaw(undefined)) return;
-        first.set(this.#s!.bytes.subarray(this.#nkoff, this.#nkoff + ks));
+        copyOut(first, s, nkoff, ks);
       }
       // Fetch the successor before the caller sees `cur`, so it may delete `cur`.
       const more = this.#nextKeyRaw(cur);
-      const nk = this.#s!.bytes.subarray(this.#nkoff, this.#nkoff + ks);
-      if (more && equalBytes(nk, first) && n > 0) throw new IterationRestartedError(this.name);
-      const next = more ? Uint8Array.from(nk) : undefined;
+      if (more) {
+        copyOut(nxt, s, nkoff, ks);
+        if (n > 0 && equalBytes(nxt, first)) throw new IterationRestartedError(this.name);
+      }
       yield cur;
-      if (!next) return;
-      if (!s || this.#s !== s) return; // closed inside the loop
-      cur.set(next);
+      if (!more) return;
+      if (this.#s !== s) return; // closed inside the loop
+      const t = cur;
+      cur = nxt;
+      nxt = t;
     }
   }
 
@@ -998,6 +1118,11 @@ const PERCPU_CODEC = "is not for per-CPU maps (a codec would see CPU 0's slot on
 
 let batchOps: boolean | undefined;
 
+/** Map types whose entries() and entriesWith() read with BPF_MAP_LOOKUP_BATCH (hash maps since 5.6, arrays since 5.7). */
+const BATCH_WALK = new Set<number>([MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH, MapType.ARRAY, MapType.PERCPU_ARRAY]);
+/** Entries per BPF_MAP_LOOKUP_BATCH call in entries(): past a few hundred the syscall count no longer matters. */
+const ENTRIES_BATCH = 256;
+
 /**
  * Whether the kernel knows the batch commands (5.6+). An unknown command fails
  * with EINVAL without touching the attr, so the count left in it proves
@@ -1195,6 +1320,12 @@ export function mapIds(): Generator<number, void, undefined> {
  * into and decoded from the map's scratch block without intermediate buffers.
  */
 export class TypedMap<K, V> {
+  /** Whether keys pass to the map as they are (the unsigned integer codecs, which mean what the map does with numbers). */
+  readonly #rawKey: boolean;
+  /** Where keys of other codecs are encoded (the map copies them into its scratch block at once). */
+  readonly #kb: Uint8Array;
+  readonly #kdv: DataView;
+
   constructor(
     readonly map: BpfMap,
     readonly key: Codec<K>,
@@ -1204,13 +1335,15 @@ export class TypedMap<K, V> {
     if (map.perCpu && value.size !== map.valueBytes) throw new WrongMapTypeError(map.name, map.type, 'typed', PERCPU_CODEC);
     if (key.size !== map.keySize) throw new MapSizeError(`map '${map.name}': key codec is ${key.size} bytes, the map's key is ${map.keySize}`);
     if (!map.perCpu && value.size !== map.valueSize) throw new MapSizeError(`map '${map.name}': value codec is ${value.size} bytes, the map's value is ${map.valueSize}`);
+    this.#rawKey = UNSIGNED.has(key);
+    this.#kb = new Uint8Array(key.size);
+    this.#kdv = new DataView(this.#kb.buffer);
   }
 
   #k(k: K): MapKey {
-    // The map writes numbers as unsigned integers of the key size, which is what these codecs mean; others encode.
-    if (k instanceof Uint8Array || ((typeof k === 'number' || typeof k === 'bigint') && UNSIGNED.has(this.key))) return k as MapKey;
-    const b = new Uint8Array(this.key.size);
-    this.key.encode(k, b, new DataView(b.buffer), 0);
+    if (k instanceof Uint8Array || (this.#rawKey && (typeof k === 'number' || typeof k === 'bigint'))) return k as MapKey;
+    const b = this.#kb;
+    this.key.encode(k, b, this.#kdv, 0);
     return b;
   }
 
@@ -1245,27 +1378,18 @@ export class TypedMap<K, V> {
     return b && this.value.decode(b, new DataView(b.buffer, b.byteOffset, b.byteLength), 0);
   }
 
-  *keys(): Generator<K, void, undefined> {
-    for (const kb of this.map.keys()) yield this.key.decode(kb, new DataView(kb.buffer, kb.byteOffset, kb.byteLength), 0);
+  /** The key after `k` (the first key when undefined); undefined at the end. */
+  nextKey(k?: K): K | undefined {
+    return this.map.nextKeyWith(k === undefined ? undefined : this.#k(k), this.key);
   }
 
-  *entries(): Generator<[K, V], void, undefined> {
-    for (const [kb, vb] of this.map.entries()) {
-      const kv = new DataView(kb.buffer, kb.byteOffset, kb.byteLength);
-      const vv = new DataView(vb.buffer, vb.byteOffset, vb.byteLength);
-      yield [this.key.decode(kb, kv, 0), this.value.decode(vb, vv, 0)];
-    }
+  keys(): Generator<K, void, undefined> {
+    return this.map.keysWith(this.key);
   }
 
-  /** Every entry through batch lookups (BPF_MAP_LOOKUP_BATCH, with the element-wise fallback), decoded. */
-  *batchEntries(batchSize = 4096): Generator<[K, V], void, undefined> {
-    const ks = this.map.keySize;
-    const vs = this.map.valueBytes;
-    for (const { keys, values, count } of this.map.batches(batchSize)) {
-      const kv = new DataView(keys.buffer, keys.byteOffset, keys.byteLength);
-      const vv = new DataView(values.buffer, values.byteOffset, values.byteLength);
-      for (let i = 0; i < count; i++) yield [this.key.decode(keys, kv, i * ks), this.value.decode(values, vv, i * vs)];
-    }
+  /** Every [key, value]; batched like BpfMap.entries(). */
+  entries(): Generator<[K, V], void, undefined> {
+    return this.map.entriesWith(this.key, this.value);
   }
 
   [Symbol.iterator](): Generator<[K, V], void, undefined> {
