@@ -1378,6 +1378,13 @@ export class TypedMap<K, V> {
     return b && this.value.decode(b, new DataView(b.buffer, b.byteOffset, b.byteLength), 0);
   }
 
+  /** BLOOM_FILTER: whether `v` may be in the set (false: surely not). */
+  mayContain(v: V): boolean {
+    const b = new Uint8Array(this.value.size);
+    this.value.encode(v, b, new DataView(b.buffer), 0);
+    return this.map.mayContain(b);
+  }
+
   /** The key after `k` (the first key when undefined); undefined at the end. */
   nextKey(k?: K): K | undefined {
     return this.map.nextKeyWith(k === undefined ? undefined : this.#k(k), this.key);
