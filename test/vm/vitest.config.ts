@@ -15,6 +15,6 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     globalSetup: ['test/setup/global.ts'],
-    reporters: ['verbose'],
+    reporters: ['verbose', './test/vm/reporter.ts'],
   },
 });
