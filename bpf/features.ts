@@ -68,6 +68,7 @@ export const KERNEL_FEATURES = {
   'iter/bpf_map_elem': map('5.9'),
   'sk_lookup programs': map('5.9'),
   'XDP links': map('5.9'),
+  'callback functions': map('5.13'),
   'syscall programs': map('5.14'),
   'perf_event links': map('5.15'),
   'BPF cookies': map('5.15'),
@@ -87,6 +88,7 @@ export const KERNEL_FEATURES = {
   'BTF DECL_TAG': map('5.16'),
   'BTF TYPE_TAG': map('5.17'),
   'BTF ENUM64': map('6.0'),
+  'module BTF': map('5.11', 'CONFIG_DEBUG_INFO_BTF_MODULES'),
   // Program load.
   'verifier log_true_size': map('6.4'),
 } satisfies Record<string, FeatureInfo>;
