@@ -157,7 +157,7 @@ NONCE=$RANDOM$RANDOM$RANDOM
 {
   echo "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TMPDIR=/tmp LANG=C.UTF-8"
   echo "export TSBPF_VM=1 TSBPF_VM_REPO=$(squote "$REPO") TSBPF_VM_NONCE=$NONCE"
-  for v in CI FORCE_COLOR NO_COLOR; do
+  for v in CI FORCE_COLOR NO_COLOR TSBPF_VM_CORE; do
     if [ -n "${!v+x}" ]; then echo "export $v=$(squote "${!v}")"; fi
   done
 } >"$IRD/vm.env"
