@@ -57,6 +57,7 @@ export const KERNEL_FEATURES = {
   'mmapable maps': map('5.5'),
   'inner map flag': map('5.10'),
   'map batch operations': map('5.6'),
+  'lookupAndDelete on hash maps': map('5.14'),
   // Program types and hooks.
   'BPF links': map('5.7'),
   'fentry/fexit programs': map('5.5', 'CONFIG_FUNCTION_TRACER'),
