@@ -50,6 +50,11 @@ KVER=$(uname -r)
 mkdir -p $R/boot $R/lib/modules
 cp /kconfig $R/boot/config-$KVER || fail "cannot copy the kernel config"
 [ -e $R/lib/modules/$KVER ] || ln -s "$(cat /moddir)" $R/lib/modules/$KVER
+# The kernel's module requests (veth for `ip link add`, sch_* for tc, ...) run its modprobe helper in
+# this initramfs, which has no module tree: send them to the new root's modprobe instead.
+printf '#!/bin/busybox sh\nexec /bin/busybox chroot /newroot /sbin/modprobe "$@"\n' >/sbin/modprobe-newroot
+chmod 755 /sbin/modprobe-newroot
+echo /sbin/modprobe-newroot >/proc/sys/kernel/modprobe
 mount -t proc proc $R/proc
 mount -t sysfs sysfs $R/sys
 mount -t devtmpfs devtmpfs $R/dev
