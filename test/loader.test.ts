@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect } from 'vitest';
+import { afterAll, beforeAll, describe, expect, type TestContext } from 'vitest';
 import { ObjectError, loadCollectionSpec, type CollectionSpec } from '../bpf/loader/collection-spec.ts';
 import { CollectionError, loadCollection, setVariable, type Collection } from '../bpf/loader/collection.ts';
 import { kernelBtf } from '../bpf/btf/kernel.ts';
@@ -21,6 +21,7 @@ import { ownedFdCount } from '../syscall/fd.ts';
 import { BPFFS, fdCount } from './helpers/env.ts';
 import { ktest, pintest } from './helpers/kernel.ts';
 import { thrown } from './helpers/thrown.ts';
+import { ifSupported } from './helpers/kernel-features.ts';
 
 const BPF_DIR = new URL('./bpf/', import.meta.url).pathname;
 const obj = (name: string) => join(BPF_DIR, `${name}.o`);
@@ -62,8 +63,12 @@ function kallsym(name: string): bigint | undefined {
   return undefined;
 }
 
+/** A kernel test whose NotSupportedError (bpf_loop's callbacks need 5.13) skips or fails by the feature table. */
+const ftest = (name: string, fn: (ctx: TestContext) => unknown, opts: { timeout?: number } = {}): void =>
+  ktest(name, (ctx) => ifSupported(ctx, () => fn(ctx)), opts);
+
 describe('loader.o: maps, global data, subprograms, kconfig', () => {
-  ktest('run_socket: bpf_loop + static subprog (45 + 7), global subprog (21), .data, and the kconfig word', () => {
+  ftest('run_socket: bpf_loop + static subprog (45 + 7), global subprog (21), .data, and the kconfig word', () => {
     using c = loadCollection(loadCollectionSpec(obj('loader')));
     expect(run(c, 'run_socket')).toBe(0);
     const results = c.maps.results!;
@@ -82,7 +87,7 @@ describe('loader.o: maps, global data, subprograms, kconfig', () => {
     expect(c.warnings.filter((w) => !w.includes("'jumps'"))).toEqual([]); // prog arrays refuse BTF: libbpf retries without it too
   });
 
-  ktest('.bss and .data variables: visible after runs, and writable from JS', () => {
+  ftest('.bss and .data variables: visible after runs, and writable from JS', () => {
     using c = loadCollection(loadCollectionSpec(obj('loader')));
     const v = c.variables;
     expect(Object.keys(v).sort()).toEqual(['bss_var', 'data_var', 'ro_magic', 'static_counter']);
@@ -105,7 +110,7 @@ describe('loader.o: maps, global data, subprograms, kconfig', () => {
     expect(c.maps['.bss']!.lookup(0)!.subarray(0, 8)).toEqual(v.bss_var!.get());
   });
 
-  ktest('a .rodata constant set with setVariable before load changes the result', () => {
+  ftest('a .rodata constant set with setVariable before load changes the result', () => {
     const spec = loadCollectionSpec(obj('loader'));
     setVariable(spec, 'ro_magic', 100);
     using c = loadCollection(spec);
@@ -115,7 +120,7 @@ describe('loader.o: maps, global data, subprograms, kconfig', () => {
     expect((thrown(() => setVariable(spec, 'no_such_var', 1)) as TsbpfError).code).toBe('NO_VARIABLE');
   });
 
-  ktest('.rodata and .kconfig are read-only: Variable.set throws READ_ONLY, the maps are frozen and RDONLY_PROG', () => {
+  ftest('.rodata and .kconfig are read-only: Variable.set throws READ_ONLY, the maps are frozen and RDONLY_PROG', () => {
     using c = loadCollection(loadCollectionSpec(obj('loader')));
     const e = thrown(() => c.variables.ro_magic!.set(1));
     expect(e).toBeInstanceOf(TsbpfError);
@@ -134,7 +139,7 @@ describe('loader.o: maps, global data, subprograms, kconfig', () => {
     expect(c.variables.ro_magic!.get().readUInt32LE()).toBe(7);
   });
 
-  ktest('prog array initial value: slot 1 holds tail_target, so the tail call returns 42', () => {
+  ftest('prog array initial value: slot 1 holds tail_target, so the tail call returns 42', () => {
     using c = loadCollection(loadCollectionSpec(obj('loader')));
     expect(run(c, 'do_tail_call')).toBe(42);
     // The kernel reports a prog array slot as the program's id.
@@ -142,7 +147,7 @@ describe('loader.o: maps, global data, subprograms, kconfig', () => {
     expect(c.maps.jumps!.lookup(0)).toBeUndefined();
   });
 
-  ktest('array of maps initial values: each slot holds the id of the inner map named in the object', () => {
+  ftest('array of maps initial values: each slot holds the id of the inner map named in the object', () => {
     using c = loadCollection(loadCollectionSpec(obj('loader')));
     const outer = c.maps.outer!;
     expect(outer.innerMapId(0)).toBe(c.maps.inner1!.info().id);
@@ -150,7 +155,7 @@ describe('loader.o: maps, global data, subprograms, kconfig', () => {
     expect(c.maps.inner1!.info().id).not.toBe(c.maps.inner2!.info().id);
   });
 
-  ktest('map sizes and types are editable on the spec before load', () => {
+  ftest('map sizes and types are editable on the spec before load', () => {
     const spec = loadCollectionSpec(obj('loader'));
     expect(spec.maps.counts).toMatchObject({ type: MapType.HASH, maxEntries: 64, keySize: 4, valueSize: 8 });
     spec.maps.counts!.maxEntries = 1000;
@@ -166,7 +171,7 @@ describe('loader.o: maps, global data, subprograms, kconfig', () => {
     expect(c.programs.count_getpid!.info().mapIds).toContain(c.maps.counts!.info().id);
   });
 
-  ktest('Collection is Disposable: `using` closes programs, maps and the BTF', () => {
+  ftest('Collection is Disposable: `using` closes programs, maps and the BTF', () => {
     let fd = -1;
     let c: Collection;
     {
@@ -186,7 +191,7 @@ describe('loader.o: maps, global data, subprograms, kconfig', () => {
   // maybe_wait_bpf_programs), so one collection of loader.o costs 31-37 ms here (measured: 400 in
   // 12.4 s). 1,000 would take 31-37 s; 500 fits in ~16-19 s.
   const CYCLES = 500;
-  ktest(
+  ftest(
     `fd lifetime: loading and closing ${CYCLES} collections of loader.o leaves the fd count where it started`,
     () => {
       const spec = loadCollectionSpec(obj('loader'));
@@ -213,7 +218,7 @@ describe('loader.o: maps, global data, subprograms, kconfig', () => {
     { timeout: 60_000 },
   );
 
-  ktest('a failed load closes what it created (no fd left behind)', () => {
+  ftest('a failed load closes what it created (no fd left behind)', () => {
     const spec = loadCollectionSpec(obj('loader_verifier'));
     loadCollection(spec, { programs: ['fine'] }).close();
     const fds = fdCount();
@@ -223,7 +228,7 @@ describe('loader.o: maps, global data, subprograms, kconfig', () => {
 });
 
 describe('callbacks (BPF_PSEUDO_FUNC)', () => {
-  ktest('bpf_for_each_map_elem and bpf_loop call their static callbacks, also from a subprogram', () => {
+  ftest('bpf_for_each_map_elem and bpf_loop call their static callbacks, also from a subprogram', () => {
     using c = loadCollection(loadCollectionSpec(obj('loader_callbacks')));
     for (let i = 0; i < 8; i++) c.maps.vals!.update(i, BigInt(i + 1));
     expect(run(c, 'callbacks')).toBe(0);
