@@ -67,6 +67,7 @@ export const KERNEL_FEATURES = {
   'netns links': map('5.8'),
   'iterators': map('5.8'),
   'iter/bpf_map_elem': map('5.9'),
+  'task iterator filters': map('6.1'),
   'sk_lookup programs': map('5.9'),
   'XDP links': map('5.9'),
   'callback functions': map('5.13'),
