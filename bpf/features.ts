@@ -71,6 +71,7 @@ export const KERNEL_FEATURES = {
   'sk_lookup programs': map('5.9'),
   'XDP links': map('5.9'),
   'callback functions': map('5.13'),
+  'sk_skb/verdict attach': map('5.13'),
   'syscall programs': map('5.14'),
   'perf_event links': map('5.15'),
   'BPF cookies': map('5.15'),
@@ -91,6 +92,8 @@ export const KERNEL_FEATURES = {
   'BTF TYPE_TAG': map('5.17'),
   'BTF ENUM64': map('6.0'),
   'module BTF': map('5.11', 'CONFIG_DEBUG_INFO_BTF_MODULES'),
+  // Kernel functions the test objects call.
+  'kfunc bpf_rcu_read_lock': map('6.2'),
   // Program load.
   'verifier log_true_size': map('6.4'),
 } satisfies Record<string, FeatureInfo>;

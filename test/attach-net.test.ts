@@ -25,6 +25,7 @@ import { attachTcx } from '../bpf/link/tcx.ts';
 import { AttachType } from '../bpf/programs/types.ts';
 import { ownedFdCount } from '../syscall/fd.ts';
 import { fdCount } from './helpers/env.ts';
+import { ifSupported } from './helpers/kernel-features.ts';
 import { UdpSocket, createVethNetns, linkExists, netnsExists, nettest, ping, sendUdp, type VethNetns } from './helpers/netns.ts';
 import { thrown } from './helpers/thrown.ts';
 
@@ -332,11 +333,15 @@ describe('netfilter (6.4+)', () => {
 });
 
 describe('sockmap with real TCP sockets', () => {
-  nettest('sk_msg counts what is sent, sk_skb/verdict what is received; data still flows both ways', async () => {
+  nettest('sk_msg counts what is sent, sk_skb/verdict what is received; data still flows both ways', async (ctx) => {
     using c = load(['msg_count', 'skb_verdict']);
     const socks = c.maps.socks!;
     const msg = attachSockmap(c.programs.msg_count!, socks);
-    const verdict = attachSockmap(c.programs.skb_verdict!, socks);
+    // sk_skb/verdict needs 5.13.
+    const verdict = await ifSupported(ctx, () => attachSockmap(c.programs.skb_verdict!, socks)).catch((e: unknown) => {
+      msg.close();
+      throw e;
+    });
     expect(c.programs.msg_count!.attachType).toBe(AttachType.SK_MSG_VERDICT);
     expect(c.programs.skb_verdict!.attachType).toBe(AttachType.SK_SKB_VERDICT);
     const server = net.createServer();
