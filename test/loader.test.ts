@@ -21,7 +21,8 @@ import { ownedFdCount } from '../syscall/fd.ts';
 import { BPFFS, fdCount } from './helpers/env.ts';
 import { ktest, pintest } from './helpers/kernel.ts';
 import { thrown } from './helpers/thrown.ts';
-import { ifSupported } from './helpers/kernel-features.ts';
+import { ifSupported, skipIfNotSupported } from './helpers/kernel-features.ts';
+import { kernelAtLeast, notSupported, since } from '../bpf/features.ts';
 
 const BPF_DIR = new URL('./bpf/', import.meta.url).pathname;
 const obj = (name: string) => join(BPF_DIR, `${name}.o`);
@@ -301,6 +302,11 @@ describe('legacy maps section', () => {
   });
 });
 
+/** loader_kfuncs.o calls bpf_rcu_read_lock/unlock (6.2): older kernels skip, newer ones must have them. */
+function needRcuKfuncs(ctx: TestContext): void {
+  if (!kernelAtLeast(since('kfunc bpf_rcu_read_lock')!)) skipIfNotSupported(ctx, notSupported('kfunc bpf_rcu_read_lock'));
+}
+
 describe('externs: ksyms, kfuncs, weak', () => {
   ktest('untyped ksym = its /proc/kallsyms address; weak ksyms and kconfig the kernel lacks = 0', () => {
     const spec = loadCollectionSpec(obj('loader_ksyms'));
@@ -337,7 +343,8 @@ describe('externs: ksyms, kfuncs, weak', () => {
     expect((e as VerifierError).log).toContain("failed to find the address for kernel symbol 'bpf_prog_active'");
   });
 
-  ktest('kfuncs from a SEC("syscall") program: bpf_task_from_pid/bpf_task_release, bpf_rcu_read_lock/unlock', () => {
+  ktest('kfuncs from a SEC("syscall") program: bpf_task_from_pid/bpf_task_release, bpf_rcu_read_lock/unlock', (ctx) => {
+    needRcuKfuncs(ctx);
     const spec = loadCollectionSpec(obj('loader_kfuncs'));
     expect(spec.externs.bpf_task_from_pid).toMatchObject({ kind: 'kfunc', weak: false });
     expect(spec.externs.tsbpf_no_such_kfunc).toMatchObject({ kind: 'kfunc', weak: true });
@@ -353,7 +360,8 @@ describe('externs: ksyms, kfuncs, weak', () => {
     expect(find(0x3ffffff0)).toEqual({ retval: 0, found: 0 });
   });
 
-  ktest('weak kfuncs tested for existence: the one the kernel has is called, the missing one is 0 and never reached', () => {
+  ktest('weak kfuncs tested for existence: the one the kernel has is called, the missing one is 0 and never reached', (ctx) => {
+    needRcuKfuncs(ctx);
     using c = loadCollection(loadCollectionSpec(obj('loader_kfuncs')), { programs: ['weak_kfuncs'] });
     expect(c.programs.weak_kfuncs!.testRun({ ctx: new Uint8Array(8), repeat: 0 }).retval).toBe(2);
     expect(Object.keys(c.programs)).toEqual(['weak_kfuncs']);
