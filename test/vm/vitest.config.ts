@@ -3,14 +3,17 @@
 // hooks the host lacks, and the feature expectations of each kernel), plus
 // PORTABLE_CORE, the host tests that prove the library on that kernel (map
 // types, loading objects and the shipped example with CO-RE and BTF
-// sanitisation, ring/perf buffers, attach kinds, the verifier error path,
-// pinning). A feature they probe may be missing only on a kernel older than
+// sanitisation, attach kinds, the verifier error path, pinning). A feature they probe may be missing only on a kernel older than
 // the release that introduced it (test/helpers/kernel-features.ts). On the
 // host, the default config also collects test/vm/**; those files skip there
 // with a reason.
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
+// Chosen to fit CI (4 guests under TCG in < 45 min): ringbuf/perfbuf.test.ts
+// need a 5.17 producer (test/vm/delivery.test.ts covers delivery everywhere),
+// and program-hardening.test.ts (86 s under TCG) adds nothing kernel-specific
+// beyond loader.test.ts's verifier failures.
 export const PORTABLE_CORE = [
   'test/maps-types.test.ts',
   'test/maps-ops.test.ts',
@@ -18,13 +21,10 @@ export const PORTABLE_CORE = [
   'test/loader-btf-sanitize.test.ts',
   'test/core.test.ts',
   'test/execsnoop.test.ts',
-  'test/ringbuf.test.ts',
-  'test/perfbuf.test.ts',
   'test/attach-trace.test.ts',
   'test/attach-net.test.ts',
   'test/attach-cgroup.test.ts',
   'test/attach-tc.test.ts',
-  'test/program-hardening.test.ts',
   'test/pin.test.ts',
 ];
 
