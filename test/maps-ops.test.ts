@@ -436,7 +436,8 @@ describe('batch operations', () => {
       expect([...m.keys()].length).toBe(3);
       const del = countingSyscalls(() => m.deleteBatch(keys.subarray(0, 16)));
       expect(del.result).toBe(2);
-      expect(del.cmds).toEqual([BpfCmd.MAP_DELETE_BATCH]);
+      // 5.10's LPM trie has no batch delete: the element-wise fallback does it.
+      expect(del.cmds).toEqual(kernelAtLeast('6.1') ? [BpfCmd.MAP_DELETE_BATCH] : expect.arrayContaining([BpfCmd.MAP_DELETE_BATCH]));
       expect([...m.keys()]).toEqual([keys.subarray(16, 24)]);
     });
   });
