@@ -27,7 +27,7 @@
 #   TSBPF_VM_RESULTS  file to write the guest's counts and skip reasons to
 #                     (the TSBPF_VM_RESULT / TSBPF_VM_SKIP lines of test/vm/reporter.ts)
 #   TSBPF_VM_ACCEL    kvm | tcg | auto (default)
-#   TSBPF_VM_TIMEOUT  seconds for the whole guest run (default 900)
+#   TSBPF_VM_TIMEOUT  seconds for the whole guest run (default 1500: a TCG guest with the portable core takes 10-13 minutes)
 #   TSBPF_VM_CPU      -cpu model (default with KVM: host,-arch-capabilities, since nested
 #                     hypervisors refuse the guest's write of MSR_IA32_ARCH_CAPABILITIES
 #                     and QEMU aborts; with TCG: max)
@@ -39,7 +39,7 @@ set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
 HERE=$REPO/scripts/vm
-TIMEOUT=${TSBPF_VM_TIMEOUT:-900}
+TIMEOUT=${TSBPF_VM_TIMEOUT:-1500}
 START=$(date +%s)
 
 log() { echo "[test:vm] $*" >&2; }

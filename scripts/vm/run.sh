@@ -3,7 +3,8 @@
 #
 # The kernel matrix: boots each of Debian's kernels 5.10 (bullseye), 6.1
 # (bookworm), 6.12 (trixie) and the newest 7.x (sid) once in QEMU
-# (scripts/vm/boot.sh) and runs test/vm/ there in one vitest process. Kernels
+# (scripts/vm/boot.sh) and runs test/vm/ and the portable core of host tests
+# there in one vitest process. Kernels
 # are fetched with apt-get download under a private apt state
 # (scripts/vm/fetch-kernel.sh) and cached in /var/cache/tsbpf-vm. Each guest
 # reports its pass/skip/fail counts; the run ends with one line per kernel and
@@ -13,6 +14,9 @@
 #   TSBPF_VM_KERNELS  comma-separated series (default 5.10,6.1,6.12,7.x)
 #   TSBPF_VM_KERNEL   one kernel image instead of the matrix (its modules in
 #                     TSBPF_VM_MODDIR or /lib/modules/KVER)
+#   TSBPF_VM_CORE     0: only test/vm/**, without the portable core of host
+#                     tests (test/vm/vitest.config.ts)
+#   TSBPF_VM_CACHE    where fetched kernels are kept (default /var/cache/tsbpf-vm)
 #   and everything boot.sh reads (TSBPF_VM_ACCEL, TSBPF_VM_TIMEOUT, ...).
 #
 # Installs what is missing with apt (qemu-system-x86, busybox-static, cpio,
