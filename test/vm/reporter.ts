@@ -14,14 +14,16 @@ export default class VmResultReporter implements Reporter {
     let failed = unhandled.length;
     const skips: string[] = [];
     for (const mod of modules) {
-      // A file that failed to load has no tests: count it as one failure.
-      if (mod.state() === 'failed' && [...mod.children.allTests()].length === 0) failed++;
+      let failedHere = 0;
       for (const t of mod.children.allTests()) {
         const r = t.result();
         if (r.state === 'passed') passed++;
-        else if (r.state === 'failed') failed++;
+        else if (r.state === 'failed') failedHere++;
         else skips.push(`${t.fullName} :: ${(r.state === 'skipped' && r.note) || r.state}`.replace(/\s+/g, ' '));
       }
+      // A file that failed without a failed test (it did not load, or a beforeAll threw and its tests
+      // never ran): one failure, so that it cannot pass as skips.
+      failed += failedHere || (mod.state() === 'failed' ? 1 : 0);
     }
     const out = [`TSBPF_VM_RESULT_${nonce} passed=${passed} skipped=${skips.length} failed=${failed}`, ...skips.map((s) => `TSBPF_VM_SKIP_${nonce} ${s}`)];
     process.stdout.write(`${out.join('\n')}\n`);
