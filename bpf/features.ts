@@ -92,7 +92,8 @@ export const KERNEL_FEATURES = {
   'BTF TYPE_TAG': map('5.17'),
   'BTF ENUM64': map('6.0'),
   'module BTF': map('5.11', 'CONFIG_DEBUG_INFO_BTF_MODULES'),
-  // Kernel functions the test objects call.
+  // Helpers and kernel functions the test objects call.
+  'helper bpf_snprintf': map('5.13'),
   'kfunc bpf_rcu_read_lock': map('6.2'),
   // Program load.
   'verifier log_true_size': map('6.4'),

@@ -253,8 +253,14 @@ describe('static functions in program sections', () => {
   });
 });
 
+/** loader_strings.o calls bpf_snprintf (5.13): older kernels skip, newer ones must have it. */
+function needSnprintf(ctx: TestContext): void {
+  if (!kernelAtLeast(since('helper bpf_snprintf')!)) skipIfNotSupported(ctx, notSupported('helper bpf_snprintf'));
+}
+
 describe('strings and custom data sections', () => {
-  ktest('.rodata.str1.1 holds the bpf_snprintf format and a %s argument; .data.custom/.rodata.custom hold variables', () => {
+  ktest('.rodata.str1.1 holds the bpf_snprintf format and a %s argument; .data.custom/.rodata.custom hold variables', (ctx) => {
+    needSnprintf(ctx);
     const spec = loadCollectionSpec(obj('loader_strings'));
     expect(Object.keys(spec.maps).sort()).toEqual(['.data.custom', '.rodata', '.rodata.custom', '.rodata.str1.1', 'text']);
     expect(spec.variables.custom_data).toMatchObject({ map: '.data.custom', size: 4 });
@@ -278,7 +284,8 @@ describe('strings and custom data sections', () => {
     expect((thrown(() => c.variables.custom_ro!.set(1)) as TsbpfError).code).toBe('READ_ONLY');
   });
 
-  ktest('a .rodata.custom constant set before load', () => {
+  ktest('a .rodata.custom constant set before load', (ctx) => {
+    needSnprintf(ctx);
     const spec = loadCollectionSpec(obj('loader_strings'));
     setVariable(spec, 'custom_ro', 11);
     using c = loadCollection(spec);

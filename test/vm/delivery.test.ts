@@ -15,7 +15,7 @@ import { loadWithTarget, sys, vmtest } from './helpers.ts';
 const N = 50;
 
 describe('ring and perf buffer delivery in the guest (vm_delivery.o)', () => {
-  vmtest(`${N} getpid calls: ${N} records in order through the ring buffer and the perf buffer; nothing lost`, async (ctx) => {
+  vmtest(`${N} getpid calls: ${N} records (at least) in order through the ring buffer, the same through the perf buffer; nothing lost`, async (ctx) => {
     using c = await ifSupported(ctx, () => loadWithTarget('vm_delivery'));
     using ring = new RingBufferReader(c.maps.ring!);
     using perf = new PerfBufferReader(c.maps.perf!, { pages: 8 });
@@ -28,7 +28,9 @@ describe('ring and perf buffer delivery in the guest (vm_delivery.o)', () => {
       expect(rec.getUint32(8)).toBe(process.pid);
       fromRing.push(rec.getUint64(0));
     });
-    expect(fromRing).toEqual(Array.from({ length: N }, (_, i) => i));
+    // Every getpid of the process counts, also one from another of its threads: at least N, numbered without a gap.
+    expect(fromRing.length).toBeGreaterThanOrEqual(N);
+    expect(fromRing).toEqual(Array.from({ length: fromRing.length }, (_, i) => i));
 
     const fromPerf: number[] = [];
     perf.consume((rec) => {
@@ -37,7 +39,7 @@ describe('ring and perf buffer delivery in the guest (vm_delivery.o)', () => {
       fromPerf.push(rec.getUint64(0));
     });
     // Per CPU in order; across CPUs the reader interleaves, so compare as a set.
-    expect(fromPerf.sort((a, b) => a - b)).toEqual(Array.from({ length: N }, (_, i) => i));
+    expect(fromPerf.sort((a, b) => a - b)).toEqual(fromRing);
     expect(perf.lost).toBe(0);
   });
 });

@@ -68,9 +68,11 @@ describe('the kernel under test (a guest of the matrix)', () => {
             ? { keySize: 0, valueSize: 0, maxEntries: 1, flags: MapFlags.MMAPABLE }
             : type.endsWith('RINGBUF')
               ? { keySize: 0, valueSize: 0, maxEntries: 4096 }
-              : type.endsWith('STORAGE')
-                ? { keySize: 4, valueSize: 4, maxEntries: 0, flags: MapFlags.NO_PREALLOC }
-                : { keySize: 4, valueSize: 4, maxEntries: 1 };
+              : type === 'BLOOM_FILTER'
+                ? { keySize: 0, valueSize: 4, maxEntries: 16 }
+                : type.endsWith('STORAGE')
+                  ? { keySize: 4, valueSize: 4, maxEntries: 0, flags: MapFlags.NO_PREALLOC }
+                  : { keySize: 4, valueSize: 4, maxEntries: 1 };
         BpfMap.create({ name: 'too_new', type, ...shape }).close();
       } catch (e) {
         err = e;
