@@ -57,6 +57,7 @@ export const KERNEL_FEATURES = {
   'mmapable maps': map('5.5'),
   'inner map flag': map('5.10'),
   'map batch operations': map('5.6'),
+  'lookupAndDelete on hash maps': map('5.14'),
   // Program types and hooks.
   'BPF links': map('5.7'),
   'fentry/fexit programs': map('5.5', 'CONFIG_FUNCTION_TRACER'),
@@ -66,8 +67,11 @@ export const KERNEL_FEATURES = {
   'netns links': map('5.8'),
   'iterators': map('5.8'),
   'iter/bpf_map_elem': map('5.9'),
+  'task iterator filters': map('6.1'),
   'sk_lookup programs': map('5.9'),
   'XDP links': map('5.9'),
+  'callback functions': map('5.13'),
+  'sk_skb/verdict attach': map('5.13'),
   'syscall programs': map('5.14'),
   'perf_event links': map('5.15'),
   'BPF cookies': map('5.15'),
@@ -87,6 +91,10 @@ export const KERNEL_FEATURES = {
   'BTF DECL_TAG': map('5.16'),
   'BTF TYPE_TAG': map('5.17'),
   'BTF ENUM64': map('6.0'),
+  'module BTF': map('5.11', 'CONFIG_DEBUG_INFO_BTF_MODULES'),
+  // Helpers and kernel functions the test objects call.
+  'helper bpf_snprintf': map('5.13'),
+  'kfunc bpf_rcu_read_lock': map('6.2'),
   // Program load.
   'verifier log_true_size': map('6.4'),
 } satisfies Record<string, FeatureInfo>;

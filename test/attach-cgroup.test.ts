@@ -17,10 +17,11 @@ import { FdLink, LinkType, linkIds, type Link } from '../bpf/link/link.ts';
 import { attachCgroup } from '../bpf/link/cgroup.ts';
 import { AttachType, attachTypeName } from '../bpf/programs/types.ts';
 import { ownedFdCount } from '../syscall/fd.ts';
-import { cgroupProcs, cgtest, createCgroup, removeCgroup, runInCgroup } from './helpers/cgroup.ts';
+import { cgroup2Root, cgroupProcs, cgtest, createCgroup, removeCgroup, runInCgroup } from './helpers/cgroup.ts';
 import { fdCount } from './helpers/env.ts';
 import { UdpSocket, sendUdp } from './helpers/netns.ts';
 import { thrown } from './helpers/thrown.ts';
+import { kernelAtLeast } from '../bpf/features.ts';
 
 const OBJ = new URL('./bpf/attach_cgroup.o', import.meta.url).pathname;
 const C = { EGRESS: 0, EGRESS2: 1, CONNECT_BLOCKED: 2, SOCK_CREATE: 3, SOCK_CREATE_DGRAM: 4 };
@@ -45,6 +46,23 @@ function bpftool(...args: string[]): any {
 const bpftoolLink = (id: number): any => (bpftool('link', 'show') as any[]).find((l) => l.id === id);
 /** Programs attached to the cgroup itself (not inherited), as bpftool reports them. */
 const bpftoolCgroup = (path: string): any[] => bpftool('cgroup', 'show', path) ?? [];
+/**
+ * Whether this bpftool lists a cgroup's programs on this kernel: on 5.10 (the VM matrix) `bpftool cgroup
+ * show` exits 255 with an empty list (its queries of newer attach types fail), so the cross-check is left out there.
+ */
+let bpftoolCgroupOk: boolean | undefined;
+function bpftoolCgroupWorks(): boolean {
+  if (bpftoolCgroupOk === undefined) {
+    try {
+      bpftoolCgroup(cgroup2Root() ?? '/sys/fs/cgroup');
+      bpftoolCgroupOk = true;
+    } catch (e) {
+      if (kernelAtLeast('6.1')) throw e;
+      bpftoolCgroupOk = false;
+    }
+  }
+  return bpftoolCgroupOk;
+}
 /** bpftool names attach types as libbpf does: the UAPI name, lower case ('cgroup_inet_egress'). */
 const bpftoolName = (attachType: number) => attachTypeName(attachType).toLowerCase();
 
@@ -88,7 +106,7 @@ describe('cgroup_skb/egress', () => {
       expect(info).toMatchObject({ type: LinkType.CGROUP, typeName: 'CGROUP', progId });
       // A cgroup's id is its inode on cgroup2.
       expect(bpftoolLink(id)).toMatchObject({ type: 'cgroup', prog_id: progId, attach_type: 'cgroup_inet_egress', cgroup_id: statSync(cg).ino });
-      expect(bpftoolCgroup(cg)).toEqual([expect.objectContaining({ id: progId, attach_type: 'cgroup_inet_egress', name: 'egress_count' })]);
+      if (bpftoolCgroupWorks()) expect(bpftoolCgroup(cg)).toEqual([expect.objectContaining({ id: progId, attach_type: 'cgroup_inet_egress', name: 'egress_count' })]);
       const tree = (bpftool('cgroup', 'tree') as any[]).find((t) => t.cgroup === cg);
       expect(tree?.programs?.map((p: any) => p.id)).toEqual([progId]);
 
@@ -100,14 +118,14 @@ describe('cgroup_skb/egress', () => {
 
       link.update(c.programs.egress_count2!);
       expect(link.info().progId).toBe(c.programs.egress_count2!.info().id);
-      expect(bpftoolCgroup(cg).map((p) => p.name)).toEqual(['egress_count2']);
+      if (bpftoolCgroupWorks()) expect(bpftoolCgroup(cg).map((p) => p.name)).toEqual(['egress_count2']);
       await runInCgroup(cg, 'bash', ['-c', `echo a > /dev/udp/127.0.0.1/${rx.port}; echo b > /dev/udp/127.0.0.1/${rx.port}`]);
       expect(count(c.maps.counts, C.EGRESS)).toBe(1n);
       expect(count(c.maps.counts, C.EGRESS2)).toBe(2n);
     } finally {
       link.close();
     }
-    expect(bpftoolCgroup(cg)).toEqual([]);
+    if (bpftoolCgroupWorks()) expect(bpftoolCgroup(cg)).toEqual([]);
     expect(bpftoolLink(id)).toBeUndefined();
     await runInCgroup(cg, 'bash', ['-c', `echo c > /dev/udp/127.0.0.1/${rx.port}`]);
     expect(count(c.maps.counts, C.EGRESS2)).toBe(2n);
@@ -123,7 +141,7 @@ describe('cgroup/connect4', () => {
     try {
       c.maps.config!.update(K.BLOCK_PORT, blocked.port);
       using link = attachCgroup(c.programs.connect_block!, cg);
-      expect(bpftoolCgroup(cg)).toEqual([expect.objectContaining({ attach_type: bpftoolName(AttachType.CGROUP_INET4_CONNECT), name: 'connect_block' })]);
+      if (bpftoolCgroupWorks()) expect(bpftoolCgroup(cg)).toEqual([expect.objectContaining({ attach_type: bpftoolName(AttachType.CGROUP_INET4_CONNECT), name: 'connect_block' })]);
       const tcp = (port: number) => runInCgroup(cg, 'bash', ['-c', `exec 3<>/dev/tcp/127.0.0.1/${port} && echo connected`]);
       const no = await tcp(blocked.port);
       expect(no.code).not.toBe(0);
@@ -157,7 +175,7 @@ describe('cgroup/sock_create', () => {
     using rx = new UdpSocket();
     using link = attachCgroup(c.programs.sock_create_count!, cg);
     expect(c.programs.sock_create_count!.attachType).toBe(AttachType.CGROUP_INET_SOCK_CREATE);
-    expect(bpftoolCgroup(cg)).toEqual([expect.objectContaining({ attach_type: bpftoolName(AttachType.CGROUP_INET_SOCK_CREATE), name: 'sock_create_count' })]);
+    if (bpftoolCgroupWorks()) expect(bpftoolCgroup(cg)).toEqual([expect.objectContaining({ attach_type: bpftoolName(AttachType.CGROUP_INET_SOCK_CREATE), name: 'sock_create_count' })]);
     using _mine = new UdpSocket(); // not in the cgroup: not counted
     const r = await runInCgroup(cg, 'bash', ['-c', `echo x > /dev/udp/127.0.0.1/${rx.port}`]);
     expect(r.code).toBe(0);
@@ -174,7 +192,7 @@ describe('sockops', () => {
     const srv = await listen();
     try {
       using link = attachCgroup(c.programs.sockops_count!, cg);
-      expect(bpftoolCgroup(cg)).toEqual([expect.objectContaining({ attach_type: bpftoolName(AttachType.CGROUP_SOCK_OPS), name: 'sockops_count' })]);
+      if (bpftoolCgroupWorks()) expect(bpftoolCgroup(cg)).toEqual([expect.objectContaining({ attach_type: bpftoolName(AttachType.CGROUP_SOCK_OPS), name: 'sockops_count' })]);
       const r = await runInCgroup(cg, 'bash', ['-c', `exec 3<>/dev/tcp/127.0.0.1/${srv.port}`]);
       expect(r.code).toBe(0);
       const ops = c.maps.ops!;
@@ -194,13 +212,13 @@ describe('several programs on one cgroup, and errors', () => {
     using c = load(['egress_count', 'connect_block', 'sock_create_count']);
     const links: Link[] = ['egress_count', 'connect_block', 'sock_create_count'].map((n) => attachCgroup(c.programs[n]!, cg));
     try {
-      expect(bpftoolCgroup(cg).map((p) => p.attach_type).sort()).toEqual(['cgroup_inet4_connect', 'cgroup_inet_egress', 'cgroup_inet_sock_create']);
+      if (bpftoolCgroupWorks()) expect(bpftoolCgroup(cg).map((p) => p.attach_type).sort()).toEqual(['cgroup_inet4_connect', 'cgroup_inet_egress', 'cgroup_inet_sock_create']);
       links[1]!.close();
-      expect(bpftoolCgroup(cg).map((p) => p.attach_type).sort()).toEqual(['cgroup_inet_egress', 'cgroup_inet_sock_create']);
+      if (bpftoolCgroupWorks()) expect(bpftoolCgroup(cg).map((p) => p.attach_type).sort()).toEqual(['cgroup_inet_egress', 'cgroup_inet_sock_create']);
     } finally {
       for (const l of links) l.close();
     }
-    expect(bpftoolCgroup(cg)).toEqual([]);
+    if (bpftoolCgroupWorks()) expect(bpftoolCgroup(cg)).toEqual([]);
   });
 
   cgtest('a cgroup that does not exist is NO_CGROUP; a program of another type is WRONG_PROGRAM_TYPE', () => {
@@ -213,7 +231,7 @@ describe('several programs on one cgroup, and errors', () => {
     const w = thrown(() => attachCgroup(x.programs.xdp_count!, cg));
     expect(w.code).toBe('WRONG_PROGRAM_TYPE');
     expect(w.message).toContain('xdp_count');
-    expect(bpftoolCgroup(cg)).toEqual([]);
+    if (bpftoolCgroupWorks()) expect(bpftoolCgroup(cg)).toEqual([]);
   });
 });
 

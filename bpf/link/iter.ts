@@ -5,6 +5,8 @@
 import { readSync } from 'node:fs';
 import { closeFd, iterCreate } from '../../syscall/index.ts';
 import { TsbpfError } from '../../errors.ts';
+import { BpfError } from '../../syscall/errors.ts';
+import { kernelPredates, notSupported } from '../features.ts';
 import type { BpfMap } from '../maps/map.ts';
 import type { Program } from '../programs/program.ts';
 import { AttachType } from '../programs/types.ts';
@@ -44,9 +46,18 @@ export class IterLink extends FdLink {
 
 export function attachIter(prog: Program, opts: IterOptions = {}): IterLink {
   if (prog.attachType !== AttachType.TRACE_ITER) throw new TsbpfError('WRONG_PROGRAM_TYPE', `program '${prog.name}' is not an iterator (SEC("iter/..."))`);
-  const fd = linkCreate(
-    { progFd: prog.fd, targetFd: 0, attachType: AttachType.TRACE_ITER, target: { kind: 'iter', mapFd: opts.map?.fd, tid: opts.tid, pid: opts.pid } },
-    { object: prog.name },
-  );
+  let fd: number;
+  try {
+    fd = linkCreate(
+      { progFd: prog.fd, targetFd: 0, attachType: AttachType.TRACE_ITER, target: { kind: 'iter', mapFd: opts.map?.fd, tid: opts.tid, pid: opts.pid } },
+      { object: prog.name },
+    );
+  } catch (e) {
+    // Before 6.1 bpf_iter_link_info holds only a map fd: a tid or pid lands in its tail, which the kernel refuses with E2BIG.
+    if (e instanceof BpfError && e.code === 'E2BIG' && (opts.tid || opts.pid) && kernelPredates('task iterator filters')) {
+      throw notSupported('task iterator filters', `iterating only ${opts.tid ? `thread ${opts.tid}` : `process ${opts.pid}`}`);
+    }
+    throw e;
+  }
   return new IterLink(fd, `iter ${prog.sectionName ?? prog.name}`);
 }

@@ -1,5 +1,7 @@
 /** kprobe / kretprobe / ksyscall, and kprobe_multi (one link, many functions). */
 import { TsbpfError } from '../../errors.ts';
+import { BpfError } from '../../syscall/errors.ts';
+import { kernelPredates, notSupported } from '../features.ts';
 import type { Program } from '../programs/program.ts';
 import { AttachType, ProgType } from '../programs/types.ts';
 import { CleanupLink, FdLink, Link, linkCreate } from './link.ts';
@@ -47,10 +49,19 @@ export function attachKprobeMulti(prog: Program, symbols: string[] | string, opt
   needKprobe(prog, 'kprobe.multi');
   const names = typeof symbols === 'string' ? globKallsyms(symbols) : symbols;
   if (!names.length) throw new TsbpfError('NO_SYMBOL', `no kernel function matches '${String(symbols)}'`);
-  const fd = linkCreate(
-    { progFd: prog.fd, targetFd: 0, attachType: AttachType.TRACE_KPROBE_MULTI, target: { kind: 'kprobe_multi', symbols: names, cookies: opts.cookies, retprobe: !!opts.retprobe } },
-    { object: `kprobe.multi ${String(symbols)}`, caps: ['PERFMON'], hints: { ESRCH: 'a symbol was not found', EOPNOTSUPP: 'this kernel has no kprobe_multi (fprobe) support' } },
-  );
+  let fd: number;
+  try {
+    fd = linkCreate(
+      { progFd: prog.fd, targetFd: 0, attachType: AttachType.TRACE_KPROBE_MULTI, target: { kind: 'kprobe_multi', symbols: names, cookies: opts.cookies, retprobe: !!opts.retprobe } },
+      { object: `kprobe.multi ${String(symbols)}`, caps: ['PERFMON'], hints: { ESRCH: 'a symbol was not found' } },
+    );
+  } catch (e) {
+    // Before 5.18 the attach type is unknown (EINVAL); a kernel built without CONFIG_FPROBE answers EOPNOTSUPP.
+    if (e instanceof BpfError && (e.code === 'EOPNOTSUPP' || (e.code === 'EINVAL' && kernelPredates('kprobe_multi links')))) {
+      throw notSupported('kprobe_multi links', e.code === 'EOPNOTSUPP' ? 'this kernel is built without fprobe (CONFIG_FPROBE)' : 'BPF_LINK_CREATE: EINVAL');
+    }
+    throw e;
+  }
   return new FdLink(fd, `kprobe.multi ${typeof symbols === 'string' ? symbols : `${names.length} functions`} -> ${prog.name}`);
 }
 

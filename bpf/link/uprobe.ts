@@ -6,6 +6,8 @@
 import { readFileSync, realpathSync, existsSync } from 'node:fs';
 import { parseElf, type ElfFile } from '../../elf/index.ts';
 import { TsbpfError } from '../../errors.ts';
+import { BpfError } from '../../syscall/errors.ts';
+import { kernelPredates, notSupported } from '../features.ts';
 import type { Program } from '../programs/program.ts';
 import { AttachType, ProgType } from '../programs/types.ts';
 import { CleanupLink, FdLink, Link, linkCreate } from './link.ts';
@@ -69,9 +71,16 @@ export function attachUprobeMulti(prog: Program, binary: string, symbols: string
   requireProgType(prog, [ProgType.KPROBE], 'uprobe.multi');
   const path = resolveBinary(binary);
   const offsets = symbols.map((s) => symbolFileOffset(path, s));
-  const fd = linkCreate(
-    { progFd: prog.fd, targetFd: 0, attachType: AttachType.TRACE_UPROBE_MULTI, target: { kind: 'uprobe_multi', path, offsets, cookies: opts.cookies, retprobe: !!opts.retprobe, pid: opts.pid ?? 0 } },
-    { object: `uprobe.multi ${path}`, caps: ['PERFMON'] },
-  );
+  let fd: number;
+  try {
+    fd = linkCreate(
+      { progFd: prog.fd, targetFd: 0, attachType: AttachType.TRACE_UPROBE_MULTI, target: { kind: 'uprobe_multi', path, offsets, cookies: opts.cookies, retprobe: !!opts.retprobe, pid: opts.pid ?? 0 } },
+      { object: `uprobe.multi ${path}`, caps: ['PERFMON'] },
+    );
+  } catch (e) {
+    // Before 6.6 the attach type is unknown: EINVAL, which says nothing of why.
+    if (e instanceof BpfError && e.code === 'EINVAL' && kernelPredates('uprobe_multi links')) throw notSupported('uprobe_multi links', 'BPF_LINK_CREATE: EINVAL');
+    throw e;
+  }
   return new FdLink(fd, `uprobe.multi ${path} (${offsets.length} functions) -> ${prog.name}`);
 }

@@ -47,7 +47,7 @@ import { unpinPath } from '../pin.ts';
 import { mapCreateRaw, mapFreeze } from '../../syscall/index.ts';
 import { FdHandle, objectIds, objectInfo, openById, openPinned, pinFd } from '../handle.ts';
 import { isMapTypeSupported } from './probe.ts';
-import { notSupported } from '../features.ts';
+import { kernelPredates, notSupported } from '../features.ts';
 
 export type MapKey = Uint8Array | number | bigint;
 export type MapValue = Uint8Array | number | bigint;
@@ -599,6 +599,10 @@ export class BpfMap extends FdHandle {
     deletions++;
     const r = this.#elem(BpfCmd.MAP_LOOKUP_AND_DELETE_ELEM, this.#vaddr, 0);
     if (r === -Errno.ENOENT) return undefined;
+    // Hash maps take the command only since 5.14 (queues and stacks since 4.20): older kernels answer ENOTSUPP.
+    if (r === -Errno.ENOTSUPP && HASH_KINDS.includes(this.type) && kernelPredates('lookupAndDelete on hash maps')) {
+      throw notSupported('lookupAndDelete on hash maps', `map '${this.name}'`);
+    }
     if (r !== 0) this.#fail(BpfCmd.MAP_LOOKUP_AND_DELETE_ELEM, r);
     return this.#copyValue(out);
   }
@@ -1111,6 +1115,7 @@ interface MapBtf {
 const NO_KEY: Codec<BtfValue> = { size: 0, encode() {}, decode: () => null };
 
 const UNSIGNED = new Set<unknown>([u8, u16, u32, u64]);
+const HASH_KINDS: number[] = [MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH];
 const PUSH_KINDS = [MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER];
 const POP_KINDS = [MapType.QUEUE, MapType.STACK];
 const MAP_OF_MAPS_KINDS = [MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS];

@@ -22,6 +22,7 @@ import { unpinPath } from '../pin.ts';
 import { FdHandle, expectKind, objectIds, objectInfo, openById, openPinned, pinFd } from '../handle.ts';
 import { cString } from '../../elf/strings.ts';
 import { INSN_SIZE } from './insn.ts';
+import { kernelPredates, notSupported } from '../features.ts';
 import {
   ProgType,
   progTypeName,
@@ -181,6 +182,11 @@ export class Program extends FdHandle {
     }
     const fail = (errno: number, log: string, truncated = false): never => {
       if (errno === Errno.EPERM && !log) throw new BpfError('BPF_PROG_LOAD', errno, { object: spec.name, caps: capsFor(type) });
+      // Before 5.13 a callback (a subprogram passed to bpf_loop, bpf_for_each_map_elem, ...) is no subprogram to the
+      // verifier: it refuses with a misleading "func_info doesn't match" or "unrecognized bpf_ld_imm64".
+      if (errno === Errno.EINVAL && kernelPredates('callback functions') && passesCallback(spec.instructions)) {
+        throw notSupported('callback functions', `program '${spec.name}' passes a subprogram to a helper such as bpf_loop`);
+      }
       throw new VerifierError(spec.name, errno, log, opts.sourceOf, { truncated });
     };
     // The verdict of the run without a log: kept, since a run whose log overflows reports ENOSPC instead.
@@ -376,4 +382,12 @@ export function progInfoByFd(fd: number): ProgInfo {
 /** Ids of every program on the system. */
 export function progIds(): Generator<number, void, undefined> {
   return objectIds(BpfCmd.PROG_GET_NEXT_ID);
+}
+
+/** BPF_LD | BPF_IMM | BPF_DW with src_reg BPF_PSEUDO_FUNC: the address of a subprogram, handed to a helper as a callback. */
+function passesCallback(insns: Uint8Array): boolean {
+  for (let off = 0; off + INSN_SIZE <= insns.byteLength; off += INSN_SIZE) {
+    if (insns[off] === 0x18 && insns[off + 1]! >> 4 === 4) return true;
+  }
+  return false;
 }

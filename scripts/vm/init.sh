@@ -1,9 +1,10 @@
 #!/bin/busybox sh
-# PID 1 of the tsbpf test VM (copied into the initramfs by scripts/vm/run.sh).
+# PID 1 of the tsbpf test VM (copied into the initramfs by scripts/vm/boot.sh).
 # Loads the virtio/9p/overlay modules, mounts the host's root (9p, read-only)
-# under a tmpfs overlay, mounts the kernel filesystems the tests need, then
-# chroots into it and runs the VM test command. Its exit code is printed as
-# "TSBPF_VM_EXIT=<n>" on the console, which run.sh parses; then the VM powers off.
+# under a tmpfs overlay, puts the guest kernel's config and module tree in
+# place, mounts the kernel filesystems the tests need, then chroots into it and
+# runs the VM test command. Its exit code is printed as "TSBPF_VM_EXIT=<n>" on
+# the console, which boot.sh parses; then the VM powers off.
 /bin/busybox mkdir -p /bin /sbin /usr/bin /usr/sbin
 /bin/busybox --install -s
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
@@ -44,6 +45,16 @@ mkdir -p /rw/upper /rw/work
 mount -t overlay overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work /newroot || fail "cannot mount the overlay"
 
 R=/newroot
+# The guest kernel's config and modules where tools look for them (the host's /boot and /lib/modules are another kernel's).
+KVER=$(uname -r)
+mkdir -p $R/boot $R/lib/modules
+cp /kconfig $R/boot/config-$KVER || fail "cannot copy the kernel config"
+[ -e $R/lib/modules/$KVER ] || ln -s "$(cat /moddir)" $R/lib/modules/$KVER
+# The kernel's module requests (veth for `ip link add`, sch_* for tc, ...) run its modprobe helper in
+# this initramfs, which has no module tree: send them to the new root's modprobe instead.
+printf '#!/bin/busybox sh\nexec /bin/busybox chroot /newroot /sbin/modprobe "$@"\n' >/sbin/modprobe-newroot
+chmod 755 /sbin/modprobe-newroot
+echo /sbin/modprobe-newroot >/proc/sys/kernel/modprobe
 mount -t proc proc $R/proc
 mount -t sysfs sysfs $R/sys
 mount -t devtmpfs devtmpfs $R/dev

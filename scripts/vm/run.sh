@@ -1,43 +1,30 @@
 #!/usr/bin/env bash
 # npm run test:vm [-- <vitest args>]
 #
-# Runs test/vm/**/*.test.ts inside a guest booted on Debian 12's 6.1 kernel,
-# which has what the host kernel lacks (kprobes, ftrace: fentry/fexit/fmod_ret,
-# BPF LSM, no lockdown). The guest has no disk: its initramfs (busybox + the
-# virtio/9p/overlay modules of that kernel) mounts the host's root read-only over
-# 9p under a tmpfs overlay, chroots into it and runs vitest on this checkout with
-# TSBPF_VM=1. The guest's console streams to stdout; the script exits with
-# vitest's exit code inside the guest (125: the guest could not set up,
-# 124: timeout, 100: host-side set-up failure).
-#
-# The kernel is booted through its PVH entry (the uncompressed vmlinux, extracted
-# from /boot/vmlinuz-*): no BIOS real mode, no decompressor. Acceleration is KVM
-# when /dev/kvm is hardware KVM, and TCG (software emulation) when it is missing
-# or is PVM (kvm_pvm, as on this project's cloud machines): PVM runs only guests
-# built for it, and an unmodified kernel crawls there (30 s of guest boot took
-# 10 minutes), while TCG boots it in seconds.
-#
-# Installs what is missing with apt (qemu-system-x86, linux-image-amd64,
-# busybox-static, cpio, xz-utils); installing the kernel package on the host only
-# drops files in /boot and /lib/modules, the host keeps booting its own kernel.
+# The kernel matrix: boots each of Debian's kernels 5.10 (bullseye), 6.1
+# (bookworm), 6.12 (trixie) and the newest 7.x (sid) once in QEMU
+# (scripts/vm/boot.sh) and runs test/vm/ and the portable core of host tests
+# there in one vitest process. Kernels
+# are fetched with apt-get download under a private apt state
+# (scripts/vm/fetch-kernel.sh) and cached in /var/cache/tsbpf-vm. Each guest
+# reports its pass/skip/fail counts; the run ends with one line per kernel and
+# exits non-zero when any guest failed.
 #
 # Environment:
-#   TSBPF_VM_KERNEL   kernel image (default: newest /boot/vmlinuz-6.1.*)
-#   TSBPF_VM_ACCEL    kvm | tcg | auto (default)
-#   TSBPF_VM_TIMEOUT  seconds for the whole guest run (default 900)
-#   TSBPF_VM_CPU      -cpu model (default with KVM: host,-arch-capabilities, since nested
-#                     hypervisors refuse the guest's write of MSR_IA32_ARCH_CAPABILITIES
-#                     and QEMU aborts; with TCG: max)
-#   TSBPF_VM_MEM      guest memory (default 2G), TSBPF_VM_CPUS (default 2)
-#   TSBPF_VM_CMD      shell command to run in the guest instead of the tests (debugging)
-#   TSBPF_VM_KEEP=1   keep the work directory (initramfs, vmlinux, console log)
-#   CI, FORCE_COLOR, NO_COLOR are passed through to the guest.
+#   TSBPF_VM_KERNELS  comma-separated series (default 5.10,6.1,6.12,7.x)
+#   TSBPF_VM_KERNEL   one kernel image instead of the matrix (its modules in
+#                     TSBPF_VM_MODDIR or /lib/modules/KVER)
+#   TSBPF_VM_CORE     0: only test/vm/**, without the portable core of host
+#                     tests (test/vm/vitest.config.ts)
+#   TSBPF_VM_CACHE    where fetched kernels are kept (default /var/cache/tsbpf-vm)
+#   and everything boot.sh reads (TSBPF_VM_ACCEL, TSBPF_VM_TIMEOUT, ...).
+#
+# Installs what is missing with apt (qemu-system-x86, busybox-static, cpio,
+# xz-utils, zstd).
 set -euo pipefail
 
-REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
-HERE=$REPO/scripts/vm
-TIMEOUT=${TSBPF_VM_TIMEOUT:-900}
-START=$(date +%s)
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+KERNELS=${TSBPF_VM_KERNELS:-5.10,6.1,6.12,7.x}
 
 log() { echo "[test:vm] $*" >&2; }
 die() {
@@ -45,173 +32,61 @@ die() {
   exit "${2:-100}"
 }
 
-# ---------------------------------------------------------------- host packages
-kernel_image() {
-  if [ -n "${TSBPF_VM_KERNEL:-}" ]; then
-    echo "$TSBPF_VM_KERNEL"
-    return
-  fi
-  ls -1 /boot/vmlinuz-6.1.* 2>/dev/null | sort -V | tail -n 1 || true
-}
-
 need=()
 command -v qemu-system-x86_64 >/dev/null 2>&1 || need+=(qemu-system-x86)
-[ -n "$(kernel_image)" ] || need+=(linux-image-amd64)
 # Any busybox will do: a dynamic one goes into the initramfs with its libraries.
 [ -x /bin/busybox ] || need+=(busybox-static)
 command -v cpio >/dev/null 2>&1 || need+=(cpio)
 command -v xz >/dev/null 2>&1 || need+=(xz-utils)
+command -v zstd >/dev/null 2>&1 || need+=(zstd)
+command -v depmod >/dev/null 2>&1 || need+=(kmod)
 if [ ${#need[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || die "missing ${need[*]}: run as root, or install them with apt-get"
   command -v apt-get >/dev/null 2>&1 || die "missing ${need[*]} and no apt-get"
   log "installing ${need[*]} (apt-get)"
   export DEBIAN_FRONTEND=noninteractive
   timeout 900 apt-get update -qq >/dev/null || die "apt-get update failed"
-  # Without recommends: no firmware, no GUI bits. The kernel package runs its
-  # initramfs hook, which takes a minute or two the first time.
+  # Without recommends: no firmware, no GUI bits.
   timeout 1200 apt-get install -y -qq -o DPkg::Lock::Timeout=300 --no-install-recommends "${need[@]}" >/dev/null || die "apt-get install ${need[*]} failed"
 fi
 
-KERNEL=$(kernel_image)
-[ -n "$KERNEL" ] && [ -f "$KERNEL" ] || die "no kernel image /boot/vmlinuz-6.1.* (set TSBPF_VM_KERNEL)"
-KVER=${KERNEL##*/vmlinuz-}
-MODDIR=/lib/modules/$KVER
-[ -f "$MODDIR/modules.dep" ] || die "no $MODDIR/modules.dep for kernel $KVER"
-
-ACCEL=${TSBPF_VM_ACCEL:-auto}
-if [ "$ACCEL" = auto ]; then
-  if [ -d /sys/module/kvm_pvm ]; then
-    ACCEL=tcg
-    log "/dev/kvm is PVM (kvm_pvm), which cannot run a stock kernel at usable speed: using TCG"
-  elif [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
-    ACCEL=kvm
-  else
-    ACCEL=tcg
-    log "no usable /dev/kvm: using TCG (software emulation, slower)"
-  fi
+if [ -n "${TSBPF_VM_KERNEL:-}" ]; then
+  exec bash "$HERE/boot.sh" "$@"
 fi
-case "$ACCEL" in
-  kvm) ACCEL_ARGS=(-enable-kvm -cpu "${TSBPF_VM_CPU:-host,-arch-capabilities}") ;;
-  tcg) ACCEL_ARGS=(-accel tcg,thread=multi -cpu "${TSBPF_VM_CPU:-max}") ;;
-  *) die "TSBPF_VM_ACCEL must be kvm, tcg or auto" ;;
-esac
 
-# ---------------------------------------------------------------- initramfs
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/tsbpf-vm.XXXXXX")
-cleanup() {
-  if [ "${TSBPF_VM_KEEP:-}" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
+RESULTS=$(mktemp -d "${TMPDIR:-/tmp}/tsbpf-vm-matrix.XXXXXX")
+trap 'rm -rf "$RESULTS"' EXIT
 trap 'exit 130' INT TERM
-
-# Modules in load order: each module after its dependencies (from modules.dep).
-declare -A seen=()
-order=()
-add_module() { # $1: path relative to $MODDIR
-  local rel=$1 dep
-  [ -n "${seen[$rel]:-}" ] && return
-  seen[$rel]=1
-  for dep in $(awk -v m="$rel:" '$1 == m { for (i = 2; i <= NF; i++) print $i }' "$MODDIR/modules.dep"); do
-    add_module "$dep"
-  done
-  order+=("$rel")
-}
-for name in virtio_pci 9pnet_virtio 9p overlay; do
-  rel=$(awk -F: -v n="$name" '{ f = $1; sub(/.*\//, "", f); sub(/\.ko(\.(xz|zst|gz))?$/, "", f); if (f == n) { print $1; exit } }' "$MODDIR/modules.dep")
-  if [ -z "$rel" ]; then
-    # Built in (not a module) in this kernel: nothing to load.
-    grep -q "/$name.ko" "$MODDIR/modules.builtin" 2>/dev/null || die "kernel $KVER has no module $name"
+MATRIX_START=$(date +%s)
+summary=()
+worst=0
+IFS=, read -r -a series <<<"$KERNELS"
+for s in "${series[@]}"; do
+  t0=$(date +%s)
+  if ! dir=$(bash "$HERE/fetch-kernel.sh" "$s"); then
+    summary+=("$(printf '%-5s %-24s fetch failed' "$s" -)")
+    worst=100
     continue
   fi
-  add_module "$rel"
+  kver=$(cat "$dir/kver")
+  t1=$(date +%s)
+  log "=== kernel $s ($kver) ==="
+  set +e
+  TSBPF_VM_KERNEL=$dir/vmlinuz-$kver TSBPF_VM_MODDIR=$dir/lib/modules/$kver TSBPF_VM_KCONFIG=$dir/config-$kver \
+    TSBPF_VM_RESULTS=$RESULTS/$s bash "$HERE/boot.sh" "$@"
+  rc=$?
+  set -e
+  t2=$(date +%s)
+  counts=$(sed -n 's/^RESULT //p' "$RESULTS/$s" 2>/dev/null | tail -n 1)
+  [ -n "$counts" ] || counts="no result"
+  line=$(printf '%-5s %-24s %s, exit %s, %ss (fetch %ss)' "$s" "$kver" "$counts" "$rc" $((t2 - t1)) $((t1 - t0)))
+  summary+=("$line")
+  if [ -s "$RESULTS/$s" ] && grep -q '^SKIP ' "$RESULTS/$s"; then
+    log "kernel $s: skipped tests:"
+    sed -n 's/^SKIP /[test:vm]   /p' "$RESULTS/$s" >&2
+  fi
+  [ "$rc" = 0 ] || worst=$rc
 done
-
-# The uncompressed kernel, for the PVH entry: the payload after the first
-# compression magic in the bzImage.
-VMLINUX=$WORK/vmlinux
-extract() { # $1: magic (printf format), $2...: decompressor
-  local magic=$1 off
-  shift
-  command -v "$1" >/dev/null 2>&1 || return 1
-  off=$(LC_ALL=C grep -abo -m1 "$(printf "$magic")" "$KERNEL" 2>/dev/null | head -n 1 | cut -d: -f1 || true)
-  [ -n "$off" ] || return 1
-  tail -c +$((off + 1)) "$KERNEL" | "$@" >"$VMLINUX" 2>/dev/null || true
-  [ "$(head -c 4 "$VMLINUX" | od -An -c | tr -d ' ')" = '177ELF' ]
-}
-extract '\3757zXZ' xz -dc --single-stream ||
-  extract '\050\265\057\375' zstd -dc ||
-  extract '\037\213\010' gzip -dc ||
-  die "cannot extract vmlinux from $KERNEL (xz, zstd or gzip payload expected)"
-
-IRD=$WORK/initramfs
-mkdir -p "$IRD"/{bin,dev,proc,sys,tmp,modules}
-cp /bin/busybox "$IRD/bin/busybox"
-if ldd /bin/busybox >/dev/null 2>&1; then
-  for lib in $(ldd /bin/busybox | grep -o '/[^ ]*'); do
-    mkdir -p "$IRD$(dirname "$lib")"
-    cp -L "$lib" "$IRD$lib"
-  done
-fi
-: >"$IRD/modules/order"
-for rel in "${order[@]}"; do
-  base=${rel##*/}
-  case "$base" in
-    *.ko.xz) xz -dc "$MODDIR/$rel" >"$IRD/modules/${base%.xz}" ;;
-    *.ko.zst) zstd -qdc "$MODDIR/$rel" >"$IRD/modules/${base%.zst}" ;;
-    *.ko.gz) gzip -dc "$MODDIR/$rel" >"$IRD/modules/${base%.gz}" ;;
-    *) cp "$MODDIR/$rel" "$IRD/modules/$base" ;;
-  esac
-  echo "${base%.ko*}.ko" >>"$IRD/modules/order"
-done
-install -m 755 "$HERE/init.sh" "$IRD/init"
-
-# What to run in the guest, and with which environment (sourced by a POSIX sh).
-squote() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
-NONCE=$RANDOM$RANDOM$RANDOM
-{
-  echo "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TMPDIR=/tmp LANG=C.UTF-8"
-  echo "export TSBPF_VM=1 TSBPF_VM_REPO=$(squote "$REPO") TSBPF_VM_NONCE=$NONCE"
-  for v in CI FORCE_COLOR NO_COLOR; do
-    if [ -n "${!v+x}" ]; then echo "export $v=$(squote "${!v}")"; fi
-  done
-} >"$IRD/vm.env"
-if [ -n "${TSBPF_VM_CMD:-}" ]; then
-  printf '%s\n' "$TSBPF_VM_CMD" >"$IRD/vm.cmd"
-else
-  args=""
-  for a in "$@"; do args+=" $(squote "$a")"; done
-  echo "node node_modules/vitest/vitest.mjs run --config test/vm/vitest.config.ts$args" >"$IRD/vm.cmd"
-fi
-# The marker carries a nonce so that test output can never fake it.
-sed -i "s/TSBPF_VM_EXIT=/TSBPF_VM_EXIT_$NONCE=/" "$IRD/init"
-(cd "$IRD" && find . -print0 | cpio --null -o -H newc --quiet) >"$WORK/initramfs.cpio"
-
-# ---------------------------------------------------------------- boot
-# lsm=...bpf enables the BPF LSM (Debian's default list has it last; we keep only what the tests need).
-APPEND="console=ttyS0 panic=-1 rdinit=/init quiet loglevel=4 lsm=lockdown,capability,yama,bpf mitigations=off"
-log "kernel $KERNEL ($KVER) via PVH, $ACCEL, ${#order[@]} modules, repo $REPO, timeout ${TIMEOUT}s"
-CONSOLE=$WORK/console.log
-# The console streams as it comes, without CRs and without the firmware's
-# terminal reset and clear-screen sequences (they would wipe the caller's terminal).
-set +e
-timeout -k 10 "$TIMEOUT" qemu-system-x86_64 \
-  "${ACCEL_ARGS[@]}" -m "${TSBPF_VM_MEM:-2G}" -smp "${TSBPF_VM_CPUS:-2}" \
-  -nographic -no-reboot -nic none \
-  -kernel "$VMLINUX" -initrd "$WORK/initramfs.cpio" -append "$APPEND" \
-  -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
-  </dev/null 2>&1 | sed -u -e 's/\r//g' -e 's/\x1bc//g; s/\x1b\[?7l//g; s/\x1b\[2J//g' | tee "$CONSOLE"
-status=("${PIPESTATUS[@]}")
-set -e
-ELAPSED=$(($(date +%s) - START))
-
-rc=$(grep -a -o "TSBPF_VM_EXIT_$NONCE=[0-9]*" "$CONSOLE" | tail -n 1 | cut -d= -f2 || true)
-if [ "${status[0]}" = 124 ] || [ "${status[0]}" = 137 ]; then
-  log "timeout: the guest did not finish within ${TIMEOUT}s"
-  exit 124
-fi
-if [ -z "$rc" ]; then
-  log "the guest stopped without reporting an exit code (qemu exit ${status[0]}) after ${ELAPSED}s"
-  exit 125
-fi
-log "guest exit code $rc, ${ELAPSED}s in all"
-exit "$rc"
+log "=== matrix: ${#series[@]} kernels in $(($(date +%s) - MATRIX_START))s ==="
+for line in "${summary[@]}"; do log "$line"; done
+exit "$worst"

@@ -61,6 +61,15 @@ const PROPERTIES = {
     property: 'this kernel refuses iter/bpf_map_elem programs (EPERM at load for root; libbpf too), a documented kernel property',
     probe: () => probeIter('bpf_map_elem'),
   },
+  /**
+   * Typed ksyms resolve a variable through the kernel's BTF VAR. Debian's 5.10
+   * build (the VM matrix) has BTF without any VAR for per-CPU variables, so no
+   * typed ksym can resolve there; the loader's KSYM_MISSING says so.
+   */
+  'kernel BTF per-CPU variables': {
+    property: "this kernel's BTF has no VAR for per-CPU variables (Debian's 5.10 build), so typed ksyms cannot resolve",
+    probe: () => (kernelBtf().findByName('bpf_prog_active', 'var') ? undefined : 'no VAR bpf_prog_active in /sys/kernel/btf/vmlinux'),
+  },
 } satisfies Record<string, Property>;
 
 export type KernelProperty = keyof typeof PROPERTIES;

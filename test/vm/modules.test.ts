@@ -1,7 +1,7 @@
 /**
  * Kernel module BTF (/sys/kernel/btf/<module>, split BTF on vmlinux), which
- * only the guest has: the initramfs loads virtio_pci, 9pnet_virtio, 9p,
- * overlay and their dependencies, all with BTF. VM only (see helpers.ts).
+ * only the guest has (5.11+): the initramfs loads virtio_pci (built in from
+ * 6.12), 9pnet_virtio, 9p, overlay and their dependencies, all with BTF. VM only (see helpers.ts).
  * - every module's BTF parses on vmlinux and dumps (dumpRaw, `tsbpf btf dump
  *   --format raw --base`, dumpC) byte for byte as bpftool does with -B;
  * - CO-RE relocations of test/bpf/vm_modules.c name structs and enums that
@@ -23,6 +23,8 @@ import { CoreCache, resolveCoreRelo } from '../../btf/core.ts';
 import { dumpC } from '../../btf/dump-c.ts';
 import { dumpRaw } from '../../btf/dump-raw.ts';
 import { btfDump } from '../../lib/commands/btf.ts';
+import { notSupported } from '../../bpf/features.ts';
+import { skipIfNotSupported } from '../helpers/kernel-features.ts';
 import { obj, vmtest } from './helpers.ts';
 
 const SYS_BTF = '/sys/kernel/btf';
@@ -70,15 +72,22 @@ function bpftoolWorks(): boolean {
 
 const bpftool = (...args: string[]): string => execFileSync('bpftool', args, { encoding: 'utf8', maxBuffer: 1 << 30 });
 
-/** The modules the initramfs of scripts/vm/run.sh always loads (built-in ones have no module BTF). */
+/** The modules the initramfs of scripts/vm/boot.sh loads where they are modules (6.12 builds virtio_pci in; built-in code has no module BTF). */
 const ALWAYS = ['virtio_pci', '9pnet_virtio', '9p', 'overlay'];
+/** Loaded as a module (built-in ones have /sys/module/<name> too, for their parameters, but no initstate). */
+const isModule = (m: string): boolean => existsSync(`/sys/module/${m}/initstate`);
 
-describe('module BTF on the 6.1 guest', () => {
+/** Skips on a kernel before module BTF (5.11) or built without it; fails on one that should have it. */
+function needModuleBtf(ctx: { skip(note?: string): never }): void {
+  if (!moduleNames().length) skipIfNotSupported(ctx, notSupported('module BTF', 'no /sys/kernel/btf/<module>'));
+}
+
+describe('module BTF in the guest', () => {
   vmtest('every /sys/kernel/btf/<module> parses as split BTF on vmlinux and dumps as bpftool -B does (dumpRaw, tsbpf btf dump --base)', (ctx) => {
+    needModuleBtf(ctx);
     const names = moduleNames();
-    if (!names.length) ctx.skip('no module in /sys/kernel/btf (modules built in, or no CONFIG_DEBUG_INFO_BTF_MODULES)');
     console.log(`[modules] module BTF in the guest: ${names.join(', ')}`);
-    for (const m of ALWAYS) if (existsSync(`/sys/module/${m}`)) expect(names).toContain(m);
+    for (const m of ALWAYS) if (isModule(m)) expect(names).toContain(m);
 
     const base = kernelBtf();
     const withBpftool = bpftoolWorks();
@@ -111,10 +120,12 @@ describe('module BTF on the 6.1 guest', () => {
   });
 
   vmtest('the CLI as a user runs it: tsbpf btf dump /sys/kernel/btf/<module> --format raw --base vmlinux, and --format c, equal bpftool -B', (ctx) => {
-    if (!moduleNames().includes('virtio_pci')) ctx.skip('no BTF for virtio_pci in this guest');
+    needModuleBtf(ctx);
     if (!bpftoolWorks()) ctx.skip('bpftool does not run in the guest');
     if (!existsSync(CLI)) ctx.skip('dist/cli.js is not built (npm run build)');
-    const file = `${SYS_BTF}/virtio_pci`;
+    // virtio_pci where it is a module (6.1), else overlay (a module on every kernel of the matrix).
+    const [mod, struct] = isModule('virtio_pci') ? ['virtio_pci', 'virtio_pci_device'] : ['overlay', 'ovl_fs'];
+    const file = `${SYS_BTF}/${mod}`;
     const cli = (...args: string[]) => {
       const r = spawnSync(process.execPath, [CLI, 'btf', 'dump', file, ...args], { encoding: 'utf8', maxBuffer: 1 << 30 });
       expect(r.stderr).toBe('');
@@ -124,19 +135,21 @@ describe('module BTF on the 6.1 guest', () => {
     expect(cli('--format', 'raw', '--base', VMLINUX)).toBe(bpftool('btf', 'dump', 'file', file, '-B', VMLINUX));
     // C: the whole of vmlinux, then the module's types, as bpftool 7.1 does.
     const c = bpftool('btf', 'dump', 'file', file, '-B', VMLINUX, 'format', 'c');
-    expect(c).toContain('struct virtio_pci_device {');
-    expect(dumpC(modules().get('virtio_pci')!)).toBe(c);
+    expect(c).toContain(`struct ${struct} {`);
+    expect(dumpC(modules().get(mod)!)).toBe(c);
     expect(cli('--format', 'c', '--base', VMLINUX)).toBe(c);
   });
 
   vmtest('CO-RE through module BTF: vm_modules.o resolves against the module that has each type; a syscall program returns the values', (ctx) => {
-    const virtioPci = ownedBy('struct', 'virtio_pci_device');
+    needModuleBtf(ctx);
+    // virtio_pci is a module on 6.1 and built in from 6.12 (its types then are vmlinux's).
+    const vpModule = isModule('virtio_pci');
+    const vmlinux = kernelBtf();
+    const virtioPci = vpModule ? ownedBy('struct', 'virtio_pci_device') : vmlinux.findIdsByEssentialName('virtio_pci_device', ['struct']).map((id) => ({ module: 'vmlinux', btf: vmlinux, id }));
     const ovl = ownedBy('struct', 'ovl_fs');
     const p9client = ownedBy('struct', 'p9_client');
-    if (!virtioPci.length || !ovl.length || !p9client.length) ctx.skip('virtio_pci, overlay or 9pnet has no module BTF in this guest');
-    const vmlinux = kernelBtf();
-    for (const n of ['virtio_pci_device', 'ovl_fs', 'ovl_config', 'p9_client', 'p9_trans_module']) expect(vmlinux.findIdsByEssentialName(n, ['struct']).length, n).toBe(0);
-    expect(virtioPci.map((c) => c.module)).toEqual(['virtio_pci']);
+    for (const n of [...(vpModule ? ['virtio_pci_device'] : []), 'ovl_fs', 'ovl_config', 'p9_client', 'p9_trans_module']) expect(vmlinux.findIdsByEssentialName(n, ['struct']).length, n).toBe(0);
+    expect(virtioPci.map((c) => c.module)).toEqual([vpModule ? 'virtio_pci' : 'vmlinux']);
     expect(ovl.map((c) => c.module)).toEqual(['overlay']);
     // p9_client is in each 9p module's BTF (9pnet, 9pnet_virtio, 9p): one candidate per module, all alike.
     expect(p9client.length).toBeGreaterThan(1);
@@ -156,11 +169,11 @@ describe('module BTF on the 6.1 guest', () => {
     });
     console.log(`[modules] core_values relocations:\n${resolved.map((r) => `  ${r.desc} (${r.module}, ${r.matches} match${r.matches === 1 ? '' : 'es'}; vmlinux alone: ${r.vmlinuxOnly})`).join('\n')}`);
     const byDesc = (s: string) => resolved.filter((r) => r.desc.includes(s));
-    for (const r of byDesc('struct virtio_pci_device')) if (!r.desc.includes('tsbpf_no_such_field')) expect(r).toMatchObject({ module: 'virtio_pci', matches: 1 });
+    for (const r of byDesc('struct virtio_pci_device')) if (!r.desc.includes('tsbpf_no_such_field')) expect(r).toMatchObject({ module: vpModule ? 'virtio_pci' : 'vmlinux', matches: 1 });
     for (const r of byDesc('struct ovl_fs')) expect(r).toMatchObject({ module: 'overlay', matches: 1 });
     for (const r of byDesc('struct p9_client')) expect(r).toMatchObject({ matches: p9client.length });
     // vmlinux alone has none of these types: field offsets and sizes would not resolve.
-    for (const r of byDesc('field_byte_offset')) expect(r.vmlinuxOnly).toMatch(/-> poison$/);
+    for (const r of byDesc('field_byte_offset')) if (vpModule || !r.desc.includes('virtio_pci_device')) expect(r.vmlinuxOnly).toMatch(/-> poison$/);
 
     // Loaded the normal way: vmlinux first, module BTF loaded only for the types it lacks.
     dropKernelBtfCache();
@@ -211,13 +224,13 @@ describe('module BTF on the 6.1 guest', () => {
       protoVersions.length ? enumVal(protoVersions[0]!, 'p9_proto_2000L') : 0,
     ]);
     // Sanity: the values really moved (the local declarations have another layout).
-    expect(vpId).toBeGreaterThanOrEqual(vmlinux.length);
+    if (vpModule) expect(vpId).toBeGreaterThanOrEqual(vmlinux.length);
     expect(out[5]).toBeGreaterThan(1000);
     expect(out[12]).toBe(110); // P9_TWALK in include/net/9p/9p.h
   });
 
   vmtest('kprobe on p9_virtio_request (9pnet_virtio) reads the live p9_client with offsets from module BTF', (ctx) => {
-    if (!ownedBy('struct', 'p9_client').length) ctx.skip('no module BTF with struct p9_client in this guest');
+    needModuleBtf(ctx);
     const spec = loadCollectionSpec(obj('vm_modules'));
     using c = loadCollection(spec, { programs: ['p9_request'] });
     using link = attachKprobe(c.programs.p9_request!, 'p9_virtio_request');
