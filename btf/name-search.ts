@@ -79,6 +79,32 @@ export function typesNamed(sec: TypeSection, nameOffs: readonly number[], kindMa
   return out.sort((a, b) => a - b);
 }
 
+/** Kinds with many types in vmlinux (FUNC ~56k, FUNC_PROTO ~29k): a lookup among them searches bytes, not types. */
+const CROWDED = (1 << 12) | (1 << 13);
+
+/**
+ * Own indexes (ascending) of the types of a kind in `kindMask` whose name
+ * passes `check`, walking the types of those kinds (found by a native
+ * search of the kind array) and comparing their names in place, as libbpf
+ * compares every candidate; undefined for kinds too crowded to walk (the
+ * caller searches bytes instead). Names are all in `strings` (not split BTF).
+ */
+export function walkNamed(sec: TypeSection, strings: Uint8Array, q0: number, kindMask: number, check: NameCheck): number[] | undefined {
+  if (kindMask === -1 || (kindMask & CROWDED) !== 0) return undefined;
+  const { words, offsets, kinds } = sec;
+  const n = strings.length;
+  const out: number[] = [];
+  for (let k = 0; k < 32; k++) {
+    if (((kindMask >>> k) & 1) === 0) continue;
+    for (let i = kinds.indexOf(k); i >= 0; i = kinds.indexOf(k, i + 1)) {
+      const off = words[offsets[i]!]!;
+      // The first byte rejects almost every type; offset 0 is the empty name.
+      if (off !== 0 && off < n && strings[off] === q0 && check(strings, off)) out.push(i);
+    }
+  }
+  return out.sort((a, b) => a - b);
+}
+
 /** The types of the kinds asked whose name offset is in the set (one kind at a time, jumping natively). */
 function walkKinds(sec: TypeSection, nameOffs: readonly number[], kindMask: number): number[] {
   const want = new Set(nameOffs);
