@@ -289,10 +289,10 @@ export class Btf {
    * Low-level access for hot loops (C dumper, CO-RE candidate scans): this
    * blob's type section as native-endian 32-bit words (layout per
    * include/uapi/linux/btf.h: name_off, info, size/type, then kind data) and
-   * the word offset of each own type (index = id - firstTypeId). Do not modify.
+   * the word offset and kind number of each own type (index = id - firstTypeId). Do not modify.
    */
-  rawTypes(): { readonly words: Uint32Array; readonly offsets: Uint32Array } {
-    return { words: this.words, offsets: this.offsets };
+  rawTypes(): { readonly words: Uint32Array; readonly offsets: Uint32Array; readonly kinds: Uint8Array } {
+    return { words: this.words, offsets: this.offsets, kinds: this.kinds };
   }
 
   /** Total number of type ids, including void and the base's types: valid ids are 0..length-1. */
