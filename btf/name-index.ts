@@ -18,7 +18,7 @@
  */
 
 import { Buffer } from 'node:buffer';
-import { stringOffsets, typesNamed, walkNamed } from './name-search.ts';
+import { searchNamed } from './name-search.ts';
 import { asBuffer } from './strings.ts';
 
 /** The BTF data an index reads (a Btf's own type section and strings). */
@@ -174,11 +174,7 @@ export class NameIndex {
     if (memo) return memo;
     this.searchesLeft--;
     const check = how === EXACT ? (b: Uint8Array, off: number) => cstrEquals(b, off, q) : (b: Uint8Array, off: number) => essentialEquals(b, off, q);
-    let ids = q.length ? walkNamed(this.src, this.src.strings, q[0]!, kindMask, check) : undefined;
-    if (!ids) {
-      const offs = stringOffsets(asBuffer(this.src.strings), q, how === ESSENTIAL, check);
-      ids = offs && typesNamed(this.src, offs, kindMask);
-    }
+    const ids = searchNamed(this.src, asBuffer(this.src.strings), q, how === ESSENTIAL, kindMask, check);
     if (!ids) return undefined;
     (this.searched ??= new Map()).set(key, ids);
     return ids;

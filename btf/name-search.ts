@@ -16,6 +16,8 @@ const UNDERSCORE = 95;
 /** Past this many string offsets or header-word hits, a search gives up (the caller indexes instead). */
 const MAX_STRING_HITS = 1024;
 const MAX_WORD_HITS = 4096;
+/** Raw occurrences of a bare name checked one by one before two exact searches (`q\0`, `q___`) are cheaper. */
+const MAX_RAW_HITS = 256;
 /** Up to this many string offsets, each is searched for in the type section; past it, types of the kinds asked are walked. */
 const MAX_WORD_SEARCHES = 6;
 
@@ -29,6 +31,12 @@ export type NameCheck = (bytes: Uint8Array, off: number) => boolean;
  * into the tail of a longer string. Undefined when there are too many.
  */
 export function stringOffsets(strings: Buffer, q: Uint8Array, flavors: boolean, check: NameCheck): number[] | undefined {
+  if (flavors) {
+    // One pass for `q` alone finds `q\0` and `q___` alike; a name that starts many strings has too many raw
+    // hits to check one by one, and goes on to the two exact needles below.
+    const out = checkedHits(strings, q, check, MAX_RAW_HITS);
+    if (out) return out;
+  }
   const out: number[] = [];
   const needle = Buffer.allocUnsafe(q.length + 3);
   needle.set(q, 0);
@@ -42,13 +50,26 @@ export function stringOffsets(strings: Buffer, q: Uint8Array, flavors: boolean, 
       needle[q.length + 2] = UNDERSCORE;
       len = q.length + 3;
     }
-    const n = needle.subarray(0, len);
-    for (let at = strings.indexOf(n, 0); at >= 0; at = strings.indexOf(n, at + 1)) {
-      // Offset 0 is the empty string of base BTF, never a name.
-      if (at === 0 || !check(strings, at)) continue;
-      if (out.length >= MAX_STRING_HITS) return undefined;
-      out.push(at);
-    }
+    const hits = checkedHits(strings, needle.subarray(0, len), check, Infinity);
+    if (!hits || out.length + hits.length > MAX_STRING_HITS) return undefined;
+    out.push(...hits);
+  }
+  return out;
+}
+
+/**
+ * Offsets where `needle` occurs that `check` confirms (ascending); undefined
+ * past MAX_STRING_HITS confirmed, or past `maxRaw` occurrences at all.
+ */
+function checkedHits(strings: Buffer, needle: Uint8Array, check: NameCheck, maxRaw: number): number[] | undefined {
+  const out: number[] = [];
+  let raw = 0;
+  for (let at = strings.indexOf(needle, 0); at >= 0; at = strings.indexOf(needle, at + 1)) {
+    if (++raw > maxRaw) return undefined;
+    // Offset 0 is the empty string of base BTF, never a name.
+    if (at === 0 || !check(strings, at)) continue;
+    if (out.length >= MAX_STRING_HITS) return undefined;
+    out.push(at);
   }
   return out;
 }
@@ -81,6 +102,24 @@ export function typesNamed(sec: TypeSection, nameOffs: readonly number[], kindMa
 
 /** Kinds with many types in vmlinux (FUNC ~56k, FUNC_PROTO ~29k): a lookup among them searches bytes, not types. */
 const CROWDED = (1 << 12) | (1 << 13);
+/** Kinds few in any BTF (INT, FLOAT: base types): walking them beats a search of the string bytes. */
+const FEW = (1 << 1) | (1 << 16);
+
+/**
+ * Own indexes (ascending) of the types of a kind in `kindMask` whose name
+ * passes `check` (q, or with `flavors` its flavors too), by the cheapest of
+ * the native searches here: base types are walked; otherwise the strings are
+ * searched, then the type section for the few name offsets found, or, when
+ * there are many (a short name is the tail of many strings), the types of
+ * the kinds asked are walked. Undefined when the caller should index instead.
+ */
+export function searchNamed(sec: TypeSection, strings: Buffer, q: Uint8Array, flavors: boolean, kindMask: number, check: NameCheck): number[] | undefined {
+  if (q.length === 0) return undefined;
+  if (kindMask !== -1 && (kindMask & ~FEW) === 0) return walkNamed(sec, strings, q[0]!, kindMask, check);
+  const offs = stringOffsets(strings, q, flavors, check);
+  if (offs && offs.length <= MAX_WORD_SEARCHES) return typesNamed(sec, offs, kindMask);
+  return walkNamed(sec, strings, q[0]!, kindMask, check) ?? (offs && typesNamed(sec, offs, kindMask));
+}
 
 /**
  * Own indexes (ascending) of the types of a kind in `kindMask` whose name
