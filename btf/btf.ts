@@ -137,6 +137,8 @@ export class Btf {
   private readonly words: Uint32Array;
   /** Word index in `words` of each own type (index = id - firstTypeId). */
   private readonly offsets: Uint32Array;
+  /** Kind number of each own type (recorded by the parse pass: name lookups jump by kind natively). */
+  private readonly kinds: Uint8Array;
   /** This blob's string section. */
   readonly strings: Buffer;
 
@@ -153,6 +155,7 @@ export class Btf {
     littleEndian: boolean,
     words: Uint32Array,
     offsets: Uint32Array,
+    kinds: Uint8Array,
     strings: Buffer,
   ) {
     this.base = base;
@@ -160,6 +163,7 @@ export class Btf {
     this.littleEndian = littleEndian;
     this.words = words;
     this.offsets = offsets;
+    this.kinds = kinds;
     this.strings = strings;
     this.count = offsets.length;
     this.firstTypeId = base ? base.length : 1;
@@ -235,8 +239,8 @@ export class Btf {
       for (let i = 0; i < nwords; i++) words[i] = dv.getUint32(src + 4 * i, le);
     }
 
-    const offsets = Btf.scan(words, base ? base.length : 1);
-    return new Btf(base, header, le, words, offsets, strings);
+    const { offsets, kinds } = Btf.scan(words, base ? base.length : 1);
+    return new Btf(base, header, le, words, offsets, kinds, strings);
   }
 
   /**
@@ -244,10 +248,11 @@ export class Btf {
    * without a vlen have none). The rest of the kernel's limits are checked
    * when a type is decoded (see decode()): parsing stays one cheap pass.
    */
-  private static scan(words: Uint32Array, firstId: number): Uint32Array {
+  private static scan(words: Uint32Array, firstId: number): { offsets: Uint32Array; kinds: Uint8Array } {
     const nw = words.length;
     // A type is at least 3 words: this bounds the count.
     let offs = new Uint32Array(Math.ceil(nw / 3));
+    let kinds = new Uint8Array(offs.length);
     let n = 0;
     let w = 0;
     while (w < nw) {
@@ -268,22 +273,26 @@ export class Btf {
         }
         throw new BtfError('BTF_TRUNCATED', `type ${firstId + n} (${KIND_NAMES[kind]}) runs past the end of the type section`, { typeId: firstId + n });
       }
+      kinds[n] = kind;
       offs[n++] = w;
       w = next;
     }
     if (firstId + n - 1 > 0x7fffffff) throw new BtfError('BTF_MALFORMED', 'too many types');
-    if (n < offs.length) offs = offs.slice(0, n);
-    return offs;
+    if (n < offs.length) {
+      offs = offs.slice(0, n);
+      kinds = kinds.slice(0, n);
+    }
+    return { offsets: offs, kinds };
   }
 
   /**
    * Low-level access for hot loops (C dumper, CO-RE candidate scans): this
    * blob's type section as native-endian 32-bit words (layout per
    * include/uapi/linux/btf.h: name_off, info, size/type, then kind data) and
-   * the word offset of each own type (index = id - firstTypeId). Do not modify.
+   * the word offset and kind number of each own type (index = id - firstTypeId). Do not modify.
    */
-  rawTypes(): { readonly words: Uint32Array; readonly offsets: Uint32Array } {
-    return { words: this.words, offsets: this.offsets };
+  rawTypes(): { readonly words: Uint32Array; readonly offsets: Uint32Array; readonly kinds: Uint8Array } {
+    return { words: this.words, offsets: this.offsets, kinds: this.kinds };
   }
 
   /** Total number of type ids, including void and the base's types: valid ids are 0..length-1. */
@@ -604,6 +613,7 @@ export class Btf {
     return (this.nameIndex ??= new NameIndex({
       words: this.words,
       offsets: this.offsets,
+      kinds: this.kinds,
       strings: this.strings,
       stringOffset: this.stringOffset,
       baseString: (off) => this.base!.strBytesAt(off),

@@ -17,12 +17,18 @@
  * CO-RE, whose candidates are structs, unions, enums, typedefs...
  */
 
+import { Buffer } from 'node:buffer';
+import { searchNamed } from './name-search.ts';
+import { asBuffer } from './strings.ts';
+
 /** The BTF data an index reads (a Btf's own type section and strings). */
 export interface NameSource {
   /** Type section as native-endian words. */
   readonly words: Uint32Array;
   /** Word offset of each own type. */
   readonly offsets: Uint32Array;
+  /** Kind number of each own type. */
+  readonly kinds: Uint8Array;
   /** Own string section. */
   readonly strings: Uint8Array;
   /** Offset of the own string section (split BTF: the base's string section length). */
@@ -38,6 +44,10 @@ const KIND_ENUM64 = 19;
 const UNDERSCORE = 95;
 const FNV_OFFSET = 0x811c9dc5 | 0;
 const FNV_PRIME = 0x01000193;
+/** BTF with at least this many types answers its first lookups by native search (vmlinux: ~130k). */
+const SEARCH_MIN_TYPES = 8192;
+/** How many distinct lookups are searched for before the index is built instead. */
+const SEARCHES = 64;
 
 /** The partition of a kind: the kind itself, enum64 with enum. */
 const partOf = (kind: number): number => (kind === KIND_ENUM64 ? KIND_ENUM : kind);
@@ -132,16 +142,42 @@ export class NameIndex {
   private next: Int32Array | undefined;
   /** Essential-name hash of each indexed type (rehashing never reads a name again). */
   private hashes: Int32Array | undefined;
-  /** Kind of each own type, recorded by the first pass over its header. */
-  private kinds: Uint8Array | undefined;
-  /** Own types below this index have their kind in `kinds`. */
-  private known = 0;
   /** Stack of hashed types to chain (own index + 1, linked through `next`), and their count per partition. */
   private pending = 0;
   private readonly added = new Int32Array(32);
+  /** Lookups left to answer by native search before the index is built (see ./name-search.ts). */
+  private searchesLeft: number;
+  /** Answers of native searches, by query (repeated lookups, e.g. loading the same object again). */
+  private searched: Map<string, number[]> | undefined;
 
   constructor(src: NameSource) {
     this.src = src;
+    // Small BTF (an object's own) is indexed at once: cheap, and cheaper than searching it by bytes.
+    // Split BTF is too: its names may live in the base's string section.
+    this.searchesLeft = src.offsets.length >= SEARCH_MIN_TYPES && src.stringOffset === 0 ? SEARCHES : 0;
+  }
+
+  /**
+   * Every own index matching q (kind in kindMask), ascending, by native
+   * search without the index; undefined when the index should answer
+   * (partitions already indexed, the search budget spent, or a name too
+   * common for searching to be cheap).
+   */
+  private search(parts: number, q: Uint8Array, how: Match, kindMask: number): number[] | undefined {
+    if (this.searchesLeft <= 0) return undefined;
+    const count = this.src.offsets.length;
+    let indexed = true;
+    for (let p = 0; p < 32; p++) if ((parts >>> p) & 1 && this.cursor[p]! < count) indexed = false;
+    if (indexed) return undefined;
+    const key = `${how}:${kindMask}:${Buffer.from(q.buffer, q.byteOffset, q.byteLength).toString('latin1')}`;
+    const memo = this.searched?.get(key);
+    if (memo) return memo;
+    this.searchesLeft--;
+    const check = how === EXACT ? (b: Uint8Array, off: number) => cstrEquals(b, off, q) : (b: Uint8Array, off: number) => essentialEquals(b, off, q);
+    const ids = searchNamed(this.src, asBuffer(this.src.strings), q, how === ESSENTIAL, kindMask, check);
+    if (!ids) return undefined;
+    (this.searched ??= new Map()).set(key, ids);
+    return ids;
   }
 
   /** Bit mask of the partitions holding the kinds of `kindMask` (bit = kind number). */
@@ -200,16 +236,8 @@ export class NameIndex {
     if (start >= count) return -1;
     this.next ??= new Int32Array(count);
     this.hashes ??= new Int32Array(count);
-    this.kinds ??= new Uint8Array(count);
     this.added.fill(0);
-    // Cursors never pass `known`, so start <= known: first the types whose kinds an earlier pass
-    // recorded (no type header read), then the rest, recording their kinds for the next passes.
-    const known = this.known;
-    let stop = start < known ? this.passKnown(start, known, parts, q, qhash, how, kindMask) : -1;
-    if (stop < 0 && known < count) {
-      stop = this.passHeaders(known, count, parts, q, qhash, how, kindMask);
-      this.known = stop < 0 ? count : stop + 1;
-    }
+    const stop = this.pass(start, count, parts, q, qhash, how, kindMask);
     this.link();
     const upTo = stop < 0 ? count : stop + 1;
     for (let p = 0; p < 32; p++) if ((parts >>> p) & 1 && cursor[p]! < upTo) cursor[p] = upTo;
@@ -231,9 +259,9 @@ export class NameIndex {
     return q !== undefined && h === qhash && ((kindMask >>> k) & 1) !== 0 && this.matches(i, q, how);
   }
 
-  /** Queue own types [from, to) of `parts`, their kinds known; the first match stops (its index), else -1. */
-  private passKnown(from: number, to: number, parts: number, q: Uint8Array | undefined, qhash: number, how: Match, kindMask: number): number {
-    const kinds = this.kinds!;
+  /** Queue own types [from, to) of `parts`; the first match stops (its index), else -1. */
+  private pass(from: number, to: number, parts: number, q: Uint8Array | undefined, qhash: number, how: Match, kindMask: number): number {
+    const kinds = this.src.kinds;
     const cursor = this.cursor;
     if ((parts & (parts - 1)) === 0) {
       // One partition: jump from type to type of its kind(s) with the native indexOf.
@@ -262,23 +290,6 @@ export class NameIndex {
     return -1;
   }
 
-  /** Same, reading kinds from the type headers and recording them. */
-  private passHeaders(from: number, to: number, parts: number, q: Uint8Array | undefined, qhash: number, how: Match, kindMask: number): number {
-    const kinds = this.kinds!;
-    const cursor = this.cursor;
-    const w = this.src.words;
-    const offs = this.src.offsets;
-    for (let i = from; i < to; i++) {
-      // The kind only: whether a type is named is checked for the partition's types alone (cheaper).
-      const k = (w[offs[i]! + 1]! >>> 24) & 0x1f;
-      kinds[i] = k;
-      const p = partOf(k);
-      if (((parts >>> p) & 1) === 0 || i < cursor[p]!) continue;
-      if (this.queue(i, k, p, q, qhash, how, kindMask)) return i;
-    }
-    return -1;
-  }
-
   /** Chain the queued types; a table holds up to one type per slot on average. */
   private link(): void {
     for (let p = 0; p < 32; p++) {
@@ -289,7 +300,7 @@ export class NameIndex {
     const heads = this.heads;
     const next = this.next!;
     const hashes = this.hashes!;
-    const kinds = this.kinds!;
+    const kinds = this.src.kinds;
     let pending = this.pending;
     // Nothing after the loop: V8 re-enters a loop's on-stack-replaced code on later calls, and code after
     // the loop that had no type feedback when it was compiled would deoptimize on every call.
@@ -346,6 +357,8 @@ export class NameIndex {
   /** Lowest own index whose name matches q, of a kind in kindMask; -1 when none. Indexes only as far as needed. */
   first(q: Uint8Array, how: Match, kindMask: number): number {
     const parts = NameIndex.parts(kindMask);
+    const searched = this.search(parts, q, how, kindMask);
+    if (searched) return searched.length ? searched[0]! : -1;
     const qhash = NameIndex.queryHash(q, how);
     const found: number[] = [];
     this.chained(parts, q, qhash, how, kindMask, found);
@@ -364,6 +377,8 @@ export class NameIndex {
   /** Every own index whose name matches q, of a kind in kindMask, ascending. */
   all(q: Uint8Array, how: Match, kindMask: number): number[] {
     const parts = NameIndex.parts(kindMask);
+    const searched = this.search(parts, q, how, kindMask);
+    if (searched) return [...searched];
     const qhash = NameIndex.queryHash(q, how);
     this.advance(parts, undefined, 0, how, kindMask);
     const out: number[] = [];

@@ -3,9 +3,10 @@ import { btfParse } from './btf-parse.ts';
 import { btfDumpC } from './btf-dump-c.ts';
 import { mapOps } from './map-ops.ts';
 import { objLoad } from './obj-load.ts';
+import { objLoadFirst } from './obj-load-first.ts';
 import { perfbuf } from './perfbuf.ts';
 import { ringbuf } from './ringbuf.ts';
 import { codec } from './codec.ts';
 
 /** Every benchmark workload, in the order `npm run bench` runs them. */
-export const workloads: Workload[] = [btfParse, btfDumpC, mapOps, objLoad, ringbuf, perfbuf, codec];
+export const workloads: Workload[] = [btfParse, btfDumpC, mapOps, objLoad, objLoadFirst, ringbuf, perfbuf, codec];

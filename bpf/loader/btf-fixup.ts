@@ -4,14 +4,131 @@
  * compiler leaves them zero), extern variables become allocated globals,
  * extern functions (kfuncs) become global functions with named parameters and
  * leave the .ksyms DATASEC to a dummy int variable.
+ *
+ * What most objects need (sizes, offsets, linkages, on a kernel that accepts
+ * every kind they use) changes words, not the layout: that is patched into a
+ * copy of the object's own type words, its strings as they are. Only what
+ * adds types or strings (kfuncs, ksyms, unnamed extern parameters) or
+ * sanitises kinds rebuilds the BTF.
  */
 import type { Btf } from '../../btf/btf.ts';
 import { BtfBuilder } from '../../btf/builder.ts';
 import type { BtfType, BtfTypeInput } from '../../btf/types.ts';
 import type { CollectionSpec } from './collection-spec.ts';
-import { ALL_BTF_FEATURES, type BtfFeatures } from '../btf/features.ts';
+import { ALL_BTF_FEATURES, type BtfFeature, type BtfFeatures } from '../btf/features.ts';
+
+// Kind numbers and linkages (include/uapi/linux/btf.h).
+const K_FUNC = 12, K_FUNC_PROTO = 13, K_VAR = 14, K_DATASEC = 15, K_FLOAT = 16, K_DECL_TAG = 17, K_TYPE_TAG = 18, K_ENUM64 = 19;
+const STATIC = 0, GLOBAL = 1, EXTERN = 2;
+const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** The BTF features (see ../btf/features.ts) the kinds of `btf` need from the kernel. */
+export function btfFeaturesNeeded(btf: Btf): BtfFeature[] {
+  const { words, offsets, kinds } = btf.rawTypes();
+  let seen = 0;
+  let global = false;
+  for (let i = 0; i < kinds.length; i++) {
+    const k = kinds[i]!;
+    seen |= 1 << k;
+    if (k === K_FUNC && (words[offsets[i]! + 1]! & 0xffff) !== STATIC) global = true;
+  }
+  const out: BtfFeature[] = [];
+  const has = (k: number) => (seen & (1 << k)) !== 0;
+  if (has(K_VAR) || has(K_DATASEC)) out.push('datasec');
+  if (has(K_FLOAT)) out.push('float');
+  if (has(K_FUNC) || has(K_FUNC_PROTO)) out.push('func');
+  if (global) out.push('funcGlobal');
+  if (has(K_DECL_TAG)) out.push('declTag');
+  if (has(K_TYPE_TAG)) out.push('typeTag');
+  if (has(K_ENUM64)) out.push('enum64');
+  return out;
+}
 
 export function fixupBtfForKernel(spec: CollectionSpec, btf: Btf, features: BtfFeatures = ALL_BTF_FEATURES): Uint8Array {
+  return patchedInPlace(spec, btf, features) ?? rebuilt(spec, btf, features);
+}
+
+/**
+ * The fix-up as word edits on a copy of the type section, or undefined when
+ * it needs more (new types or strings, sanitised kinds, split BTF): then the
+ * BTF is rebuilt. Same result as rebuilt(), type for type.
+ */
+function patchedInPlace(spec: CollectionSpec, btf: Btf, features: BtfFeatures): Uint8Array | undefined {
+  if (btf.firstTypeId !== 1) return undefined;
+  for (const f of btfFeaturesNeeded(btf)) if (!features[f]) return undefined;
+  const raw = btf.rawTypes();
+  const { offsets, kinds } = raw;
+  const w = raw.words.slice();
+  const first = btf.firstTypeId;
+  const hidden = new Set(Object.values(spec.functions).filter((f) => f.hidden).map((f) => f.name));
+  const setLinkage = (o: number, l: number) => (w[o + 1] = ((w[o + 1]! & ~0xffff) | l) >>> 0);
+  for (let i = 0; i < kinds.length; i++) {
+    const o = offsets[i]!;
+    switch (kinds[i]) {
+      case K_FUNC: {
+        const linkage = w[o + 1]! & 0xffff;
+        if (linkage === GLOBAL && hidden.has(btf.stringAt(w[o]!))) setLinkage(o, STATIC);
+        else if (linkage === EXTERN) {
+          // The kernel insists on named parameters for global functions: naming them adds strings.
+          const proto = btf.typeById(w[o + 2]!);
+          if (proto.kind !== 'func_proto' || proto.params.some((p, j) => !p.name && !(j === proto.params.length - 1 && p.type === 0))) return undefined;
+          setLinkage(o, GLOBAL);
+        }
+        break;
+      }
+      case K_VAR:
+        if (w[o + 3] === EXTERN) w[o + 3] = GLOBAL;
+        break;
+      case K_DATASEC: {
+        const name = btf.stringAt(w[o]!);
+        if (name === '.ksyms') return undefined; // kfuncs and ksyms: new types
+        const layout = spec.sectionLayout[name];
+        let size = layout?.size ?? w[o + 2]!;
+        if (name === '.kconfig') size = spec.maps['.kconfig']?.valueSize ?? size;
+        const n = w[o + 1]! & 0xffff;
+        const vars: { type: number; offset: number; size: number }[] = [];
+        for (let j = 0; j < n; j++) {
+          const e = o + 3 + 3 * j;
+          const type = w[e]!;
+          let offset = w[e + 1]!;
+          const ti = type - first;
+          if (ti < 0 || ti >= kinds.length || kinds[ti] === K_FUNC) return undefined; // let the rebuild judge it
+          const vname = btf.stringAt(raw.words[offsets[ti]!]!);
+          if (name === '.kconfig') offset = spec.externs[vname]?.offset ?? offset;
+          else if (layout && vname in layout.symbols) offset = layout.symbols[vname]!;
+          vars.push({ type, offset, size: w[e + 2]! });
+        }
+        vars.sort((x, y) => x.offset - y.offset);
+        w[o + 2] = size;
+        for (let j = 0; j < n; j++) {
+          const e = o + 3 + 3 * j;
+          w[e] = vars[j]!.type;
+          w[e + 1] = vars[j]!.offset;
+          w[e + 2] = vars[j]!.size;
+        }
+        break;
+      }
+    }
+  }
+  const strings = btf.strings;
+  const typeLen = w.byteLength;
+  const out = new Uint8Array(24 + typeLen + strings.length);
+  const hv = new DataView(out.buffer);
+  // The kernel reads BTF in its own byte order; the words are native already.
+  hv.setUint16(0, 0xeb9f, HOST_LE);
+  hv.setUint8(2, 1);
+  hv.setUint32(4, 24, HOST_LE);
+  hv.setUint32(8, 0, HOST_LE);
+  hv.setUint32(12, typeLen, HOST_LE);
+  hv.setUint32(16, typeLen, HOST_LE);
+  hv.setUint32(20, strings.length, HOST_LE);
+  out.set(new Uint8Array(w.buffer, w.byteOffset, typeLen), 24);
+  out.set(strings, 24 + typeLen);
+  return out;
+}
+
+/** The fix-up by rebuilding the BTF (kfuncs, ksyms, sanitised kinds). Exported for tests: patched and rebuilt agree. */
+export function rebuilt(spec: CollectionSpec, btf: Btf, features: BtfFeatures): Uint8Array {
   const b = BtfBuilder.from(btf);
   let dummyVar = 0;
   let intType = 0;

@@ -12,7 +12,7 @@ import { possibleCpuCount } from '../../syscall/cpus.ts';
 import { Mapping, mmapFd, pageSize, PROT_READ, PROT_WRITE } from '../../syscall/mmap.ts';
 import { kernelBtf, kernelModuleBtfs, readBtfFile } from '../btf/kernel.ts';
 import { BtfHandle } from '../btf/handle.ts';
-import { fixupBtfForKernel } from './btf-fixup.ts';
+import { btfFeaturesNeeded, fixupBtfForKernel } from './btf-fixup.ts';
 import { btfFeatures, type BtfFeatures } from '../btf/features.ts';
 import { internalMapName, type CollectionSpec, type FuncSpec, type ObjMapSpec, type VariableSpec } from './collection-spec.ts';
 import { INSN_SIZE } from '../programs/insn.ts';
@@ -339,7 +339,7 @@ function load(spec: CollectionSpec, opts: CollectionOptions, coll: Collection): 
   // 1. Program BTF.
   if (spec.btf) {
     try {
-      const features = { ...btfFeatures(), ...opts.btfFeatures };
+      const features = { ...btfFeatures(btfFeaturesNeeded(spec.btf)), ...opts.btfFeatures };
       coll.adoptBtf(BtfHandle.load(fixupBtfForKernel(spec, spec.btf, features)));
     } catch (e) {
       // BTF is optional to the kernel: go on without it, as libbpf does, and say so.
