@@ -16,6 +16,8 @@ import { buildSync } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCollectionSpec } from '../bpf/loader/collection-spec.ts';
 import { generateSkeleton } from '../lib/gen/skeleton.ts';
+import { TsTypes } from '../lib/gen/ts-types.ts';
+import { BtfBuilder } from '../btf/builder.ts';
 import { ktest } from './helpers/kernel.ts';
 
 const root = resolve(__dirname, '..');
@@ -161,6 +163,41 @@ describe('gen skeleton', () => {
     expect(() => generateSkeleton(spec, bytes, { types: ['no_such_type'] })).toThrow(expect.objectContaining({ code: 'NO_BTF_TYPE' }));
   });
 
+  it('C names become TS names deterministically: kinds sharing a name, reserved words, hostile names', () => {
+    const b = new BtfBuilder();
+    const int = b.add({ kind: 'int', name: 'int', size: 4, encoding: 'signed', bitOffset: 0, bits: 32 });
+    const m = (name: string, i = 0) => ({ name, type: int, bitOffset: 32 * i, bitfieldSize: 0 });
+    const ids = [
+      b.add({ kind: 'union', name: 'foo', size: 4, kindFlag: false, members: [m('u')] }),
+      b.add({ kind: 'struct', name: 'foo', size: 4, kindFlag: false, members: [m('s')] }),
+      b.add({ kind: 'enum', name: 'foo', size: 4, signed: false, values: [{ name: 'A', value: 1 }] }),
+      b.add({ kind: 'struct', name: 'delete', size: 4, kindFlag: false, members: [m('x')] }),
+      b.add({ kind: 'struct', name: 'Map', size: 4, kindFlag: false, members: [m('x')] }),
+      b.add({ kind: 'struct', name: 'a*/b\nc', size: 8, kindFlag: false, members: [m('"); throw 1; ("'), m('__proto__', 1)] }),
+      b.add({ kind: 'struct', name: 'a_b_c', size: 4, kindFlag: false, members: [m('y')] }),
+    ];
+    const btf = b.build();
+    const names = () => {
+      const t = new TsTypes(btf);
+      for (const id of ids) t.visit(id);
+      return t.finish().map((d) => [d.cName, d.kind, d.name]);
+    };
+    expect(names()).toEqual([
+      ['Map', 'struct', 'Map_'],
+      ['a*/b\nc', 'struct', 'a__b_c'],
+      ['a_b_c', 'struct', 'a_b_c'],
+      ['delete', 'struct', 'delete_'],
+      ['foo', 'struct', 'foo'],
+      ['foo', 'union', 'foo_union'],
+      ['foo', 'enum', 'foo_enum'],
+    ]);
+    expect(names()).toEqual(names());
+    // And the declarations compile (in the one tsc run below).
+    const t = new TsTypes(btf);
+    for (const id of ids) t.visit(id);
+    writeFileSync(join(work, 'names.ts'), t.finish().map((d) => t.declaration(d)).join('\n'));
+  });
+
   it('the CLI writes the same module as the generator, and compiles a C source first', () => {
     const out = join(work, 'cli-execsnoop.ts');
     const r = cli(['gen', 'skeleton', join(root, 'examples/execsnoop.bpf.o'), '-o', out]);
@@ -248,7 +285,7 @@ describe('gen skeleton', () => {
     expect(r.got!.ppid).toBeGreaterThan(0);
     expect(r.got!.filename).toMatch(/true$/);
     expect(r.after).toBe(r.before);
-  }, 90_000);
+  }, { timeout: 90_000 });
 
   ktest('typed maps, variables (rodata and data set before load) and maps of maps through skeletons', () => {
     const r = run('user-maps.ts') as { out: Record<string, unknown>; before: number; after: number };
@@ -265,5 +302,5 @@ describe('gen skeleton', () => {
       madeId: true,
     });
     expect(r.after).toBe(r.before);
-  }, 90_000);
+  }, { timeout: 90_000 });
 });

@@ -42,6 +42,11 @@ export function propKey(name: string): string {
   return IDENT.test(name) && name !== '__proto__' ? name : JSON.stringify(name);
 }
 
+/** Text from the BTF or a file name inside a generated comment: it can neither end the comment nor the line. */
+export function commentSafe(s: string): string {
+  return s.replace(/\*\//g, '*\\/').replace(/[\x00-\x1f\x7f\u2028\u2029]/g, '?');
+}
+
 /** A C name as a TS identifier. */
 export function sanitize(name: string): string {
   let s = name.replace(/[^A-Za-z0-9_$]/g, '_');
@@ -187,7 +192,7 @@ export class TsTypes {
   /** The source of one declaration. */
   declaration(d: Decl): string {
     const t = this.btf.typeById(d.id);
-    const what = `${d.kind === 'enum64' ? 'enum' : d.kind} ${d.cName}`;
+    const what = commentSafe(`${d.kind === 'enum64' ? 'enum' : d.kind} ${d.cName}`).replace(/`/g, "'");
     if (t.kind === 'struct' || t.kind === 'union') {
       const union = t.kind === 'union' ? ' Its members share bytes: a decode gives every one of them.' : '';
       return `/** C \`${what}\` (${t.size} bytes).${union} */\nexport interface ${d.name} ${this.body(d.id)}\n`;
