@@ -230,6 +230,12 @@ describe('gen skeleton', () => {
     writeFileSync(join(work, 'user-execsnoop.ts'), EXECSNOOP_USER);
     writeFileSync(join(work, 'user-maps.ts'), MAPS_USER);
     writeFileSync(join(work, 'typos.ts'), TYPOS.join('\n') + '\n');
+    // The README's skeleton example, as written.
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Typed skeletons'), readme.indexOf('\n## ', readme.indexOf('## Typed skeletons') + 1));
+    const snippet = /```ts\n([\s\S]*?)```/.exec(section);
+    expect(snippet, 'a ts block in the README skeleton section').not.toBeNull();
+    writeFileSync(join(work, 'readme-skel.ts'), snippet![1]!);
     // 'tsbpf' resolves to the built package's declarations, as in a user project.
     writeFileSync(
       join(work, 'tsconfig.json'),
