@@ -113,6 +113,26 @@ const out: Record<string, unknown> = {};
 console.log(JSON.stringify({ out, before, after: fds() }));
 `;
 
+const PROCSTATS_USER = `
+import { readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { load, type stats } from './proc_stats.skel.ts';
+
+const fds = () => readdirSync('/proc/self/fd').length;
+const before = fds();
+let found: { pid: number; execs: string; comm: string } | undefined;
+{
+  using skel = load();
+  skel.attach();
+  const child = spawnSync('/bin/true');
+  for (const [pid, s] of skel.maps.by_pid.entries()) {
+    const st: stats = s;
+    if (pid === child.pid) found = { pid, execs: st.execs.toString(), comm: st.comm };
+  }
+}
+console.log(JSON.stringify({ found, before, after: fds() }));
+`;
+
 /** Each line is one mistake tsc must reject (the comment says which). */
 const TYPOS = [
   `import { load } from './execsnoop.skel.ts';`,
@@ -209,7 +229,12 @@ describe('gen skeleton', () => {
     expect(c.stderr).toBe('');
     expect(c.status).toBe(0);
     expect(readFileSync(join(work, 'execsnoop_c.skel.ts'), 'utf8')).toContain('export type SnoopSkeleton = ');
-  });
+    // A source against vmlinux.h (written by tsbpf from the BTF given).
+    const v = cli(['gen', 'skeleton', join(root, 'test/fixtures/gen/proc_stats.bpf.c'), '--btf', '/sys/kernel/btf/vmlinux', '-o', join(work, 'proc_stats.skel.ts')]);
+    expect(v.stderr).toBe('');
+    expect(v.status).toBe(0);
+    expect(readFileSync(join(work, 'proc_stats.skel.ts'), 'utf8')).toContain('readonly by_pid: tsbpf.TypedMap<number, stats>;');
+  }, 60_000);
 
   it('a missing clang is NO_CLANG naming the Debian package; bad arguments exit 2', () => {
     const empty = join(work, 'empty-path');
@@ -229,6 +254,7 @@ describe('gen skeleton', () => {
     expect(generated.size).toBeGreaterThan(0);
     writeFileSync(join(work, 'user-execsnoop.ts'), EXECSNOOP_USER);
     writeFileSync(join(work, 'user-maps.ts'), MAPS_USER);
+    writeFileSync(join(work, 'user-procstats.ts'), PROCSTATS_USER);
     writeFileSync(join(work, 'typos.ts'), TYPOS.join('\n') + '\n');
     // The README's skeleton example, as written.
     const readme = readFileSync(join(root, 'README.md'), 'utf8');
@@ -307,6 +333,12 @@ describe('gen skeleton', () => {
       innerValue: 42,
       madeId: true,
     });
+    expect(r.after).toBe(r.before);
+  }, { timeout: 90_000 });
+
+  ktest('a per-process stats program compiled from C against vmlinux.h: struct values with char comm[16], typed', () => {
+    const r = run('user-procstats.ts') as { found?: { pid: number; execs: string; comm: string }; before: number; after: number };
+    expect(r.found).toMatchObject({ execs: '1', comm: 'true' });
     expect(r.after).toBe(r.before);
   }, { timeout: 90_000 });
 });
