@@ -53,11 +53,12 @@ function pascal(name: string): string {
   return sanitize(s || 'Bpf');
 }
 
-/** Whether btfCodec can hold type `id` at exactly `size` bytes (what the runtime will ask of it). */
-function codecFits(btf: Btf, id: number | undefined, size: number): boolean {
+/** Whether btfCodec can hold type `id` (at exactly `size` bytes when given: what the runtime will ask of it). */
+function codecFits(btf: Btf, id: number | undefined, size?: number): boolean {
   if (!id) return false;
   try {
-    return btfCodec(btf, id).size === size;
+    const c = btfCodec(btf, id);
+    return size === undefined || c.size === size;
   } catch {
     return false;
   }
@@ -101,7 +102,7 @@ export function generateSkeleton(spec: CollectionSpec, object: Uint8Array, opts:
     !!btf && codecFits(btf, m.btfValueType, m.valueSize) && (m.keySize === 0 || codecFits(btf, m.btfKeyType, m.keySize));
   for (const m of Object.values(spec.maps)) {
     const t = resolveMapType(m.type);
-    if (STREAM_MAPS.has(t) && m.btfValueType) eventRoots.push({ name: '', id: m.btfValueType });
+    if (STREAM_MAPS.has(t) && btf && m.btfValueType && codecFits(btf, m.btfValueType)) eventRoots.push({ name: '', id: m.btfValueType });
     if (m.origin === 'data' || m.origin === 'kconfig' || UNTYPED_MAPS.has(t)) continue;
     if (isMapOfMaps(t)) {
       if (m.btfKeyType) roots.push(m.btfKeyType);
@@ -115,11 +116,13 @@ export function generateSkeleton(spec: CollectionSpec, object: Uint8Array, opts:
     varTyped.set(v.name, ok);
     if (ok) roots.push(v.type!);
     const p = btf && v.type ? pointee(btf, v.type) : undefined;
-    if (p) eventRoots.push({ name: '', id: p });
+    if (p && codecFits(btf!, p)) eventRoots.push({ name: '', id: p });
   }
   for (const n of opts.types ?? []) {
     if (!btf) throw new TsbpfError('NO_BTF', `--type ${n}: the object has no BTF`);
-    eventRoots.push({ name: n, id: typeByName(btf, n) });
+    const id = typeByName(btf, n);
+    btfCodec(btf, id); // a type no codec can hold is an error here (BtfError), not in the generated module
+    eventRoots.push({ name: n, id });
   }
   for (const r of roots) types!.visit(r);
   for (const r of eventRoots) types!.visit(r.id);
