@@ -137,7 +137,7 @@ export interface Skeleton<Maps, Variables, Programs, Types, Attachable extends s
 
 /** Codecs of the named types of a spec (events), by the names the generator gave them. */
 function typeCodecs(spec: CollectionSpec, types: Record<string, number>): Record<string, Codec<BtfValue>> {
-  const out: Record<string, Codec<BtfValue>> = {};
+  const out = Object.create(null) as Record<string, Codec<BtfValue>>;
   for (const [name, id] of Object.entries(types)) {
     if (!spec.btf) throw new TsbpfError('NO_BTF', `skeleton type '${name}': the object has no BTF`);
     out[name] = btfCodec(spec.btf, id);
@@ -185,7 +185,7 @@ export function loadSkeleton<S>(objectBase64: string, layout: SkeletonLayout, op
   const types = typeCodecs(spec, layout.types);
   const coll = loadCollection(spec, collOpts);
   try {
-    const maps: Record<string, unknown> = {};
+    const maps: Record<string, unknown> = Object.create(null) as Record<string, unknown>; // names from the object: no prototype to hit
     for (const [name, how] of Object.entries(layout.maps)) {
       const m = coll.maps[name];
       const ms = spec.maps[name];

@@ -196,7 +196,8 @@ export function generateSkeleton(spec: CollectionSpec, object: Uint8Array, opts:
     maps: Object.fromEntries(maps.map((m) => [m.name, m.how])),
     types: Object.fromEntries([...typeEntries].map(([k, e]) => [k, e.id])),
   };
-  out.push(`const LAYOUT: tsbpf.SkeletonLayout = ${JSON.stringify(layout, null, 2)};\n`);
+  // Parsed, not a literal: a map named __proto__ stays a key (a literal would set the prototype).
+  out.push(`const LAYOUT: tsbpf.SkeletonLayout = JSON.parse(${JSON.stringify(JSON.stringify(layout))});\n`);
   const b64 = Buffer.from(object.buffer, object.byteOffset, object.byteLength).toString('base64');
   const chunks: string[] = [];
   for (let i = 0; i < b64.length; i += 4096) chunks.push(`  '${b64.slice(i, i + 4096)}',`);
