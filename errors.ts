@@ -228,9 +228,10 @@ export type LoaderErrorCode =
 
 /**
  * USAGE: bad command-line arguments; NO_BTF_TYPE: a type a command needs is not in kernel BTF; NO_PACKAGE_ROOT: the install is broken;
- * NO_MATCH: no object has the name a command was given; AMBIGUOUS: several objects have it where one is needed.
+ * NO_MATCH: no object has the name a command was given; AMBIGUOUS: several objects have it where one is needed;
+ * NO_CLANG: `gen skeleton SRC.bpf.c` found no clang 16 or newer; CLANG_FAILED: clang refused the source.
  */
-export type CliErrorCode = 'USAGE' | 'NO_BTF_TYPE' | 'NO_PACKAGE_ROOT' | 'NO_MATCH' | 'AMBIGUOUS';
+export type CliErrorCode = 'USAGE' | 'NO_BTF_TYPE' | 'NO_PACKAGE_ROOT' | 'NO_MATCH' | 'AMBIGUOUS' | 'NO_CLANG' | 'CLANG_FAILED';
 
 /** Every code a TsbpfError can carry. */
 export type ErrorCode =

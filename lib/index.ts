@@ -55,6 +55,16 @@ export {
   type Reloc,
 } from '../bpf/loader/collection-spec.ts';
 export { loadCollection, setVariable, Collection, CollectionError, Variable, type CollectionOptions } from '../bpf/loader/collection.ts';
+export {
+  loadSkeleton,
+  MapOfMaps,
+  type Skeleton,
+  type SkeletonVariable,
+  type SkeletonConstant,
+  type SkeletonLayout,
+  type SkeletonLoadOptions,
+} from '../bpf/loader/skeleton.ts';
+export { generateSkeleton, type SkeletonGenOptions } from './gen/skeleton.ts';
 export { UnknownSectionError } from '../bpf/loader/section-names.ts';
 export { RelocationError } from '../bpf/loader/relocate.ts';
 export { ExternError } from '../bpf/loader/externs.ts';

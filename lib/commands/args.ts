@@ -6,6 +6,10 @@ export interface ArgSpec {
   booleans?: readonly string[];
   /** Flags that take one value (`--type T`, `--type=T`). */
   values?: readonly string[];
+  /** Value flags that may be given more than once (their values, in order, are in `lists`). */
+  repeated?: readonly string[];
+  /** Short spellings of flags (`{ '-o': 'output' }`). */
+  aliases?: Readonly<Record<string, string>>;
   /** How many positionals the verb takes (default: none). */
   min?: number;
   max?: number;
@@ -16,13 +20,17 @@ export interface ArgSpec {
  * Anything the verb did not declare is a UsageError, as is a missing value or
  * a wrong number of positionals.
  */
-export function parseArgs(args: string[], spec: ArgSpec = {}): { positional: string[]; flags: Map<string, string | true> } {
+export function parseArgs(args: string[], spec: ArgSpec = {}): { positional: string[]; flags: Map<string, string | true>; lists: Map<string, string[]> } {
   const booleans = spec.booleans ?? [];
-  const values = spec.values ?? [];
+  const repeated = spec.repeated ?? [];
+  const values = [...(spec.values ?? []), ...repeated];
   const positional: string[] = [];
   const flags = new Map<string, string | true>();
+  const lists = new Map<string, string[]>();
   for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
+    let a = args[i]!;
+    const alias = spec.aliases && Object.hasOwn(spec.aliases, a) ? spec.aliases[a] : undefined;
+    if (alias) a = `--${alias}`;
     if (a === '--') {
       positional.push(...args.slice(i + 1));
       break;
@@ -49,6 +57,7 @@ export function parseArgs(args: string[], spec: ArgSpec = {}): { positional: str
     } else if (values.includes(name)) {
       const v = eq > 0 ? a.slice(eq + 1) : args[++i];
       if (v === undefined || v === '' || (eq < 0 && v.startsWith('--'))) throw new UsageError(`--${name} needs a value`);
+      if (repeated.includes(name)) (lists.get(name) ?? lists.set(name, []).get(name)!).push(v);
       flags.set(name, v);
     } else {
       throw new UsageError(`unknown option --${name}`);
@@ -58,7 +67,7 @@ export function parseArgs(args: string[], spec: ArgSpec = {}): { positional: str
   const max = spec.max ?? min;
   if (positional.length < min) throw new UsageError(`expected ${min === max ? min : `at least ${min}`} argument${min === 1 ? '' : 's'}, got ${positional.length}`);
   if (positional.length > max) throw new UsageError(`unexpected argument '${positional[max]}'`);
-  return { positional, flags };
+  return { positional, flags, lists };
 }
 
 /** The string value of a value flag, when given. */

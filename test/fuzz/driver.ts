@@ -1,6 +1,6 @@
 /**
  * The fuzz driver: seeded mutations of ELF objects, BTF and BTF.ext run
- * through parseElf, loadBtf, loadCollectionSpec, dumpC, dumpRaw, dumpJson
+ * through parseElf, loadBtf, loadCollectionSpec (and generateSkeleton), dumpC, dumpRaw, dumpJson
  * and the decoder. Case `i` is a pure function of `i` (its seed file and its
  * PRNG), so any reported case can be replayed alone (`npm run fuzz -- --case N`).
  *
@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { Btf, BtfBuilder, btfDecoder, dumpC, dumpJson, dumpRaw, loadBtf, parseBtfExt } from '../../btf/index.ts';
 import { parseElf } from '../../elf/index.ts';
 import { loadCollectionSpec } from '../../bpf/loader/collection-spec.ts';
+import { generateSkeleton } from '../../lib/gen/skeleton.ts';
 import { TsbpfError } from '../../errors.ts';
 import { btfMutators, extMutators, int, limitMutators, type Mutator } from './btf-mutators.ts';
 import { mulberry32 } from './elf-helpers.ts';
@@ -214,7 +215,14 @@ export function runCase(i: number): string {
       break;
     }
     case 'spec': {
-      note(step('loadCollectionSpec', () => loadCollectionSpec(bytes)));
+      const spec = note(step('loadCollectionSpec', () => loadCollectionSpec(bytes)));
+      if (!(spec instanceof TsbpfError)) {
+        // The skeleton generator over whatever the spec holds: typed errors only, output linear in the input.
+        const src = step('generateSkeleton', () => generateSkeleton(spec as ReturnType<typeof loadCollectionSpec>, bytes));
+        if (typeof src === 'string' && src.length > DUMP_ALLOWANCE + DUMP_BYTES_PER_INPUT_BYTE * bytes.length) {
+          throw new Untyped('generateSkeleton', new Error(`output of ${src.length} bytes from ${bytes.length} bytes of input`));
+        }
+      }
       const loaded = step('loadBtf', () => loadBtf(bytes));
       // The object's BTF through the queries too, when it parses but the object does not.
       if (!(loaded instanceof TsbpfError) && first) {

@@ -1,0 +1,41 @@
+/**
+ * `tsbpf gen skeleton OBJ|SRC.bpf.c [-o FILE] [--name NAME] [--type NAME]... [--btf FILE]`:
+ * a typed TypeScript module for a BPF object (lib/gen/skeleton.ts), compiling
+ * a C source first (lib/gen/compile.ts) as bpf2go does.
+ */
+import { writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { readRegularFile } from '../../elf/read-file.ts';
+import { loadCollectionSpec } from '../../bpf/loader/collection-spec.ts';
+import { generateSkeleton } from '../gen/skeleton.ts';
+import { compileBpf } from '../gen/compile.ts';
+import { UsageError, type Command } from './types.ts';
+import { flagValue, parseArgs } from './args.ts';
+import { writeOut } from './out.ts';
+
+/** The module text for an object file or a C source (compiled first). */
+export function genSkeleton(input: string, opts: { name?: string; types?: readonly string[]; btf?: string } = {}): string {
+  const isC = input.endsWith('.c');
+  if (!isC && opts.btf) throw new UsageError('--btf is for C sources (it gives the BTF vmlinux.h is written from)');
+  const bytes = isC ? compileBpf(input, { btf: opts.btf }) : readRegularFile(input, 'BPF object');
+  const file = basename(input);
+  const objName = file.replace(/\.c$/, '').replace(/\.(bpf\.)?o$/, '').replace(/\.bpf$/, '').replace(/\.elf$/, '');
+  const spec = loadCollectionSpec(bytes, { name: objName });
+  return generateSkeleton(spec, bytes, { name: opts.name, types: opts.types, source: file });
+}
+
+export const genSkeletonCommand: Command = {
+  name: 'gen skeleton',
+  usage: 'gen skeleton OBJ|SRC.bpf.c [-o FILE] [--name NAME] [--type NAME]... [--btf FILE]',
+  summary: 'write a typed TypeScript module (maps, variables, programs, event types) for a BPF object',
+  async run(args) {
+    const { positional, flags, lists } = parseArgs(args, { values: ['output', 'name', 'btf'], repeated: ['type'], aliases: { '-o': 'output' }, min: 1 });
+    const name = flagValue(flags, 'name');
+    if (name !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new UsageError(`--name must be an identifier ([A-Za-z_][A-Za-z0-9_]*), got '${name}'`);
+    const src = genSkeleton(positional[0]!, { name, types: lists.get('type'), btf: flagValue(flags, 'btf') });
+    const out = flagValue(flags, 'output');
+    if (out === undefined) await writeOut(src);
+    else writeFileSync(out, src);
+    return 0;
+  },
+};
