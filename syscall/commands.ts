@@ -304,7 +304,8 @@ export function progQuery(target: number, attachType: number, opts: { effective?
       u[ProgQueryAttr.prog_cnt >> 2] = want;
       if (block) {
         putPtr(u, ProgQueryAttr.prog_ids, block.addr);
-        putPtr(u, ProgQueryAttr.prog_attach_flags, block.addr + want * 4);
+        // Cgroups refuse per-program flags with an effective query (EINVAL): there are none to report.
+        if (!opts.effective) putPtr(u, ProgQueryAttr.prog_attach_flags, block.addr + want * 4);
         putPtr(u, ProgQueryAttr.link_ids, block.addr + want * 8);
         putPtr(u, ProgQueryAttr.link_attach_flags, block.addr + want * 12);
       }

@@ -7,6 +7,7 @@ import { progCommands } from './prog.ts';
 import { linkCommands } from './link.ts';
 import { btfCommands } from './btf.ts';
 import { netCommands } from './net.ts';
+import { cgroupCommands } from './cgroup.ts';
 
 /** Every CLI verb; add new ones here. */
-export const commands: Command[] = [execsnoopCommand, demo, ...mapCommands, ...progCommands, ...linkCommands, ...btfCommands, ...netCommands];
+export const commands: Command[] = [execsnoopCommand, demo, ...mapCommands, ...progCommands, ...linkCommands, ...btfCommands, ...netCommands, ...cgroupCommands];
