@@ -8,6 +8,8 @@ import { linkCommands } from './link.ts';
 import { btfCommands } from './btf.ts';
 import { netCommands } from './net.ts';
 import { cgroupCommands } from './cgroup.ts';
+import { perfCommands } from './perf.ts';
+import { iterCommands } from './iter.ts';
 
 /** Every CLI verb; add new ones here. */
-export const commands: Command[] = [execsnoopCommand, demo, ...mapCommands, ...progCommands, ...linkCommands, ...btfCommands, ...netCommands, ...cgroupCommands];
+export const commands: Command[] = [execsnoopCommand, demo, ...mapCommands, ...progCommands, ...linkCommands, ...btfCommands, ...netCommands, ...cgroupCommands, ...perfCommands, ...iterCommands];
