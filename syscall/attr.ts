@@ -158,7 +158,7 @@ export const LinkUpdateAttr = { link_fd: 0, new_prog_fd: 4, flags: 8, old_prog_f
 export const LinkDetachAttr = { link_fd: 0, SIZE: 4 } as const;
 export const IterCreateAttr = { link_fd: 0, flags: 4, SIZE: 8 } as const;
 
-/** BPF_PROG_QUERY. */
+/** BPF_PROG_QUERY (target_fd is target_ifindex for tcx/netkit; prog_cnt is also `count`). */
 export const ProgQueryAttr = {
   target_fd: 0,
   attach_type: 4,
@@ -166,7 +166,25 @@ export const ProgQueryAttr = {
   attach_flags: 12,
   prog_ids: 16,
   prog_cnt: 24,
-  SIZE: 28,
+  prog_attach_flags: 32,
+  link_ids: 40,
+  link_attach_flags: 48,
+  revision: 56,
+  SIZE: 64,
+} as const;
+
+/** BPF_TASK_FD_QUERY: what program sits behind a task's perf event / raw tracepoint fd. */
+export const TaskFdQueryAttr = {
+  pid: 0,
+  fd: 4,
+  flags: 8,
+  buf_len: 12,
+  buf: 16,
+  prog_id: 24,
+  fd_type: 28,
+  probe_offset: 32,
+  probe_addr: 40,
+  SIZE: 48,
 } as const;
 
 /** `struct bpf_map_info` (written by BPF_OBJ_GET_INFO_BY_FD). */

@@ -23,7 +23,9 @@ import {
   ObjPinAttr,
   ProgAttachAttr,
   ProgLoadAttr,
+  ProgQueryAttr,
   ProgTestRunAttr,
+  TaskFdQueryAttr,
   RawTracepointAttr,
   coldAttr,
   putName,
@@ -264,6 +266,112 @@ export function progAttach(targetFd: number, progFd: number, attachType: number,
 /** BPF_PROG_DETACH; returns 0 or -errno (detaching is best effort: the target may be gone). */
 export function progDetachRaw(targetFd: number, progFd: number, attachType: number): number {
   return bpfRaw(BpfCmd.PROG_DETACH, progAttachAttr(targetFd, progFd, attachType, 0), ProgAttachAttr.SIZE);
+}
+
+/** What BPF_PROG_QUERY reports for one hook: programs in order, with their flags and links (tcx/netkit). */
+export interface ProgQueryResult {
+  /** The hook's attach flags (cgroups: multi/override for the whole hook). */
+  attachFlags: number;
+  progIds: number[];
+  /** Per program (kernels 6.0+ fill it for cgroups, 6.6+ for tcx); 0s otherwise. */
+  progAttachFlags: number[];
+  /** Per program: the link holding it, or 0 (tcx and netkit only). */
+  linkIds: number[];
+  linkAttachFlags: number[];
+  /** The hook's revision (tcx/netkit), 0n elsewhere. */
+  revision: bigint;
+}
+
+const BPF_F_QUERY_EFFECTIVE = 1;
+
+/**
+ * BPF_PROG_QUERY on `target` (a cgroup or netns fd, or an ifindex for tcx and
+ * netkit). The count comes first, then arrays of exactly that many entries;
+ * when programs were added in between (ENOSPC) it asks again.
+ */
+export function progQuery(target: number, attachType: number, opts: { effective?: boolean }, ctx: BpfErrorContext): ProgQueryResult {
+  const flags = opts.effective ? BPF_F_QUERY_EFFECTIVE : 0;
+  let want = 0;
+  for (let round = 0; round < 8; round++) {
+    // Four arrays of `want` u32s, one block; prog_cnt tells the kernel how many fit.
+    const block = want ? new NativeBlock(want * 16) : undefined;
+    try {
+      const a = coldAttr(ProgQueryAttr.SIZE);
+      const u = a.u32;
+      u[ProgQueryAttr.target_fd >> 2] = target;
+      u[ProgQueryAttr.attach_type >> 2] = attachType;
+      u[ProgQueryAttr.query_flags >> 2] = flags;
+      u[ProgQueryAttr.prog_cnt >> 2] = want;
+      if (block) {
+        putPtr(u, ProgQueryAttr.prog_ids, block.addr);
+        // Cgroups refuse per-program flags with an effective query (EINVAL): there are none to report.
+        if (!opts.effective) putPtr(u, ProgQueryAttr.prog_attach_flags, block.addr + want * 4);
+        putPtr(u, ProgQueryAttr.link_ids, block.addr + want * 8);
+        putPtr(u, ProgQueryAttr.link_attach_flags, block.addr + want * 12);
+      }
+      const r = bpfRaw(BpfCmd.PROG_QUERY, a, ProgQueryAttr.SIZE);
+      const cnt = u[ProgQueryAttr.prog_cnt >> 2]!;
+      if (r === -Errno.ENOSPC) {
+        want = Math.max(cnt, want * 2, 1);
+        continue;
+      }
+      if (r < 0) throw new BpfError('BPF_PROG_QUERY', -r, ctx);
+      const attachFlags = u[ProgQueryAttr.attach_flags >> 2]!;
+      const revision = a.view.getBigUint64(ProgQueryAttr.revision, true);
+      if (cnt > want) {
+        // The first answer: only the count. Ask for that many.
+        want = cnt;
+        continue;
+      }
+      const col = (i: number) => (block ? Array.from(new Uint32Array(block.bytes.buffer, block.bytes.byteOffset + i * want * 4, cnt)) : []);
+      return { attachFlags, progIds: col(0), progAttachFlags: col(1), linkIds: col(2), linkAttachFlags: col(3), revision };
+    } finally {
+      block?.free();
+    }
+  }
+  // Programs kept arriving faster than we could ask.
+  throw new BpfError('BPF_PROG_QUERY', Errno.ENOSPC, ctx);
+}
+
+/** What BPF_TASK_FD_QUERY says about a task's fd (a perf event or raw tracepoint holding a program). */
+export interface TaskFdInfo {
+  progId: number;
+  /** BPF_FD_TYPE_*: 0 raw_tracepoint, 1 tracepoint, 2 kprobe, 3 kretprobe, 4 uprobe, 5 uretprobe. */
+  fdType: number;
+  /** The tracepoint or function name, or the probed file's path for uprobes. */
+  name: string;
+  probeOffset: bigint;
+  probeAddr: bigint;
+}
+
+/** BPF_TASK_FD_QUERY; returns -errno instead (ENOTSUPP/EBADF/ENOENT for fds that hold no program) for the caller to skip. */
+export function taskFdQueryRaw(pid: number, fd: number): TaskFdInfo | number {
+  let len = 256;
+  for (let round = 0; ; round++) {
+    const buf = new Uint8Array(len);
+    const a = coldAttr(TaskFdQueryAttr.SIZE);
+    const u = a.u32;
+    u[TaskFdQueryAttr.pid >> 2] = pid;
+    u[TaskFdQueryAttr.fd >> 2] = fd;
+    u[TaskFdQueryAttr.buf_len >> 2] = buf.byteLength;
+    putPtr(u, TaskFdQueryAttr.buf, addressOf(buf));
+    const r = bpfRaw(BpfCmd.TASK_FD_QUERY, a, TaskFdQueryAttr.SIZE);
+    // The kernel reports the name's length in buf_len; room for it and the NUL, then again.
+    const need = u[TaskFdQueryAttr.buf_len >> 2]!;
+    if (r === -Errno.ENOSPC && round < 2 && need + 1 > len && need < 1 << 16) {
+      len = need + 1;
+      continue;
+    }
+    if (r < 0) return r;
+    const end = buf.indexOf(0);
+    return {
+      progId: u[TaskFdQueryAttr.prog_id >> 2]!,
+      fdType: u[TaskFdQueryAttr.fd_type >> 2]!,
+      name: new TextDecoder().decode(buf.subarray(0, end < 0 ? Math.min(need, buf.byteLength) : end)),
+      probeOffset: a.view.getBigUint64(TaskFdQueryAttr.probe_offset, true),
+      probeAddr: a.view.getBigUint64(TaskFdQueryAttr.probe_addr, true),
+    };
+  }
 }
 
 /**

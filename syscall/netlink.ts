@@ -1,7 +1,8 @@
 /**
  * rtnetlink requests (NETLINK_ROUTE), for the attach paths that predate BPF
- * links: tc clsact qdiscs and bpf filters. One request, its replies, and the
- * kernel's ack turned into a typed error.
+ * links (tc clsact qdiscs and bpf filters, XDP by IFLA_XDP) and the dumps that
+ * list them. One request, its replies, and the kernel's ack turned into a
+ * typed error; attributes of a reply parsed by type.
  */
 import { BpfError } from './errors.ts';
 import { lastErrno, libc, koffi } from './libc.ts';
@@ -14,7 +15,33 @@ const NETLINK_ROUTE = 0;
 const NLMSG_ERROR = 2;
 const NLMSG_DONE = 3;
 
-export const NlFlags = { REQUEST: 1, MULTI: 2, ACK: 4, ECHO: 8, EXCL: 0x200, CREATE: 0x400 } as const;
+export const NlFlags = { REQUEST: 1, MULTI: 2, ACK: 4, ECHO: 8, DUMP: 0x300, EXCL: 0x200, CREATE: 0x400 } as const;
+
+/** The attributes of a message from byte `from` on (after its fixed struct), by type (nested flag cleared); a malformed tail is ignored. */
+export function nlAttrs(buf: Uint8Array, from = 0): Map<number, Uint8Array> {
+  const out = new Map<number, Uint8Array>();
+  const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  for (let o = from; o + 4 <= buf.byteLength; ) {
+    const len = v.getUint16(o, true);
+    const type = v.getUint16(o + 2, true) & 0x3fff;
+    if (len < 4 || o + len > buf.byteLength) break;
+    if (!out.has(type)) out.set(type, buf.subarray(o + 4, o + len));
+    o += (len + 3) & ~3;
+  }
+  return out;
+}
+
+/** A u32 attribute, or undefined when absent or short. */
+export function nlU32(a: Uint8Array | undefined): number | undefined {
+  return a && a.byteLength >= 4 ? new DataView(a.buffer, a.byteOffset, 4).getUint32(0, true) : undefined;
+}
+
+/** A NUL-terminated string attribute. */
+export function nlStr(a: Uint8Array | undefined): string | undefined {
+  if (!a) return undefined;
+  const end = a.indexOf(0);
+  return new TextDecoder().decode(a.subarray(0, end < 0 ? a.byteLength : end));
+}
 
 interface NetSock {
   socket(domain: number, type: number, protocol: number): number;

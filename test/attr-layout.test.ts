@@ -60,6 +60,7 @@ describe.skipIf(!existsSync(VMLINUX))('attr layouts match the running kernel', (
     ['ProgAttachAttr', attr.ProgAttachAttr, 'attach_bpf_fd'],
     ['LinkUpdateAttr', attr.LinkUpdateAttr, 'link_fd'],
     ['ProgQueryAttr', attr.ProgQueryAttr, 'query_flags'],
+    ['TaskFdQueryAttr', attr.TaskFdQueryAttr, 'probe_offset'],
   ];
 
   // Fields tsbpf names differently from the kernel (aliases inside unions).

@@ -28,6 +28,11 @@ export interface LinkDetails {
   pid?: number;
   order?: string;
   netnsIno?: number;
+  /** Netfilter links: protocol family (NFPROTO_*), hook number, priority, flags. */
+  nfPf?: number;
+  nfHook?: number;
+  nfPriority?: number;
+  nfFlags?: number;
 }
 
 const CGROUP_ORDER = ['order_unspec', 'self_only', 'descendants_pre', 'descendants_post', 'ancestors_up'];
@@ -90,6 +95,12 @@ export function linkDetails(fd: number): LinkDetails {
       }
       break;
     }
+    case LinkType.NETFILTER:
+      out.nfPf = u32(L.netfilter_pf);
+      out.nfHook = u32(L.netfilter_hooknum);
+      out.nfPriority = d.getInt32(L.netfilter_priority, true);
+      out.nfFlags = u32(L.netfilter_flags);
+      break;
     case LinkType.NETNS:
       out.netnsIno = u32(L.netns_netns_ino);
       out.attachType = at(u32(L.netns_attach_type));

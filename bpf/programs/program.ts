@@ -90,6 +90,9 @@ export interface ProgInfo {
   gplCompatible: boolean;
   /** Runs skipped because the program was already running on that CPU. */
   recursionMisses: bigint;
+  /** The BTF object and type the program attaches to (lsm_cgroup, tracing), 0 otherwise. */
+  attachBtfObjId: number;
+  attachBtfId: number;
 }
 
 export interface TestRunOptions {
@@ -376,6 +379,8 @@ export function progInfoByFd(fd: number): ProgInfo {
     runCount: d.getBigUint64(L.run_cnt, true),
     verifiedInsns: d.getUint32(L.verified_insns, true),
     recursionMisses: d.getBigUint64(L.recursion_misses, true),
+    attachBtfObjId: d.getUint32(L.attach_btf_obj_id, true),
+    attachBtfId: d.getUint32(L.attach_btf_id, true),
   };
 }
 

@@ -7,6 +7,10 @@ import { progCommands } from './prog.ts';
 import { linkCommands } from './link.ts';
 import { btfCommands } from './btf.ts';
 import { genSkeletonCommand } from './gen.ts';
+import { netCommands } from './net.ts';
+import { cgroupCommands } from './cgroup.ts';
+import { perfCommands } from './perf.ts';
+import { iterCommands } from './iter.ts';
 
 /** Every CLI verb; add new ones here. */
-export const commands: Command[] = [execsnoopCommand, demo, ...mapCommands, ...progCommands, ...linkCommands, ...btfCommands, genSkeletonCommand];
+export const commands: Command[] = [execsnoopCommand, demo, ...mapCommands, ...progCommands, ...linkCommands, ...btfCommands, ...netCommands, ...cgroupCommands, ...perfCommands, ...iterCommands, genSkeletonCommand];
