@@ -6,6 +6,7 @@ import { mapCommands } from './map.ts';
 import { progCommands } from './prog.ts';
 import { linkCommands } from './link.ts';
 import { btfCommands } from './btf.ts';
+import { featureCommands } from './feature.ts';
 
 /** Every CLI verb; add new ones here. */
-export const commands: Command[] = [execsnoopCommand, demo, ...mapCommands, ...progCommands, ...linkCommands, ...btfCommands];
+export const commands: Command[] = [execsnoopCommand, demo, ...mapCommands, ...progCommands, ...linkCommands, ...btfCommands, ...featureCommands];
