@@ -59,7 +59,11 @@ function readStdin(): Buffer {
     try {
       n = readSync(0, chunk, 0, chunk.length, null);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') {
+        // A non-blocking stdin with nothing yet: wait a little instead of spinning.
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+        continue;
+      }
       if ((e as NodeJS.ErrnoException).code === 'EOF') break;
       throw new TsbpfError((e as NodeJS.ErrnoException).code === 'EISDIR' ? 'EISDIR' : 'EIO', `cannot read standard input: ${(e as Error).message}`);
     }
