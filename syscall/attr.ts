@@ -89,6 +89,9 @@ export const BtfLoadAttr = {
 
 export const MapFreezeAttr = { map_fd: 0, SIZE: 4 } as const;
 
+/** BPF_ENABLE_STATS: which statistics (BPF_STATS_RUN_TIME = 0). */
+export const EnableStatsAttr = { type: 0, SIZE: 4 } as const;
+
 export const ProgTestRunAttr = {
   prog_fd: 0,
   retval: 4,

@@ -12,6 +12,7 @@
 import { BpfCmd, bpfCall, bpfRaw, bpfCmdName } from './bpf.ts';
 import {
   BtfLoadAttr,
+  EnableStatsAttr,
   GetIdAttr,
   InfoAttr,
   IterCreateAttr,
@@ -142,6 +143,21 @@ export function mapFreeze(mapFd: number, ctx: BpfErrorContext): void {
   const a = coldAttr(MapFreezeAttr.SIZE);
   a.u32[MapFreezeAttr.map_fd >> 2] = mapFd;
   bpfCall(BpfCmd.MAP_FREEZE, a, MapFreezeAttr.SIZE, ctx);
+}
+
+/** Whether the kernel has bpf(2) at all: an empty BPF_PROG_LOAD fails with anything but ENOSYS. */
+export function bpfSyscallAvailable(): boolean {
+  return bpfRaw(BpfCmd.PROG_LOAD, coldAttr(ProgLoadAttr.SIZE), ProgLoadAttr.SIZE) !== -Errno.ENOSYS;
+}
+
+/** BPF_STATS_RUN_TIME: programs count run_cnt and run_time_ns while an fd from enableStats is open. */
+export const BPF_STATS_RUN_TIME = 0;
+
+/** BPF_ENABLE_STATS: an owned fd; the kernel keeps the statistics on until every such fd is closed. */
+export function enableStats(type: number, ctx: BpfErrorContext): number {
+  const a = coldAttr(EnableStatsAttr.SIZE);
+  a.u32[EnableStatsAttr.type >> 2] = type;
+  return adoptFd(bpfCall(BpfCmd.ENABLE_STATS, a, EnableStatsAttr.SIZE, ctx));
 }
 
 // ---- programs ---------------------------------------------------------------

@@ -11,6 +11,7 @@ import { netCommands } from './net.ts';
 import { cgroupCommands } from './cgroup.ts';
 import { perfCommands } from './perf.ts';
 import { iterCommands } from './iter.ts';
+import { featureCommands } from './feature.ts';
 
 /** Every CLI verb; add new ones here. */
-export const commands: Command[] = [execsnoopCommand, demo, ...mapCommands, ...progCommands, ...linkCommands, ...btfCommands, ...netCommands, ...cgroupCommands, ...perfCommands, ...iterCommands, genSkeletonCommand];
+export const commands: Command[] = [execsnoopCommand, demo, ...mapCommands, ...progCommands, ...linkCommands, ...btfCommands, ...netCommands, ...cgroupCommands, ...perfCommands, ...iterCommands, ...featureCommands, genSkeletonCommand];

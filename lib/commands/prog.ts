@@ -12,6 +12,7 @@ import { TsbpfError } from '../../errors.ts';
 import { UsageError, type Command } from './types.ts';
 import { flagValue, parseArgs } from './args.ts';
 import { progDump } from './prog-dump.ts';
+import { progVerbCommands } from './prog-verbs.ts';
 import { JSON_FLAGS, outputOpts, printJson, writeOut, type OutputOpts } from './out.ts';
 import { eachSelectedProgram, forEachProgram, progJson, progPlain, progRow, type ProgRow } from './prog-show.ts';
 
@@ -218,4 +219,4 @@ function progShowCommand(name: 'prog show' | 'prog list'): Command {
   };
 }
 
-export const progCommands: Command[] = [loadall, objShow, progShowCommand('prog show'), progShowCommand('prog list'), progDump];
+export const progCommands: Command[] = [loadall, objShow, progShowCommand('prog show'), progShowCommand('prog list'), progDump, ...progVerbCommands];
