@@ -13,7 +13,8 @@ import { TsbpfError } from '../../errors.ts';
 import { UsageError, type Command } from './types.ts';
 import { isKeyword, parseArgs } from './args.ts';
 import { JSON_FLAGS, outputOpts, printJson, writeOut, type OutputOpts } from './out.ts';
-import { progRow, withSelectedPrograms } from './prog-show.ts';
+import { progRow } from './prog-show.ts';
+import { withOneProgram } from './prog-select.ts';
 
 /** bpftool's bpf_attach_type_input_str: the traditional short names, accepted as prefixes. */
 const INPUT_NAMES: [string, number][] = [
@@ -190,16 +191,6 @@ const tree: Command = {
     return 0;
   },
 };
-
-/** The one program `id N | pinned P | tag T | name N` names, for `fn` (bpftool refuses several). */
-function withOneProgram(words: string[], fn: (p: Program) => void): void {
-  let n = 0;
-  const found = withSelectedPrograms(words, (p) => {
-    if (n++) throw new TsbpfError('AMBIGUOUS', `several programs match ${words.join(' ')}`);
-    fn(p);
-  });
-  if (!found) throw new TsbpfError('ENOENT', `no program with ${words.join(' ')}`);
-}
 
 const attach: Command = {
   name: 'cgroup attach',

@@ -15,7 +15,8 @@ import { TsbpfError } from '../../errors.ts';
 import { UsageError, type Command } from './types.ts';
 import { isKeyword, parseArgs } from './args.ts';
 import { JSON_FLAGS, outputOpts, printJson, writeOut } from './out.ts';
-import { progRow, withSelectedPrograms } from './prog-show.ts';
+import { progRow } from './prog-show.ts';
+import { withOneProgram } from './prog-select.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -191,14 +192,11 @@ const attach: Command = {
         prepend = true;
       } else throw new UsageError(`expected 'overwrite' or 'prepend', got: '${w[5]}'`);
     }
-    let n = 0;
-    withSelectedPrograms(w.slice(1, 3), (p) => {
-      if (n++) throw new TsbpfError('AMBIGUOUS', `${w[1]} ${w[2]} names more than one program`);
+    withOneProgram(w.slice(1, 3), (p) => {
       if (type.startsWith('tcx')) {
         progAttach(ifindex, p.fd, type === 'tcx_ingress' ? AttachType.TCX_INGRESS : AttachType.TCX_EGRESS, prepend ? BPF_F_BEFORE : 0, { object: `${type} on ${w[4]}`, caps: ['NET_ADMIN'] });
       } else setXdpProgram(ifindex, p.fd, xdpFlags(type, overwrite));
     });
-    if (!n) throw new TsbpfError('ENOENT', `no program with ${w[1]} ${w[2]}`);
     if (flags.has('json')) await writeOut('null\n');
     return 0;
   },
