@@ -6,6 +6,7 @@ import { mapCommands } from './map.ts';
 import { progCommands } from './prog.ts';
 import { linkCommands } from './link.ts';
 import { btfDumpCommand } from './btf.ts';
+import { profileCommand } from './profile.ts';
 
 /** Every CLI verb; add new ones here. */
-export const commands: Command[] = [execsnoopCommand, demo, ...mapCommands, ...progCommands, ...linkCommands, btfDumpCommand];
+export const commands: Command[] = [execsnoopCommand, demo, ...mapCommands, ...progCommands, ...linkCommands, btfDumpCommand, profileCommand];
