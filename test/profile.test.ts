@@ -60,12 +60,12 @@ ktest('C target: hot_alpha:hot_beta samples about 3:1, main below both', async (
   expect(alpha + beta).toBeGreaterThan(200);
   expect(alpha / beta).toBeGreaterThan(2.2);
   expect(alpha / beta).toBeLessThan(4);
-}, 30_000);
+}, { timeout: 30_000 });
 
 ktest('node --perf-basic-prof: the hot JavaScript function is named in JIT frames', async () => {
   const folded = await profileOf(process.execPath, ['--perf-basic-prof', join(FIXTURE, 'hot.js')], ['--freq', '499', '--duration', '2', '--folded']);
   expect(samplesMatching(folded, /hotJavaScriptFunction[^;]*_\[j\]/)).toBeGreaterThan(50);
-}, 30_000);
+}, { timeout: 30_000 });
 
 ktest('--svg: a well-formed self-contained flame graph', async (ctx) => {
   if (!target) return ctx.skip('gcc is not installed');
@@ -78,4 +78,4 @@ ktest('--svg: a well-formed self-contained flame graph', async (ctx) => {
   expect(svg).toContain('hot_alpha');
   expect(svg).toContain('<script><![CDATA[');
   expect(svg).not.toMatch(/<(?:script|image|use)[^>]+(?:href|src)=/); // nothing fetched from outside
-}, 30_000);
+}, { timeout: 30_000 });

@@ -6,6 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { flameGraphSvg } from '../profile/flamegraph.ts';
 import { foldedStacks, profile } from '../profile/sample.ts';
+import { examplePath } from '../assets.ts';
 import { UsageError, type Command } from './types.ts';
 import { flagValue, parseArgs, parsePositive, parseUint } from './args.ts';
 
@@ -33,7 +34,7 @@ export const profileCommand: Command = {
     let progress: NodeJS.Timeout | undefined;
     try {
       const result = await profile({
-        frequency, pid, tid, cgroup: v('cgroup'), includeIdle: flags.has('include-idle'), until,
+        object: examplePath('profile.bpf.o'), frequency, pid, tid, cgroup: v('cgroup'), includeIdle: flags.has('include-idle'), until,
         onReady: (event) => {
           process.stderr.write(`sampling on-CPU stacks (${event}, ${frequency} Hz per CPU)${duration ? ` for ${duration} s` : ''}... Ctrl-C to stop\n`);
           if (process.stderr.isTTY) {

@@ -1,5 +1,6 @@
 /**
- * On-CPU stack sampling (like libbpf-tools' profile): examples/profile.bpf.o
+ * On-CPU stack sampling (like libbpf-tools' profile): examples/profile.bpf.o (passed in:
+ * the CommonJS build cannot find package files)
  * on a perf event per CPU (hardware cycles where there is a PMU, software
  * cpu-clock otherwise), then every counted (pid, kernel stack, user stack)
  * symbolized into frames, outermost first.
@@ -10,10 +11,11 @@ import { loadCollection, setVariable } from '../../bpf/loader/collection.ts';
 import { attachPerfSampling } from '../../bpf/link/perf-event.ts';
 import { Symbolizer, type Frame } from '../../bpf/symbolize/index.ts';
 import { PerfType } from '../../syscall/perf-attr.ts';
-import { examplePath } from '../assets.ts';
 import type { Link } from '../../bpf/link/link.ts';
 
 export interface ProfileOptions {
+  /** The sampling object: examples/profile.bpf.o of the package (the CLI passes it). */
+  object: string;
   /** Samples per second per CPU (default 99). */
   frequency?: number;
   pid?: number;
@@ -43,7 +45,7 @@ export interface ProfileResult {
 }
 
 export async function profile(opts: ProfileOptions): Promise<ProfileResult> {
-  const spec = loadCollectionSpec(examplePath('profile.bpf.o'));
+  const spec = loadCollectionSpec(opts.object);
   if (opts.pid) setVariable(spec, 'target_tgid', opts.pid);
   if (opts.tid) setVariable(spec, 'target_tid', opts.tid);
   // A cgroup v2 directory's inode number is the id bpf_get_current_cgroup_id returns.
