@@ -5,6 +5,7 @@ import { mapOps } from './map-ops.ts';
 import { objLoad } from './obj-load.ts';
 import { perfbuf } from './perfbuf.ts';
 import { ringbuf } from './ringbuf.ts';
+import { symbolize } from './symbolize.ts';
 
 /** Every benchmark workload, in the order `npm run bench` runs them. */
-export const workloads: Workload[] = [btfParse, btfDumpC, mapOps, objLoad, ringbuf, perfbuf];
+export const workloads: Workload[] = [btfParse, btfDumpC, mapOps, objLoad, ringbuf, perfbuf, symbolize];
