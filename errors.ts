@@ -187,6 +187,17 @@ export type UsdtErrorCode =
 /** Other attach failures thrown as TsbpfError: no such binary or symbol, no attach type, a map of the wrong type. */
 export type LinkErrorCode = AttachErrorCode | UsdtErrorCode | 'NO_BINARY' | 'NO_ATTACH_TYPE' | 'WRONG_MAP_TYPE';
 
+// ---- bpf/symbolize/: addresses to names -------------------------------------------
+
+/**
+ * Codes of SymbolizeError:
+ * - KALLSYMS_HIDDEN: /proc/kallsyms shows every address as 0 (kernel.kptr_restrict, or no CAP_SYSLOG)
+ * - PROCESS_EXITED: /proc/PID is gone: the process exited (its addresses cannot be named any more)
+ * - BAD_ADDRESS: an address that is not a u64, or a pid that is not a positive integer
+ * - NO_STACK: a stack id the STACK_TRACE map does not hold
+ */
+export type SymbolizeErrorCode = 'KALLSYMS_HIDDEN' | 'PROCESS_EXITED' | 'BAD_ADDRESS' | 'NO_STACK';
+
 // ---- bpf/loader/: object files and collections -------------------------------
 
 /** Codes of ObjectError: an object file whose maps, sections, relocations or BTF cannot be used. */
@@ -248,6 +259,7 @@ export type ErrorCode =
   | EventErrorCode
   | LinkErrorCode
   | LoaderErrorCode
+  | SymbolizeErrorCode
   | CliErrorCode;
 
 /** Base class of every error tsbpf throws on purpose; subclasses narrow `code` to their own codes. */

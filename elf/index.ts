@@ -12,3 +12,5 @@ export type { ElfRelocation, ElfRelocationSection } from './relocations.ts';
 export { ElfSection } from './sections.ts';
 export { FileReadError, MAX_FILE_BYTES, readRegularFile } from './read-file.ts';
 export { ElfSymbol } from './symbols.ts';
+export { AddressSymbols, AddressSymbolsBuilder, buildElfSymbolTable, type AddressSymbol } from './address-symbols.ts';
+export { buildIdOf, crc32, debugLinkOf, fileOffsetToVirtualAddress, type DebugLink } from './debug-info.ts';

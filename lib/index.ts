@@ -124,3 +124,19 @@ export {
   type DumpCOptions,
 } from '../btf/index.ts';
 export { kernelBtf } from '../bpf/btf/kernel.ts';
+// Symbolization and profiling.
+export {
+  Symbolizer,
+  SymbolizeError,
+  parseKallsyms,
+  parsePerfMap,
+  parseProcMaps,
+  type Frame,
+  type FrameKind,
+  type SymbolizerOptions,
+  type SymbolizerStats,
+  type ProcMapping,
+} from '../bpf/symbolize/index.ts';
+export { AddressSymbols, buildElfSymbolTable, buildIdOf, debugLinkOf, type AddressSymbol, type DebugLink } from '../elf/index.ts';
+export { profile, foldedStacks, type ProfileOptions, type ProfileResult, type ProfileStack } from './profile/sample.ts';
+export { flameGraphSvg } from './profile/flamegraph.ts';

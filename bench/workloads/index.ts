@@ -7,6 +7,7 @@ import { objLoadFirst } from './obj-load-first.ts';
 import { perfbuf } from './perfbuf.ts';
 import { ringbuf } from './ringbuf.ts';
 import { codec } from './codec.ts';
+import { symbolize } from './symbolize.ts';
 
 /** Every benchmark workload, in the order `npm run bench` runs them. */
-export const workloads: Workload[] = [btfParse, btfDumpC, mapOps, objLoad, objLoadFirst, ringbuf, perfbuf, codec];
+export const workloads: Workload[] = [btfParse, btfDumpC, mapOps, objLoad, objLoadFirst, ringbuf, perfbuf, codec, symbolize];

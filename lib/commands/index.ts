@@ -12,6 +12,7 @@ import { cgroupCommands } from './cgroup.ts';
 import { perfCommands } from './perf.ts';
 import { iterCommands } from './iter.ts';
 import { featureCommands } from './feature.ts';
+import { profileCommand } from './profile.ts';
 
 /** Every CLI verb; add new ones here. */
-export const commands: Command[] = [execsnoopCommand, demo, ...mapCommands, ...progCommands, ...linkCommands, ...btfCommands, ...netCommands, ...cgroupCommands, ...perfCommands, ...iterCommands, ...featureCommands, genSkeletonCommand];
+export const commands: Command[] = [execsnoopCommand, demo, ...mapCommands, ...progCommands, ...linkCommands, ...btfCommands, ...netCommands, ...cgroupCommands, ...perfCommands, ...iterCommands, ...featureCommands, genSkeletonCommand, profileCommand];
