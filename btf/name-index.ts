@@ -294,7 +294,7 @@ export class NameIndex {
   private link(): void {
     for (let p = 0; p < 32; p++) {
       if (this.added[p] === 0) continue;
-      this.entries[p] += this.added[p]!;
+      this.entries[p] = this.entries[p]! + this.added[p]!;
       this.resize(p, this.entries[p]!);
     }
     const heads = this.heads;
