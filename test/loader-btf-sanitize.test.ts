@@ -26,8 +26,17 @@ describe('BTF sanitisation', () => {
     const kinds = new Set([...before.types()].map((t) => t.kind));
     // The fixture has every kind, so each rewrite is exercised.
     for (const k of ['var', 'datasec', 'float', 'decl_tag', 'type_tag', 'enum64'] as const) expect(kinds.has(k), k).toBe(true);
+    // A signed ENUM (kind_flag, 6.0) too: kernels before ENUM64 refuse the flag ("Invalid btf_info kind_flag", 5.10).
+    expect([...before.types()].some((t) => t.kind === 'enum' && t.signed)).toBe(true);
     const after = Btf.parse(fixupBtfForKernel(spec, before, NONE));
     expect(after.length).toBe(before.length);
+    for (const t of after.types()) {
+      if (t.kind !== 'enum') continue;
+      const old = before.typeById(t.id);
+      expect(t.signed, t.name).toBe(false);
+      // Same bits: the values read back as their u32 patterns.
+      if (old.kind === 'enum') expect(t.values.map((v) => v.value >>> 0)).toEqual(old.values.map((v) => v.value >>> 0));
+    }
     for (const t of after.types()) {
       expect(['var', 'datasec', 'float', 'decl_tag', 'type_tag', 'enum64']).not.toContain(t.kind);
       if (t.kind === 'func') expect(t.linkage).toBe('static');

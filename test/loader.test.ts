@@ -50,10 +50,11 @@ function kernelVersionCode(): number {
   return (a << 16) + (b << 8) + Math.min(c, 255);
 }
 
+/** CONFIG_* of the running kernel: /proc/config.gz, else /boot/config-<release> (Debian's kernels in the VM matrix). */
 function configValue(name: string): string | undefined {
-  if (!existsSync('/proc/config.gz')) return undefined;
-  const m = new RegExp(`^${name}=(.*)$`, 'm').exec(gunzipSync(readFileSync('/proc/config.gz')).toString('utf8'));
-  return m?.[1];
+  const boot = `/boot/config-${release()}`;
+  const text = existsSync('/proc/config.gz') ? gunzipSync(readFileSync('/proc/config.gz')).toString('utf8') : existsSync(boot) ? readFileSync(boot, 'utf8') : undefined;
+  return text === undefined ? undefined : new RegExp(`^${name}=(.*)$`, 'm').exec(text)?.[1];
 }
 
 function kallsym(name: string): bigint | undefined {

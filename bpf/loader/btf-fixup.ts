@@ -195,7 +195,8 @@ const input = (x: Record<string, unknown>) => x as unknown as BtfTypeInput;
  * type id and size, as libbpf does: VAR becomes a 1-byte INT and DATASEC a
  * STRUCT of them (5.2), FLOAT an empty STRUCT of its size (5.13), DECL_TAG a
  * 1-byte INT (5.16), TYPE_TAG a CONST (5.17), ENUM64 an empty UNION of its
- * size (6.0), global functions static (5.6).
+ * size and a signed ENUM an unsigned one, same bits (6.0), global functions
+ * static (5.6).
  */
 export function sanitize(b: BtfBuilder, f: BtfFeatures): void {
   if (Object.values(f).every(Boolean)) return;
@@ -225,6 +226,10 @@ export function sanitize(b: BtfBuilder, f: BtfFeatures): void {
         break;
       case 'enum64':
         if (!f.enum64) b.replace(t.id, input({ kind: 'union', name: t.name, size: t.size, kindFlag: false, members: [] }));
+        break;
+      case 'enum':
+        // kind_flag on an ENUM (signed values) came with ENUM64: before 6.0 it is "Invalid btf_info kind_flag".
+        if (!f.enum64 && t.signed) b.replace(t.id, input({ ...t, signed: false }));
         break;
     }
   }
