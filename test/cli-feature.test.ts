@@ -119,6 +119,27 @@ describe('tsbpf feature probe against bpftool', () => {
     expect(xdp.split('\n').filter((l) => l.startsWith('\t- ')).map((l) => l.slice(3))).toEqual(ours.helpers.xdp_available_helpers);
   }, { timeout: 120_000 });
 
+  ktest('macros [prefix P]: the defines bpftool prints, helper values as the JSON lists', () => {
+    for (const extra of [[], ['prefix', 'TSBPF_']]) {
+      const p = extra.length ? 'TSBPF_' : '';
+      const a = run('feature', 'probe', 'kernel', 'macros', ...extra);
+      expect(a.status, a.stderr).toBe(0);
+      const b = theirs('feature', 'probe', 'kernel', 'macros', ...extra).stdout.split('\n');
+      // Outside the helper lines: bpftool's lines, plus the types and helpers newer than it.
+      const newer = /NETFILTER_PROG_TYPE|CGRP_STORAGE_MAP_TYPE|ARENA_MAP_TYPE|PROG_TYPE_netfilter__|HELPER_bpf_cgrp_storage_(get|delete) /;
+      const lines = a.stdout.split('\n');
+      expect(lines.filter((l) => !l.includes('__HELPER_') && !newer.test(l))).toEqual(b.filter((l) => !l.includes('__HELPER_')));
+      // Every helper define bpftool prints, tsbpf prints (its 0/1 may differ: see the documented difference).
+      const names = (ls: string[]) => ls.filter((l) => l.startsWith(`#define ${p}BPF__PROG_TYPE_`)).map((l) => l.replace(/ [01]$/, ''));
+      expect(names(lines).filter((l) => !newer.test(l + ' '))).toEqual(names(b));
+      for (const [k, list] of Object.entries(ours.helpers)) {
+        const type = k.replace(/_available_helpers$/, '');
+        const on = lines.filter((l) => l.startsWith(`#define ${p}BPF__PROG_TYPE_${type}__HELPER_`) && l.endsWith(' 1')).map((l) => l.split('__HELPER_')[1]!.slice(0, -2));
+        expect(on, type).toEqual(list);
+      }
+    }
+  }, { timeout: 120_000 });
+
   ktest('progress on stderr only when stdout is a terminal', () => {
     // script(1) gives the command a terminal.
     const r = spawnSync('script', ['-qec', `${process.execPath} ${cli} feature probe kernel`, '/dev/null'], { encoding: 'utf8', timeout: 120_000 });
@@ -129,7 +150,7 @@ describe('tsbpf feature probe against bpftool', () => {
   }, { timeout: 120_000 });
 
   ktest('bad arguments exit 2 with the usage line', () => {
-    for (const args of [['bogus'], ['kernel', 'kernel'], ['dev', 'eth0'], ['macros'], ['--nope']]) {
+    for (const args of [['bogus'], ['kernel', 'kernel'], ['dev', 'eth0'], ['prefix', 'X'], ['macros', 'prefix'], ['macros', 'prefix', 'A', 'prefix', 'B'], ['--nope']]) {
       const r = run('feature', 'probe', ...args);
       expect(r.status, args.join(' ')).toBe(2);
       expect(r.stderr).toContain('usage: tsbpf feature probe');

@@ -121,28 +121,32 @@ export function probeHelper(type: number, id: number): boolean | undefined {
 }
 
 /** bpftool's miscellaneous probes: each a socket filter that only a kernel with the feature loads. */
-export const MISC_PROBES: readonly { key: string; plain: string; insns: () => Insn[] }[] = [
+export const MISC_PROBES: readonly { key: string; plain: string; define: string; insns: () => Insn[] }[] = [
   {
     // 5.3 raised the 4096-instruction limit for privileged programs.
     key: 'have_large_insn_limit',
+    define: 'LARGE_INSN_LIMIT',
     plain: 'Large program size limit',
     insns: () => [...Array.from({ length: 4096 }, () => asm.mov64Imm(0, 1)), asm.exit()],
   },
   {
     // 5.3: bounded loops (a back edge the verifier can prove ends).
     key: 'have_bounded_loops',
+    define: 'BOUNDED_LOOPS',
     plain: 'Bounded loop support',
     insns: () => [asm.mov64Imm(0, 10), { code: 0x17, dst: 0, src: 0, off: 0, imm: 1 } /* r0 -= 1 */, { code: 0x55, dst: 0, src: 0, off: -2, imm: 0 } /* if r0 != 0 goto -2 */, asm.exit()],
   },
   {
     // 4.14: BPF_JLT and friends.
     key: 'have_v2_isa_extension',
+    define: 'V2_ISA_EXTENSION',
     plain: 'ISA extension v2',
     insns: () => [asm.mov64Imm(0, 0), { code: 0xa5, dst: 0, src: 0, off: 1, imm: 0 } /* if r0 < 0 goto +1 */, asm.mov64Imm(0, 1), asm.exit()],
   },
   {
     // 5.1: 32-bit jumps (BPF_JMP32).
     key: 'have_v3_isa_extension',
+    define: 'V3_ISA_EXTENSION',
     plain: 'ISA extension v3',
     insns: () => [asm.mov64Imm(0, 0), { code: 0xa6, dst: 0, src: 0, off: 1, imm: 0 } /* if w0 < 0 goto +1 */, asm.mov64Imm(0, 1), asm.exit()],
   },

@@ -106,112 +106,192 @@ class Progress {
   }
 }
 
+/** One answer of a probe section, as each output mode needs it. */
+type Item =
+  | { kind: 'sysctl'; key: string; value: number; plain: string }
+  | { kind: 'config'; name: string; value: string | undefined }
+  | { kind: 'bool'; key: string; plain: string; define: string; ok: boolean }
+  /** `helpers`: each helper probed (name, answer), in id order. */
+  | { kind: 'helpers'; type: string; supported: boolean; helpers: [string, boolean][] };
+
+interface Section {
+  key: string;
+  title: string;
+  /** The comment line of the macros output. */
+  comment: string;
+  items: Item[];
+}
+
+/** The macros output's HAVE_PROG_TYPE_HELPER preamble, as bpftool prints it. */
+function helperMacroPreamble(p: string): string {
+  return [
+    '/*',
+    ` * Use ${p}HAVE_PROG_TYPE_HELPER(prog_type_name, helper_name)`,
+    ' * to determine if <helper_name> is available for <prog_type_name>,',
+    ' * e.g.',
+    ` *\t#if ${p}HAVE_PROG_TYPE_HELPER(xdp, bpf_redirect)`,
+    ' *\t\t// do stuff with this helper',
+    ' *\t#elif',
+    ' *\t\t// use a workaround',
+    ' *\t#endif',
+    ' */',
+    `#define ${p}HAVE_PROG_TYPE_HELPER(prog_type, helper)\t\\`,
+    `\t${p}BPF__PROG_TYPE_ ## prog_type ## __HELPER_ ## helper`,
+  ].join('\n');
+}
+
+function renderPlain(sections: Section[]): string {
+  const out: string[] = [];
+  for (const sec of sections) {
+    out.push(sec.title);
+    for (const it of sec.items) {
+      if (it.kind === 'sysctl') out.push(it.plain);
+      else if (it.kind === 'config') out.push(it.value === undefined ? `${it.name} is not set` : `${it.name} is set to ${it.value}`);
+      else if (it.kind === 'bool') out.push(`${it.plain} is ${it.ok ? '' : 'NOT '}available`);
+      else {
+        const found = it.helpers.filter(([, ok]) => ok).map(([n]) => n);
+        out.push(`eBPF helpers supported for program type ${it.type}:${found.map((h) => `\n\t- ${h}`).join('')}`);
+        // bpftool says the same when every probe answered no and when the type cannot be probed at all.
+        if (!found.length) out.push(it.supported ? '\tCould not determine which helpers are available' : '\tProgram type not supported');
+      }
+    }
+    out.push('');
+  }
+  return out.join('\n') + '\n';
+}
+
+function renderJson(sections: Section[]): Record<string, unknown> {
+  const json: Record<string, unknown> = {};
+  for (const sec of sections) {
+    const o: Record<string, unknown> = (json[sec.key] = {});
+    for (const it of sec.items) {
+      if (it.kind === 'sysctl') o[it.key] = it.value;
+      // bpftool prints every value as a string ("250" too), null when unset.
+      else if (it.kind === 'config') o[it.name] = it.value ?? null;
+      else if (it.kind === 'bool') o[it.key] = it.ok;
+      else o[`${it.type}_available_helpers`] = it.helpers.filter(([, ok]) => ok).map(([n]) => n);
+    }
+  }
+  return json;
+}
+
+/** bpftool's `macros [prefix P]` output: C defines for a header. */
+function renderMacros(sections: Section[], p: string): string {
+  const out: string[] = [];
+  for (const sec of sections) {
+    out.push(sec.comment);
+    if (sec.key === 'helpers') out.push(helperMacroPreamble(p));
+    for (const it of sec.items) {
+      // Only CONFIG_HZ is of use in C: bpftool leaves the sysctls and other options out.
+      if (it.kind === 'config' && it.name === 'CONFIG_HZ') out.push(it.value === undefined ? `/* ${p}${it.name} is not set */` : `#define ${p}${it.name} ${it.value}`);
+      else if (it.kind === 'bool') out.push(`#define ${p}${it.ok ? '' : 'NO_'}HAVE_${it.define}`);
+      else if (it.kind === 'helpers') for (const [n, ok] of it.helpers) out.push(`#define ${p}BPF__PROG_TYPE_${it.type}__HELPER_${n} ${ok ? 1 : 0}`);
+    }
+    out.push('');
+  }
+  return out.join('\n') + '\n';
+}
+
 const probe: Command = {
   name: 'feature probe',
-  usage: 'feature probe [kernel] [full] [-j|-p]',
+  usage: 'feature probe [kernel] [full] [macros [prefix PREFIX]] [-j|-p]',
   summary: "what the kernel offers BPF: config, program and map types, helpers per program type (bpftool's keys)",
   async run(args) {
     const { positional, flags } = parseArgs(args, { ...JSON_FLAGS, max: 8 });
     let full = false;
     let target = false;
-    for (const w of positional) {
+    let prefix: string | undefined;
+    for (let i = 0; i < positional.length; i++) {
+      const w = positional[i]!;
       if (isKeyword(w, 'kernel')) {
         if (target) throw new UsageError('component to probe already specified');
         target = true;
-      }
-      else if (isKeyword(w, 'full')) full = true;
-      else if (isKeyword(w, 'dev')) throw new UsageError('probing an offload device (dev NAME) is not supported');
-      else if (isKeyword(w, 'macros') || isKeyword(w, 'prefix')) throw new UsageError('macros output is not supported; use -j');
-      else throw new UsageError(`expected no more arguments, 'kernel' or 'full', got: '${w}'`);
+      } else if (isKeyword(w, 'full')) full = true;
+      else if (isKeyword(w, 'macros') && prefix === undefined) prefix = '';
+      else if (isKeyword(w, 'prefix')) {
+        if (prefix === undefined) throw new UsageError("'prefix' argument can only be use after 'macros'");
+        if (prefix !== '') throw new UsageError("'prefix' already defined");
+        const v = positional[++i];
+        if (v === undefined) throw new UsageError("'prefix' needs a value");
+        prefix = v;
+      } else if (isKeyword(w, 'dev')) throw new UsageError('probing an offload device (dev NAME) is not supported');
+      else throw new UsageError(`expected no more arguments, 'kernel', 'full', 'macros' or 'prefix', got: '${w}'?`);
     }
     const o = outputOpts(flags);
-    const out: string[] = [];
-    const json: Record<string, unknown> = {};
+    // As in bpftool, JSON wins over macros.
+    if (o.json) prefix = undefined;
     const progress = new Progress();
-    const section = (key: string, title: string): Record<string, unknown> => {
-      out.push(title);
-      return (json[key] = {});
-    };
-    const end = () => out.push('');
-    const boolLine = (sec: Record<string, unknown>, key: string, plain: string, ok: boolean) => {
-      sec[key] = ok;
-      out.push(`${plain} is ${ok ? '' : 'NOT '}available`);
+    const sections: Section[] = [];
+    const section = (key: string, title: string, comment: string): Item[] => {
+      const items: Item[] = [];
+      sections.push({ key, title, comment, items });
+      return items;
     };
 
     ensureMemlock();
-    const sys = section('system_config', 'Scanning system configuration...');
+    const sys = section('system_config', 'Scanning system configuration...', '/*** Misc kernel config items ***/');
     for (const s of SYSCTLS) {
       const v = procInt(s.path);
-      sys[s.key] = v;
-      out.push(s.says(v));
+      sys.push({ kind: 'sysctl', key: s.key, value: v, plain: s.says(v) });
     }
     const config = kernelConfig();
-    if (config.size === 0) process.stderr.write('tsbpf: skipping kernel config, can\'t open /boot/config-$(uname -r) or /proc/config.gz\n');
-    for (const name of KERNEL_OPTIONS) {
-      const v = config.get(name);
-      // bpftool prints every value as a string ("250" too), null when unset.
-      sys[name] = v ?? null;
-      out.push(v === undefined ? `${name} is not set` : `${name} is set to ${v}`);
-    }
-    end();
+    if (config.size === 0) process.stderr.write("tsbpf: skipping kernel config, can't open /boot/config-$(uname -r) or /proc/config.gz\n");
+    for (const name of KERNEL_OPTIONS) sys.push({ kind: 'config', name, value: config.get(name) });
 
-    const sc = section('syscall_config', 'Scanning system call availability...');
     const syscall = bpfSyscallAvailable();
-    boolLine(sc, 'have_bpf_syscall', 'bpf() syscall', syscall);
-    end();
+    section('syscall_config', 'Scanning system call availability...', '/*** System call availability ***/').push({
+      kind: 'bool',
+      key: 'have_bpf_syscall',
+      plain: 'bpf() syscall',
+      define: 'BPF_SYSCALL',
+      ok: syscall,
+    });
 
     if (syscall) {
       const progTypes = typesOf(ProgType);
       const supported = new Map<number, boolean>();
-      const pt = section('program_types', 'Scanning eBPF program types...');
+      const pt = section('program_types', 'Scanning eBPF program types...', '/*** eBPF program types ***/');
       for (const t of progTypes) {
         const name = progTypeName(t).toLowerCase();
         progress.say(`program type ${name}`);
         const ok = isProgTypeSupported(t);
         supported.set(t, ok);
-        boolLine(pt, `have_${name}_prog_type`, `eBPF program_type ${name}`, ok);
+        pt.push({ kind: 'bool', key: `have_${name}_prog_type`, plain: `eBPF program_type ${name}`, define: `${name}_prog_type`.toUpperCase(), ok });
       }
-      end();
 
-      const mt = section('map_types', 'Scanning eBPF map types...');
+      const mt = section('map_types', 'Scanning eBPF map types...', '/*** eBPF map types ***/');
       for (const t of typesOf(MapType)) {
         const name = mapTypeBpftoolName(t);
         progress.say(`map type ${name}`);
-        boolLine(mt, `have_${name}_map_type`, `eBPF map_type ${name}`, isMapTypeSupported(t));
+        mt.push({ kind: 'bool', key: `have_${name}_map_type`, plain: `eBPF map_type ${name}`, define: `${name}_map_type`.toUpperCase(), ok: isMapTypeSupported(t) });
       }
-      end();
 
-      const hs = section('helpers', 'Scanning eBPF helper functions...');
+      const hs = section('helpers', 'Scanning eBPF helper functions...', '/*** eBPF helper functions ***/');
       for (const t of progTypes) {
         const name = progTypeName(t).toLowerCase();
         progress.say(`helpers of ${name} programs`);
-        const found: string[] = [];
-        if (supported.get(t)) {
-          for (let id = 1; id <= MAX_HELPER_ID; id++) {
-            // trace_printk and probe_write_user write a warning to the kernel log when they load.
-            if (NOISY_HELPERS.has(id) && !full) continue;
-            const ok = probeHelper(t, id);
-            if (ok === undefined) break;
-            if (ok) found.push(helperName(id)!);
-          }
+        const helpers: [string, boolean][] = [];
+        // A type the kernel lacks, or one a bare program cannot probe (probeHelper undefined): every answer no.
+        let probeable = supported.get(t)!;
+        for (let id = 1; id <= MAX_HELPER_ID; id++) {
+          // trace_printk and probe_write_user write a warning to the kernel log when they load.
+          if (NOISY_HELPERS.has(id) && !full) continue;
+          const ok = probeable ? probeHelper(t, id) : false;
+          if (ok === undefined) probeable = false;
+          helpers.push([helperName(id)!, ok === true]);
         }
-        hs[`${name}_available_helpers`] = found;
-        out.push(`eBPF helpers supported for program type ${name}:${found.map((h) => `\n\t- ${h}`).join('')}`);
-        // bpftool says the same when every probe answered no, and when the type cannot be probed at all (undetermined).
-        if (!found.length) out.push(supported.get(t) ? '\tCould not determine which helpers are available' : '\tProgram type not supported');
+        hs.push({ kind: 'helpers', type: name, supported: supported.get(t)!, helpers });
       }
-      end();
 
-      const misc = section('misc', 'Scanning miscellaneous eBPF features...');
+      const misc = section('misc', 'Scanning miscellaneous eBPF features...', '/*** eBPF misc features ***/');
       for (const p of MISC_PROBES) {
         progress.say(p.plain);
-        boolLine(misc, p.key, p.plain, probeMisc(p));
+        misc.push({ kind: 'bool', key: p.key, plain: p.plain, define: p.define, ok: probeMisc(p) });
       }
-      end();
     }
     progress.done();
-    if (o.json) await printJson(o, json);
-    else await writeOut(out.join('\n') + '\n');
+    if (o.json) await printJson(o, renderJson(sections));
+    else await writeOut(prefix !== undefined ? renderMacros(sections, prefix) : renderPlain(sections));
     return 0;
   },
 };
