@@ -93,7 +93,7 @@ describe('tsbpf prog against bpftool', () => {
         expect(oldBpftool(j.stdout), `${p} ${extra} -j`).toBe(theirs('-j', 'prog', 'dump', 'xlated', 'pinned', p, ...extra).stdout);
       }
     }
-  });
+  }, 600_000); // ~50 CLI processes: 20 s idle, several times that on a loaded machine
 
   pintest('prog dump xlated with subprogram calls and callbacks names them as bpftool does', () => {
     const cb = pins.filter((p) => p.includes('/loader_callbacks/'));
