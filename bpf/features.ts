@@ -52,7 +52,7 @@ export const KERNEL_FEATURES = {
   'map type BLOOM_FILTER': map('5.16'),
   'map type USER_RINGBUF': map('6.1'),
   'map type CGRP_STORAGE': map('6.2'),
-  'map type ARENA': map('6.9', 'CONFIG_BPF_ARENA'),
+  'map type ARENA': map('6.9', 'CONFIG_MMU'), // no option of its own: arena.o is built with MMU and 64BIT
   // Map flags and commands.
   'mmapable maps': map('5.5'),
   'inner map flag': map('5.10'),

@@ -72,17 +72,17 @@ describe('skipIfNotSupported', () => {
   });
 
   it('fails where the kernel is at or above the release that introduced it (a missing feature there is a bug)', () => {
-    const o = outcome(arenaMissing, kernel(6, 9, { CONFIG_BPF_ARENA: 'y' }));
+    const o = outcome(arenaMissing, kernel(6, 9, { CONFIG_MMU: 'y' }));
     expect(o).toMatch(/^fail: map type ARENA is missing although this kernel \(6\.9\) is at or above 6\.9/);
     // An old feature missing on a new kernel.
     expect(outcome(new NotSupportedError('map type HASH'), kernel(6, 18))).toMatch(/^fail: map type HASH is missing although this kernel \(6\.18\)/);
     // Without a readable config, the option cannot excuse it.
-    expect(outcome(arenaMissing, kernel(6, 18))).toMatch(/^fail: .*CONFIG_BPF_ARENA is unknown/);
+    expect(outcome(arenaMissing, kernel(6, 18))).toMatch(/^fail: .*CONFIG_MMU is unknown/);
   });
 
   it("skips where the kernel's build leaves out the option the feature needs", () => {
     expect(outcome(arenaMissing, kernel(6, 18, { CONFIG_BPF_SYSCALL: 'y' }))).toBe(
-      "skip: kernel feature: map type ARENA needs CONFIG_BPF_ARENA, off in this kernel's build (6.18)",
+      "skip: kernel feature: map type ARENA needs CONFIG_MMU, off in this kernel's build (6.18)",
     );
   });
 
@@ -97,7 +97,7 @@ describe('skipIfNotSupported', () => {
 
   it('ifSupported routes a body’s NotSupportedError through the same decision and returns its value otherwise', async () => {
     await expect(ifSupported(ctx, () => { throw arenaMissing; }, kernel(6, 1))).rejects.toBeInstanceOf(Skipped);
-    await expect(ifSupported(ctx, () => { throw arenaMissing; }, kernel(6, 12, { CONFIG_BPF_ARENA: 'y' }))).rejects.toThrow(/is missing although/);
+    await expect(ifSupported(ctx, () => { throw arenaMissing; }, kernel(6, 12, { CONFIG_MMU: 'y' }))).rejects.toThrow(/is missing although/);
     await expect(ifSupported(ctx, () => { throw new RangeError('x'); }, kernel(6, 1))).rejects.toBeInstanceOf(RangeError);
     await expect(ifSupported(ctx, () => 7, kernel(6, 1))).resolves.toBe(7);
   });
