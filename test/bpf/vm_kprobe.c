@@ -77,7 +77,7 @@ int kretprobe_openat2(struct pt_regs *ctx)
 	if (!is_target_thread())
 		return 0;
 	hit(KRETPROBE);
-	ret = PT_REGS_RC(ctx);
+	ret = (int)PT_REGS_RC(ctx); // int on 7.x, long before: the low half holds it
 	bpf_map_update_elem(&last_ret, &zero, &ret, BPF_ANY);
 	return 0;
 }
@@ -108,7 +108,7 @@ int legacy_kretprobe(struct pt_regs *ctx)
 	if (!is_target_thread())
 		return 0;
 	hit(LEGACY_KRETPROBE);
-	ret = PT_REGS_RC(ctx);
+	ret = (int)PT_REGS_RC(ctx); // int on 7.x, long before: the low half holds it
 	bpf_map_update_elem(&last_ret, &one, &ret, BPF_ANY);
 	return 0;
 }

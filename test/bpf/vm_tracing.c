@@ -71,6 +71,8 @@ int BPF_PROG(fentry_openat2, int dfd, const char *filename, struct open_how *how
 SEC("fexit/do_sys_openat2")
 int BPF_PROG(fexit_openat2, int dfd, const char *filename, struct open_how *how, long ret)
 {
+	// 7.x made do_sys_openat2 return int: the upper half of the register is
+	// then not the sign, so keep the low 32 bits (fds and errnos fit).
 	__u32 k = 1;
 	struct path_ret *r;
 
@@ -80,7 +82,7 @@ int BPF_PROG(fexit_openat2, int dfd, const char *filename, struct open_how *how,
 	r = bpf_map_lookup_elem(&calls, &k);
 	if (r) {
 		bpf_probe_read_user_str(r->path, sizeof(r->path), filename);
-		r->ret = ret;
+		r->ret = (int)ret;
 	}
 	return 0;
 }
