@@ -223,7 +223,25 @@ export function marshalTypes(
   let o = 0;
   for (let i = 0; i < types.length; i++) o = encodeType(types[i]!, words, o, str, maxId, firstTypeId + i);
   const strBytes = strings.bytes();
-  const typeLen = nw * 4;
+  if (le === HOST_LE) return btfBlob(new Uint8Array(words.buffer, 0, nw * 4), strBytes, { hdrLen, flags: opts.flags });
+  const out = btfBlob(new Uint8Array(nw * 4), strBytes, { littleEndian: le, hdrLen, flags: opts.flags });
+  const dv = new DataView(out.buffer);
+  for (let i = 0; i < nw; i++) dv.setUint32(hdrLen + 4 * i, words[i]!, le);
+  return out;
+}
+
+/**
+ * A BTF blob from its two sections, already encoded in the blob's byte order
+ * (native unless told): the header, then types, then strings.
+ */
+export function btfBlob(
+  typeBytes: Uint8Array,
+  strBytes: Uint8Array,
+  opts: { littleEndian?: boolean; hdrLen?: number; flags?: number } = {},
+): Uint8Array {
+  const le = opts.littleEndian ?? HOST_LE;
+  const hdrLen = opts.hdrLen ?? 24;
+  const typeLen = typeBytes.length;
   const out = new Uint8Array(hdrLen + typeLen + strBytes.length);
   const dv = new DataView(out.buffer);
   dv.setUint16(0, 0xeb9f, le);
@@ -234,8 +252,7 @@ export function marshalTypes(
   dv.setUint32(12, typeLen, le);
   dv.setUint32(16, typeLen, le);
   dv.setUint32(20, strBytes.length, le);
-  if (le === HOST_LE) out.set(new Uint8Array(words.buffer, 0, typeLen), hdrLen);
-  else for (let i = 0; i < nw; i++) dv.setUint32(hdrLen + 4 * i, words[i]!, le);
+  out.set(typeBytes, hdrLen);
   out.set(strBytes, hdrLen + typeLen);
   return out;
 }

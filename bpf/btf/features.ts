@@ -8,6 +8,7 @@
  */
 import { closeFd } from '../../syscall/index.ts';
 import { loadBtfBlob } from './handle.ts';
+import { btfBlob } from '../../btf/marshal.ts';
 
 export type BtfFeature = 'datasec' | 'float' | 'func' | 'funcGlobal' | 'declTag' | 'typeTag' | 'enum64';
 
@@ -59,20 +60,7 @@ export function probeBlob(features: readonly BtfFeature[]): Uint8Array {
     words.push(...PARTS[f].words(id, s));
     id += PART_TYPES[f];
   }
-  const str = Buffer.from(strs, 'latin1');
-  const typeLen = words.length * 4;
-  const out = new Uint8Array(24 + typeLen + str.length);
-  const hv = new DataView(out.buffer);
-  hv.setUint16(0, 0xeb9f, true);
-  hv.setUint8(2, 1);
-  hv.setUint32(4, 24, true);
-  hv.setUint32(8, 0, true);
-  hv.setUint32(12, typeLen, true);
-  hv.setUint32(16, typeLen, true);
-  hv.setUint32(20, str.length, true);
-  for (let i = 0; i < words.length; i++) hv.setUint32(24 + 4 * i, words[i]!, true);
-  out.set(str, 24 + typeLen);
-  return out;
+  return btfBlob(new Uint8Array(Uint32Array.from(words).buffer), Buffer.from(strs, 'latin1'));
 }
 
 const cached: Partial<BtfFeatures> = {};

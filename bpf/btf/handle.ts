@@ -6,6 +6,7 @@ import { BpfCmd, BpfError, BtfInfoLayout, Errno, addressOf, btfLoadRaw, putPtr }
 import { FdHandle, expectKind, objectInfo, openById } from '../handle.ts';
 import { cString } from '../../elf/strings.ts';
 import { TsbpfError } from '../../errors.ts';
+import { btfBlob } from '../../btf/marshal.ts';
 
 /** Thrown when the kernel rejects BTF; `log` holds what its checker said. */
 export class BtfLoadError extends BpfError {
@@ -95,21 +96,7 @@ export function loadBtfBlob(blob: Uint8Array): number {
 
 /** The smallest useful BTF: type 1 is `int` (4 bytes, signed). For probes and tests. */
 export function tinyIntBtf(): Uint8Array {
-  const strings = Buffer.from('\0int\0');
-  const types = new Uint8Array(16);
-  const tv = new DataView(types.buffer);
-  tv.setUint32(0, 1, true); // name_off -> "int"
-  tv.setUint32(4, 1 << 24, true); // kind INT
-  tv.setUint32(8, 4, true); // size
-  tv.setUint32(12, (1 << 24) | 32, true); // BTF_INT_SIGNED, 32 bits
-  const hdr = new Uint8Array(24);
-  const hv = new DataView(hdr.buffer);
-  hv.setUint16(0, 0xeb9f, true);
-  hv.setUint8(2, 1);
-  hv.setUint32(4, 24, true);
-  hv.setUint32(8, 0, true);
-  hv.setUint32(12, types.length, true);
-  hv.setUint32(16, types.length, true);
-  hv.setUint32(20, strings.length, true);
-  return Buffer.concat([hdr, types, strings]);
+  // name_off -> "int", kind INT, size 4, BTF_INT_SIGNED 32 bits
+  const types = new Uint32Array([1, 1 << 24, 4, (1 << 24) | 32]);
+  return btfBlob(new Uint8Array(types.buffer), Buffer.from('\0int\0'));
 }

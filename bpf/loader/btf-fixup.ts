@@ -13,6 +13,7 @@
  */
 import type { Btf } from '../../btf/btf.ts';
 import { BtfBuilder } from '../../btf/builder.ts';
+import { btfBlob } from '../../btf/marshal.ts';
 import type { BtfType, BtfTypeInput } from '../../btf/types.ts';
 import type { CollectionSpec } from './collection-spec.ts';
 import { ALL_BTF_FEATURES, type BtfFeature, type BtfFeatures } from '../btf/features.ts';
@@ -20,7 +21,6 @@ import { ALL_BTF_FEATURES, type BtfFeature, type BtfFeatures } from '../btf/feat
 // Kind numbers and linkages (include/uapi/linux/btf.h).
 const K_FUNC = 12, K_FUNC_PROTO = 13, K_VAR = 14, K_DATASEC = 15, K_FLOAT = 16, K_DECL_TAG = 17, K_TYPE_TAG = 18, K_ENUM64 = 19;
 const STATIC = 0, GLOBAL = 1, EXTERN = 2;
-const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** The BTF features (see ../btf/features.ts) the kinds of `btf` need from the kernel. */
 export function btfFeaturesNeeded(btf: Btf): BtfFeature[] {
@@ -110,21 +110,8 @@ function patchedInPlace(spec: CollectionSpec, btf: Btf, features: BtfFeatures): 
       }
     }
   }
-  const strings = btf.strings;
-  const typeLen = w.byteLength;
-  const out = new Uint8Array(24 + typeLen + strings.length);
-  const hv = new DataView(out.buffer);
   // The kernel reads BTF in its own byte order; the words are native already.
-  hv.setUint16(0, 0xeb9f, HOST_LE);
-  hv.setUint8(2, 1);
-  hv.setUint32(4, 24, HOST_LE);
-  hv.setUint32(8, 0, HOST_LE);
-  hv.setUint32(12, typeLen, HOST_LE);
-  hv.setUint32(16, typeLen, HOST_LE);
-  hv.setUint32(20, strings.length, HOST_LE);
-  out.set(new Uint8Array(w.buffer, w.byteOffset, typeLen), 24);
-  out.set(strings, 24 + typeLen);
-  return out;
+  return btfBlob(new Uint8Array(w.buffer, w.byteOffset, w.byteLength), btf.strings);
 }
 
 /** The fix-up by rebuilding the BTF (kfuncs, ksyms, sanitised kinds). Exported for tests: patched and rebuilt agree. */
