@@ -103,8 +103,11 @@ describe('cgroup_skb/egress', () => {
       // A cgroup's id is its inode on cgroup2.
       expect(bpftoolLink(id)).toMatchObject({ type: 'cgroup', prog_id: progId, attach_type: 'cgroup_inet_egress', cgroup_id: statSync(cg).ino });
       if (bpftoolCgroupWorks(cg)) expect(bpftoolCgroup(cg)).toEqual([expect.objectContaining({ id: progId, attach_type: 'cgroup_inet_egress', name: 'egress_count' })]);
-      const tree = (bpftool('cgroup', 'tree') as any[]).find((t) => t.cgroup === cg);
-      expect(tree?.programs?.map((p: any) => p.id)).toEqual([progId]);
+      if (bpftoolCgroupWorks(cg)) {
+        // bpftool's tree queries as its show does: on 5.10 both see nothing.
+        const tree = (bpftool('cgroup', 'tree') as any[]).find((t) => t.cgroup === cg);
+        expect(tree?.programs?.map((p: any) => p.id)).toEqual([progId]);
+      }
 
       sendUdp('127.0.0.1', rx.port, 'from the test process');
       const r = await runInCgroup(cg, 'bash', ['-c', `echo from-child > /dev/udp/127.0.0.1/${rx.port}`]);
