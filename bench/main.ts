@@ -7,6 +7,14 @@ import { findRoot, formatTable, runC, type BenchContext, type Measurement } from
 import { workloads } from './workloads/index.ts';
 
 async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(
+      `usage: npm run bench -- [workload ...] [--json] [--quick]\n` +
+        `Runs each workload beside its libbpf/bpftool baseline in the same run and prints the ratios.\n` +
+        `workloads: ${workloads.map((w) => w.name).join(', ')}\n`,
+    );
+    return 0;
+  }
   const json = argv.includes('--json');
   const quick = argv.includes('--quick');
   const names = argv.filter((a) => !a.startsWith('--'));
