@@ -233,20 +233,20 @@ const unregister: Command = {
     const { positional, flags } = parseArgs(args, { ...JSON_FLAGS, min: 2, max: 2 });
     const sel = parseSelector(positional, true);
     const json = outputOpts(flags).json;
-    let failed: unknown;
+    // bpftool goes on with the other maps of the name, then fails naming each it could not unload.
+    const failed: { code: TsbpfError['code']; text: string }[] = [];
     const n = await eachStructOps(sel, ({ map, info }) => {
       const k = kernStructName(info);
       try {
         // ENOENT: the map exists but is not registered (never was, or already unregistered).
-        if (!map.delete(0)) throw new TsbpfError('ENOENT', 'not registered');
+        if (!map.delete(0)) throw new TsbpfError('ENOENT', 'it is not registered');
         note(json, `Unregistered ${k} ${info.name} id ${info.id}`);
       } catch (e) {
-        // bpftool goes on with the other maps of the name, then fails.
-        process.stderr.write(`tsbpf struct_ops unregister: can't unload ${k} ${info.name} id ${info.id}: ${(e as Error).message}\n`);
-        failed ??= e;
+        const hint = (info.flags & MapFlags.LINK) !== 0 ? ' (a .struct_ops.link map: detach or unpin its link instead)' : '';
+        failed.push({ code: e instanceof TsbpfError ? e.code : 'EINVAL', text: `can't unload ${k} ${info.name} id ${info.id}: ${(e as Error).message}${hint}` });
       }
     });
-    if (failed) throw failed;
+    if (failed.length) throw new TsbpfError(failed[0]!.code, failed.map((f) => f.text).join('; '));
     if (!n && sel?.by === 'name') throw noneFound(sel.name);
     if (json) await writeOut('null\n');
     return 0;
