@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCollectionSpec } from '../bpf/loader/collection-spec.ts';
 import { loadCollection } from '../bpf/loader/collection.ts';
 import { planStructOps } from '../bpf/loader/struct-ops.ts';
@@ -235,6 +235,12 @@ describe('struct_ops in the library', () => {
 });
 
 describe('tsbpf struct_ops arguments', () => {
+  it('obj show names the kernel struct of a struct_ops map (its value is sized at load)', () => {
+    const d = JSON.parse(ok(run('obj', 'show', obj('struct_ops_link'), '--json')));
+    expect(d.maps).toEqual([expect.objectContaining({ name: 'tsbpf_cal', type: 'struct_ops', key_size: 4, max_entries: 1, flags: 1 << 13, struct_ops: 'tcp_congestion_ops' })]);
+    expect(d.programs.map((p: { name: string }) => p.name).sort()).toEqual(['tsbpf_cal_cong_avoid', 'tsbpf_cal_ssthresh', 'tsbpf_cal_undo_cwnd']);
+  });
+
   ktest('--help and help print the usage; bad arguments exit 2 with the usage line', () => {
     const h = run('struct_ops', 'dump', '--help');
     expect(h.status).toBe(0);
