@@ -473,6 +473,8 @@ function load(spec: CollectionSpec, opts: CollectionOptions, coll: Collection): 
   // The values struct_ops maps register with (registerStructOps), now that their programs have fds.
   for (const [name, plan] of structOps) {
     const so = spec.maps[name]!.structOps!;
+    // Programs left out on purpose (options.programs): the map exists but cannot be registered.
+    if (opts.programs && plan.funcs.some((f) => !coll.programs[f.prog])) continue;
     const value = structOpsValue(plan, so, (prog) => {
       const p = coll.programs[prog];
       if (!p) throw new CollectionError('NO_PROGRAM', `struct_ops map '${name}' needs program '${prog}', which was not loaded (left out of options.programs)`);
