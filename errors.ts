@@ -218,11 +218,19 @@ export type CollectionErrorCode = 'NO_PROGRAM' | 'NO_MAP' | 'KCONFIG_MISSING' | 
 /** Codes of ExternError: an extern (kconfig, ksym, kfunc) that cannot be resolved. */
 export type ExternErrorCode = 'UNKNOWN_EXTERN' | 'BAD_EXTERN' | 'KSYM_MISSING' | 'KFUNC_MISSING';
 
+/**
+ * Codes of StructOpsError: BAD_STRUCT_OPS, a malformed SEC(".struct_ops") variable; STRUCT_OPS_UNKNOWN, a struct
+ * (or its bpf_struct_ops_<name> value type) the kernel's BTF lacks; STRUCT_OPS_MISMATCH, a member the kernel's
+ * struct lacks or declares differently; NO_STRUCT_OPS, no struct_ops map of that name in the collection.
+ */
+export type StructOpsErrorCode = 'BAD_STRUCT_OPS' | 'STRUCT_OPS_UNKNOWN' | 'STRUCT_OPS_MISMATCH' | 'NO_STRUCT_OPS';
+
 /** The rest of loading: section names, relocation, attach targets, kconfig, variables, auto-attach. */
 export type LoaderErrorCode =
   | ObjectErrorCode
   | CollectionErrorCode
   | ExternErrorCode
+  | StructOpsErrorCode
   | 'UNKNOWN_SECTION'
   | 'RELOCATION_FAILED'
   | 'NO_ATTACH_TARGET'

@@ -106,11 +106,17 @@ const MAX_DEPTH = 64;
 /** Options of one dump: plain text (bpftool's text mode) or JSON. */
 export interface BpftoolFormatOptions {
   plain: boolean;
+  /**
+   * bpftool's prog_id_as_func_ptr (`struct_ops dump`): a function pointer
+   * holding a value up to 2^32-1 is a program id; given the FUNC_PROTO id and
+   * the value, return the string to print (undefined: print the pointer).
+   */
+  funcPtr?: (protoId: number, value: bigint) => string | undefined;
 }
 
 /** Print the value of BTF type `typeId` held in `bytes` (from `offset`) into `w`, as bpftool's btf_dumper_type. */
 export function formatBtfValue(w: BpftoolJsonWriter, btf: Btf, typeId: number, bytes: Uint8Array, offset = 0, opts: BpftoolFormatOptions = { plain: !!w.pretty }): void {
-  new Dumper(btf, bytes, opts.plain, w).type(typeId, 0, offset, 0);
+  new Dumper(btf, bytes, opts.plain, w, opts.funcPtr).type(typeId, 0, offset, 0);
 }
 
 class Dumper {
@@ -120,6 +126,7 @@ class Dumper {
     readonly bytes: Uint8Array,
     readonly plain: boolean,
     readonly w: BpftoolJsonWriter,
+    readonly funcPtr?: (protoId: number, value: bigint) => string | undefined,
   ) {
     this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
@@ -166,6 +173,11 @@ class Dumper {
       }
       case 'ptr': {
         const v = this.#u(off, 8);
+        if (this.funcPtr && v <= 0xffffffffn) {
+          const target = this.btf.resolve(t.type);
+          const s = target.kind === 'func_proto' ? this.funcPtr(target.id, v) : undefined;
+          if (s !== undefined) return this.w.string(s);
+        }
         if (!this.plain) return this.w.raw(v.toString());
         return this.w.raw(v === 0n ? '(nil)' : `0x${v.toString(16)}`);
       }

@@ -24,6 +24,9 @@ function groupUsage(group: string, verbs: Command[]): string {
 
 const isHelp = (a: string | undefined) => a === '-h' || a === '--help' || a === 'help';
 
+/** Groups that, as in bpftool, run a verb when given none (`bpftool net` is `net show`). */
+const DEFAULT_VERB: Readonly<Record<string, string>> = { net: 'show', perf: 'show' };
+
 /** bpftool's output options may come before the object (`tsbpf -j map show`): each verb reads them after its words. */
 const LEADING_OPTIONS = new Set(['-j', '--json', '-p', '--pretty', '-f', '--bpffs']);
 
@@ -32,6 +35,9 @@ export async function main(argv: string[]): Promise<number> {
   while (lead < argv.length && LEADING_OPTIONS.has(argv[lead]!)) lead++;
   if (lead) argv = [...argv.slice(lead), ...argv.slice(0, lead)];
   const [verb] = argv;
+  // `tsbpf net` or `tsbpf net -j`: the default verb (help still lists the group).
+  const dflt = verb !== undefined && Object.hasOwn(DEFAULT_VERB, verb) ? DEFAULT_VERB[verb] : undefined;
+  if (dflt && argv.slice(1).every((a) => LEADING_OPTIONS.has(a))) argv = [verb!, dflt, ...argv.slice(1)];
   if (!verb || isHelp(verb)) {
     process.stdout.write(usage() + '\n');
     return verb ? 0 : 2;

@@ -69,6 +69,8 @@ export { UnknownSectionError } from '../bpf/loader/section-names.ts';
 export { RelocationError } from '../bpf/loader/relocate.ts';
 export { ExternError } from '../bpf/loader/externs.ts';
 export { AttachTargetError } from '../bpf/loader/attach-target.ts';
+export { StructOpsError, type StructOpsMapSpec } from '../bpf/loader/struct-ops-spec.ts';
+export { StructOpsLink } from '../bpf/loader/struct-ops.ts';
 // Links: one attach function per hook, each returning a Link (close() detaches).
 export { Link, AttachError, LinkType, linkTypeName, linkIds, linkInfoByFd, type LinkInfo } from '../bpf/link/link.ts';
 export { attachTracepoint } from '../bpf/link/tracepoint.ts';

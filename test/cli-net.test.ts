@@ -134,6 +134,25 @@ describe('tsbpf net against bpftool', () => {
     }
   }, 60_000);
 
+  nettest('net alone is net show, as in bpftool (in a namespace of its own)', () => {
+    const w = createVethNetns('nalone', 14);
+    try {
+      const show = ok(inNs(w.ns, process.execPath, cli, 'net', 'show', '-j'));
+      expect(ok(inNs(w.ns, process.execPath, cli, 'net', '-j'))).toBe(show);
+      expect(ok(inNs(w.ns, process.execPath, cli, '-j', 'net'))).toBe(show);
+      expect(ok(inNs(w.ns, process.execPath, cli, 'net'))).toBe(ok(inNs(w.ns, process.execPath, cli, 'net', 'show')));
+      // Debian's bpftool 7.1 predates the netfilter key.
+      const withoutNetfilter = (rows: Record<string, unknown>[]) => rows.map(({ netfilter: _nf, ...rest }) => rest);
+      expect(withoutNetfilter(JSON.parse(ok(inNs(w.ns, 'bpftool', '-j', 'net'))))).toEqual(withoutNetfilter(JSON.parse(show)));
+      // A verb that is not one is still refused, and help still lists the verbs.
+      const bad = run('net', 'bogus');
+      expect(bad.status).toBe(2);
+      expect(run('net', '--help').stdout).toContain('net attach ');
+    } finally {
+      w.destroy();
+    }
+  }, 60_000);
+
   pintest('bad arguments exit 2 with the usage line', () => {
     const cases = [
       ['net', 'show', 'eth0'],
@@ -236,6 +255,11 @@ describe('tsbpf perf and iter against bpftool', () => {
       );
       const lines = (s: string) => s.split('\n').filter((l) => l.startsWith(`pid ${process.pid} `)).sort();
       expect(lines(ok(run('perf', 'list')))).toEqual(lines(ok(theirs('perf', 'list'))));
+      // `perf` alone is `perf show`, in both tools.
+      expect(mine(JSON.parse(ok(run('perf', '-j'))))).toEqual(a);
+      expect(mine(JSON.parse(ok(run('-j', 'perf'))))).toEqual(a);
+      expect(mine(JSON.parse(ok(theirs('-j', 'perf'))))).toEqual(a);
+      expect(lines(ok(run('perf')))).toEqual(lines(ok(theirs('perf'))));
       expect(lines(ok(run('perf', 'list')))).toContain(`pid ${process.pid}  fd ${a.find((r) => r.fd_type === 'tracepoint').fd}: prog_id ${tpProg.info().id}  tracepoint  sys_enter_getpgid`);
     } finally {
       tp.close();

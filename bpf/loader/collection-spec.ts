@@ -14,6 +14,7 @@ import type { MapSpec } from '../maps/spec.ts';
 import { MapFlags, MapType, mapTypeName } from '../maps/types.ts';
 import { matchSection, UnknownSectionError, type AutoAttachKind } from './section-names.ts';
 import type { AttachTypeName, ProgTypeName } from '../programs/types.ts';
+import { readStructOps, type StructOpsMapSpec } from './struct-ops-spec.ts';
 
 export class ObjectError extends TsbpfError {
   declare readonly code: ObjectErrorCode;
@@ -85,6 +86,8 @@ export interface ObjMapSpec extends MapSpec {
   /** BTF key/value type ids in the object's BTF. */
   btfKeyType?: number;
   btfValueType?: number;
+  /** A SEC(".struct_ops") / SEC(".struct_ops.link") variable: its value size and kernel type come from kernel BTF at load. */
+  structOps?: StructOpsMapSpec;
 }
 
 export interface VariableSpec {
@@ -246,6 +249,7 @@ class SpecReader {
     this.readBtfMaps();
     this.readLegacyMaps();
     this.readFunctions();
+    this.readStructOpsMaps();
     this.readRelocations();
     this.readBtfExt();
     this.readPrograms();
@@ -467,6 +471,15 @@ class SpecReader {
       map.keySize ||= 4;
     }
     return { map, valuesMember };
+  }
+
+  readStructOpsMaps(): void {
+    const found = readStructOps(this.elf, this.btf, this.syms, this.datasecs, (sec, insn) => this.spec.functions[funcKey(sec, insn)]?.name);
+    for (const [name, so] of Object.entries(found)) {
+      if (this.spec.maps[name]) throw new ObjectError('BAD_MAPS', `two maps named '${name}'`);
+      // Key u32 (always 0), one entry; the value is the kernel's bpf_struct_ops_<name>, sized at load.
+      this.spec.maps[name] = { name, type: MapType.STRUCT_OPS, keySize: 4, valueSize: 0, maxEntries: 1, flags: so.link ? MapFlags.LINK : 0, origin: 'user', pinning: 'none', structOps: so };
+    }
   }
 
   readLegacyMaps(): void {

@@ -30,6 +30,9 @@ import { autoAttach } from './auto-attach.ts';
 import { attachTarget } from './attach-target.ts';
 import { resolveExtern } from './externs.ts';
 import type { Link } from '../link/link.ts';
+import { planStructOps, registerStructOps, structOpsValue, type StructOpsLink, type StructOpsPlan } from './struct-ops.ts';
+import { StructOpsError } from './struct-ops-spec.ts';
+import { ProgType } from '../programs/types.ts';
 
 /** CO-RE: resolve the relocations of one function placed at `start` in `insns` against the target BTFs (vmlinux first, then modules). */
 function applyCore(func: FuncSpec, insns: Uint8Array, start: number, local: Btf, target: () => CoreTargets, cache: CoreCache, warnings: string[]): void {
@@ -159,6 +162,8 @@ export class Collection implements Disposable {
   /** Non-fatal things the loader did differently from the object's wishes. */
   readonly warnings: string[] = [];
   readonly #mappings: Mapping[] = [];
+  /** struct_ops maps: the value each registers with. */
+  readonly #structOps = new Map<string, { value: Uint8Array; spec: NonNullable<ObjMapSpec['structOps']> }>();
   #btf: BtfHandle | undefined;
   #closed = false;
 
@@ -170,6 +175,31 @@ export class Collection implements Disposable {
   /** @internal */
   addMapping(m: Mapping): void {
     this.#mappings.push(m);
+  }
+
+  /** @internal */
+  addStructOps(name: string, value: Uint8Array, spec: NonNullable<ObjMapSpec['structOps']>): void {
+    this.#structOps.set(name, { value, spec });
+  }
+
+  /** Names of the struct_ops maps (SEC(".struct_ops") and SEC(".struct_ops.link") variables), in object order. */
+  get structOpsMaps(): string[] {
+    return [...this.#structOps.keys()];
+  }
+
+  /**
+   * Register struct_ops map `name` with its kernel subsystem (a TCP
+   * congestion control appears in tcp_available_congestion_control): the map
+   * is updated at key 0 and, for `.struct_ops.link` maps, a BPF link made.
+   * The returned link unregisters on close() (see StructOpsLink.disconnect
+   * and pin to keep it); it owns its own fds and outlives the collection.
+   */
+  registerStructOps(name: string): StructOpsLink {
+    if (this.#closed) throw new TsbpfError('CLOSED', 'collection is closed');
+    const so = this.#structOps.get(name);
+    const map = this.maps[name];
+    if (!so || !map) throw new StructOpsError('NO_STRUCT_OPS', `no struct_ops map '${name}' in the collection; struct_ops maps: ${this.structOpsMaps.join(', ') || 'none'}`);
+    return registerStructOps(name, map, BpfMap.fromFd(map.fd), so.spec, so.value);
   }
 
   /** fd of the program BTF loaded for this collection, or -1. */
@@ -349,20 +379,45 @@ function load(spec: CollectionSpec, opts: CollectionOptions, coll: Collection): 
   const btfFd = coll.btfFd;
 
   // 2. Maps (none is created if together they would claim too much kernel memory).
-  checkMapMemory(Object.values(spec.maps), opts.maxMapMemory ?? DEFAULT_MAX_MAP_MEMORY, possibleCpuCount());
-  if (spec.maps['.kconfig']) fillKconfigMap(spec, opts);
+  // struct_ops values are kernel structs: their sizes and ids come from the running kernel's vmlinux BTF.
+  const structOps = new Map<string, StructOpsPlan>();
   for (const m of Object.values(spec.maps)) {
+    if (!m.structOps) continue;
+    if (!spec.btf) throw new StructOpsError('BAD_STRUCT_OPS', `struct_ops map '${m.name}' needs the object's BTF`);
+    structOps.set(m.name, planStructOps(m.name, m.structOps, spec.btf, kernelBtf()));
+  }
+  const mapSpecs = Object.values(spec.maps).map((m) => {
+    const plan = structOps.get(m.name);
+    return plan ? { ...m, valueSize: plan.valueSize, btfVmlinuxValueTypeId: plan.valueTypeId } : m;
+  });
+  checkMapMemory(mapSpecs, opts.maxMapMemory ?? DEFAULT_MAX_MAP_MEMORY, possibleCpuCount());
+  if (spec.maps['.kconfig']) fillKconfigMap(spec, opts);
+  for (const m of mapSpecs) {
     const map = (coll.maps[m.name] = createMap(spec.name, m, btfFd, opts, coll));
     // The object's BTF describes key and value for typed() even where the kernel took none.
     if (spec.btf && (m.btfKeyType || m.btfValueType)) BpfMap.describe(map, spec.btf, m.btfKeyType ?? 0, m.btfValueType ?? 0);
   }
 
-  // 3. Programs.
+  // 3. Programs. A struct_ops program attaches to the kernel struct at the member that points to it.
+  const structOpsTarget = new Map<string, { attachBtfId: number; memberIndex: number; where: string }>();
+  for (const [mapName, plan] of structOps) {
+    for (const f of plan.funcs) {
+      const where = `${mapName}.${f.member}`;
+      const seen = structOpsTarget.get(f.prog);
+      if (seen && (seen.attachBtfId !== plan.kernTypeId || seen.memberIndex !== f.memberIndex)) {
+        throw new StructOpsError('STRUCT_OPS_MISMATCH', `program '${f.prog}' is used by ${seen.where} and ${where}, which are different hooks`);
+      }
+      if (!spec.programs[f.prog]) throw new StructOpsError('BAD_STRUCT_OPS', `${where} points to '${f.prog}', which is not a program (SEC("struct_ops/..."))`);
+      structOpsTarget.set(f.prog, { attachBtfId: plan.kernTypeId, memberIndex: f.memberIndex, where });
+    }
+  }
   const coreCache = new CoreCache();
-  const names = opts.programs ?? Object.keys(spec.programs);
+  // As libbpf: a struct_ops program no struct_ops map points to is not loaded (it has no hook to verify against).
+  const names = opts.programs ?? Object.keys(spec.programs).filter((n) => resolveProgType(spec.programs[n]!.type) !== ProgType.STRUCT_OPS || structOpsTarget.has(n));
   for (const name of names) {
     const p = spec.programs[name];
     if (!p) throw new CollectionError('NO_PROGRAM', `no program '${name}' in the object; programs: ${Object.keys(spec.programs).join(', ')}`);
+    const sot = structOpsTarget.get(name);
     const linked = relocateProgram(spec, name, {
       mapFd: (m) => {
         const map = coll.maps[m];
@@ -373,7 +428,7 @@ function load(spec: CollectionSpec, opts: CollectionOptions, coll: Collection): 
       core: spec.btf ? (f, insns, start) => applyCore(f, insns, start, spec.btf!, coreTargetBtfs, coreCache, coll.warnings) : undefined,
     });
     const type = resolveProgType(p.type);
-    const attachBtfId = p.attachBtfId ?? attachTarget(type, p.expectedAttachType, p.sectionName, p.attachTo, targetBtf);
+    const attachBtfId = sot?.attachBtfId ?? p.attachBtfId ?? attachTarget(type, p.expectedAttachType, p.sectionName, p.attachTo, targetBtf);
     const sourceOf = (insn: number): SourceLine | undefined => sourceLine(linked, insn);
     coll.programs[name] = Program.load(
       {
@@ -381,7 +436,7 @@ function load(spec: CollectionSpec, opts: CollectionOptions, coll: Collection): 
         type,
         instructions: linked.insns,
         license: p.license || spec.license,
-        expectedAttachType: p.expectedAttachType,
+        expectedAttachType: sot ? sot.memberIndex : p.expectedAttachType,
         attachBtfId,
         flags: p.flags,
         kernelVersion: p.kernelVersion,
@@ -413,6 +468,19 @@ function load(spec: CollectionSpec, opts: CollectionOptions, coll: Collection): 
         map.update(index, inner.fd);
       }
     }
+  }
+
+  // The values struct_ops maps register with (registerStructOps), now that their programs have fds.
+  for (const [name, plan] of structOps) {
+    const so = spec.maps[name]!.structOps!;
+    // Programs left out on purpose (options.programs): the map exists but cannot be registered.
+    if (opts.programs && plan.funcs.some((f) => !coll.programs[f.prog])) continue;
+    const value = structOpsValue(plan, so, (prog) => {
+      const p = coll.programs[prog];
+      if (!p) throw new CollectionError('NO_PROGRAM', `struct_ops map '${name}' needs program '${prog}', which was not loaded (left out of options.programs)`);
+      return p.fd;
+    });
+    coll.addStructOps(name, value, so);
   }
 
   // 5. Variables of global data, through mmapped maps.
@@ -473,7 +541,8 @@ function createMap(objName: string, m: ObjMapSpec, btfFd: number, opts: Collecti
   const base = { ...m, type, name: kernelName, btfKeyTypeId: useBtf ? m.btfKeyType ?? 0 : 0, btfValueTypeId: useBtf ? m.btfValueType ?? 0 : 0 };
   let map: BpfMap;
   try {
-    map = BpfMap.create(base, useBtf ? { btfFd } : {});
+    // A struct_ops value is a vmlinux type, but the kernel still wants the object's BTF fd alongside.
+    map = BpfMap.create(base, useBtf || (m.btfVmlinuxValueTypeId && btfFd >= 0) ? { btfFd } : {});
   } catch (e) {
     if (!useBtf) throw e;
     // Some kernels refuse BTF for a type; retry without it, as libbpf does.

@@ -13,6 +13,7 @@ import { perfCommands } from './perf.ts';
 import { iterCommands } from './iter.ts';
 import { featureCommands } from './feature.ts';
 import { profileCommand } from './profile.ts';
+import { structOpsCommands } from './struct-ops.ts';
 
 /** Every CLI verb; add new ones here. */
-export const commands: Command[] = [execsnoopCommand, demo, ...mapCommands, ...progCommands, ...linkCommands, ...btfCommands, ...netCommands, ...cgroupCommands, ...perfCommands, ...iterCommands, ...featureCommands, genSkeletonCommand, profileCommand];
+export const commands: Command[] = [execsnoopCommand, demo, ...mapCommands, ...progCommands, ...linkCommands, ...btfCommands, ...netCommands, ...cgroupCommands, ...perfCommands, ...iterCommands, ...featureCommands, ...structOpsCommands, genSkeletonCommand, profileCommand];

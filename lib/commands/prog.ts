@@ -141,6 +141,8 @@ function describeSpec(spec: CollectionSpec): Record<string, unknown> {
       pinning: m.pinning,
       ...(m.btfKeyType && spec.btf ? { btf_key: spec.btf.typeName(m.btfKeyType) } : {}),
       ...(m.btfValueType && spec.btf ? { btf_value: spec.btf.typeName(m.btfValueType) } : {}),
+      // Its value is the kernel's bpf_struct_ops_<name>, sized from vmlinux BTF at load (0 here).
+      ...(m.structOps ? { struct_ops: m.structOps.typeName } : {}),
       ...(m.innerMap ? { inner: mapTypeBpftoolName(resolveMapType(m.innerMap.type)) } : {}),
       ...(m.initial?.length ? { initial: m.initial } : {}),
     })),
@@ -185,7 +187,7 @@ const objShow: Command = {
       return 0;
     }
     const out: string[] = [`object ${d.name}  license ${d.license}`, 'maps:'];
-    for (const m of d.maps) out.push(`  ${m.name}: ${m.type}  key ${m.key_size}B  value ${m.value_size}B  max_entries ${m.max_entries}  flags 0x${Number(m.flags).toString(16)}${m.btf_value ? `  value ${m.btf_value}` : ''}${m.pinning !== 'none' ? `  pinning ${m.pinning}` : ''}`);
+    for (const m of d.maps) out.push(`  ${m.name}: ${m.type}  key ${m.key_size}B  value ${m.value_size}B  max_entries ${m.max_entries}  flags 0x${Number(m.flags).toString(16)}${m.btf_value ? `  value ${m.btf_value}` : ''}${m.struct_ops ? `  struct_ops ${m.struct_ops} (value sized at load)` : ''}${m.pinning !== 'none' ? `  pinning ${m.pinning}` : ''}`);
     out.push('programs:');
     for (const p of d.programs) out.push(`  ${p.name}: ${p.type}  section ${p.section}  ${p.insns} insns  relocations ${(p.relocations as string[]).join(' ') || '-'}${p.core_relocations ? `  core ${p.core_relocations}` : ''}`);
     if (d.variables.length) out.push('variables:', ...d.variables.map((v) => `  ${v.name}: ${v.section}+${v.offset} (${v.size}B${v.type ? ` ${v.type}` : ''})`));
