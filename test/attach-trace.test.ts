@@ -169,8 +169,9 @@ describe('raw tracepoints and tp_btf', () => {
     const link = attachRawTracepoint(c.programs.raw_sys_enter!, 'sys_enter');
     let id = -1;
     try {
+      // At least: the runtime on this thread may call getpid(2) too (process.pid), more often on a busy machine.
       getpids(4);
-      expect(count(c.maps.raw_getpid!, TID)).toBe(4n);
+      expect(count(c.maps.raw_getpid!, TID)).toBeGreaterThanOrEqual(4n);
       const info = link.info();
       id = info.id;
       expect(info.typeName).toBe('RAW_TRACEPOINT');
@@ -182,15 +183,17 @@ describe('raw tracepoints and tp_btf', () => {
       const e = thrown(() => link.update(c.programs.raw_sys_enter2!));
       expect(e.code).toBe('EINVAL');
       expect(e.message).toContain('cannot be updated');
+      const before = count(c.maps.raw_getpid!, TID);
       getpids(2);
-      expect(count(c.maps.raw_getpid!, TID)).toBe(6n);
+      expect(count(c.maps.raw_getpid!, TID) - before).toBeGreaterThanOrEqual(2n);
       expect(count(c.maps.raw_getpid2!, TID)).toBe(0n);
     } finally {
       link.close();
     }
     expect(bpftoolLink(id)).toBeUndefined();
+    const closed = count(c.maps.raw_getpid!, TID);
     getpids(2);
-    expect(count(c.maps.raw_getpid!, TID)).toBe(6n);
+    expect(count(c.maps.raw_getpid!, TID)).toBe(closed);
   });
 
   ktest('raw_tp that does not exist: ENOENT naming it', () => {

@@ -19,8 +19,13 @@ describe('ring and perf buffer delivery in the guest (vm_delivery.o)', () => {
     using c = await ifSupported(ctx, () => loadWithTarget('vm_delivery'));
     using ring = new RingBufferReader(c.maps.ring!);
     using perf = new PerfBufferReader(c.maps.perf!, { pages: 8 });
-    using _link = attachTracepoint(c.programs.deliver!, 'syscalls', 'sys_enter_getpid');
-    for (let i = 0; i < N; i++) expect(sys('getpid')).toBe(process.pid);
+    const link = attachTracepoint(c.programs.deliver!, 'syscalls', 'sys_enter_getpid');
+    try {
+      for (let i = 0; i < N; i++) expect(sys('getpid')).toBe(process.pid);
+    } finally {
+      // Detached before reading, so a getpid of another thread cannot land in one buffer and not the other.
+      link.close();
+    }
 
     const fromRing: number[] = [];
     ring.consume((rec) => {
