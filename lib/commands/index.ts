@@ -6,7 +6,7 @@ import { mapCommands } from './map.ts';
 import { progCommands } from './prog.ts';
 import { linkCommands } from './link.ts';
 import { btfCommands } from './btf.ts';
-import { genSkeletonCommand } from './gen.ts';
+import { genMinCoreBtfCommand, genSkeletonCommand } from './gen.ts';
 import { netCommands } from './net.ts';
 import { cgroupCommands } from './cgroup.ts';
 import { perfCommands } from './perf.ts';
@@ -15,4 +15,4 @@ import { featureCommands } from './feature.ts';
 import { profileCommand } from './profile.ts';
 
 /** Every CLI verb; add new ones here. */
-export const commands: Command[] = [execsnoopCommand, demo, ...mapCommands, ...progCommands, ...linkCommands, ...btfCommands, ...netCommands, ...cgroupCommands, ...perfCommands, ...iterCommands, ...featureCommands, genSkeletonCommand, profileCommand];
+export const commands: Command[] = [execsnoopCommand, demo, ...mapCommands, ...progCommands, ...linkCommands, ...btfCommands, ...netCommands, ...cgroupCommands, ...perfCommands, ...iterCommands, ...featureCommands, genSkeletonCommand, genMinCoreBtfCommand, profileCommand];
