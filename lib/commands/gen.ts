@@ -14,6 +14,7 @@ import { generateSkeleton } from '../gen/skeleton.ts';
 import { loadBtfFile, parseElfBtf } from '../../btf/load.ts';
 import { minCoreBtf } from '../../btf/min-core.ts';
 import { compileBpf } from '../gen/compile.ts';
+import { TsbpfError } from '../../errors.ts';
 import { UsageError, type Command } from './types.ts';
 import { flagValue, parseArgs } from './args.ts';
 import { writeOut } from './out.ts';
@@ -47,9 +48,19 @@ export const genSkeletonCommand: Command = {
 
 /** The minimal BTF bytes of `objects` (paths) out of the BTF file `input` (raw or ELF). */
 export function genMinCoreBtf(input: string, objects: readonly string[]): Uint8Array {
-  const target = loadBtfFile(input).btf;
-  const objs = objects.map((path) => ({ ...parseElfBtf(readRegularFile(path, 'BPF object')), name: path }));
+  const target = naming(input, () => loadBtfFile(input).btf);
+  const objs = objects.map((path) => ({ ...naming(path, () => parseElfBtf(readRegularFile(path, 'BPF object'))), name: path }));
   return minCoreBtf(target, objs);
+}
+
+/** Errors of reading or parsing `path` name it (the same error, code and class). */
+function naming<T>(path: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof TsbpfError && !e.message.includes(path)) (e as { message: string }).message = `${path}: ${e.message}`;
+    throw e;
+  }
 }
 
 export const genMinCoreBtfCommand: Command = {
