@@ -33,6 +33,7 @@ import { loadCollectionSpec } from '../bpf/loader/collection-spec.ts';
 import { programImage } from '../bpf/programs/dump.ts';
 import { RingBufferReader } from '../bpf/events/ringbuf.ts';
 import { btfCodec } from '../btf/codec.ts';
+import { BtfHandle } from '../bpf/btf/handle.ts';
 import { ktest } from './helpers/kernel.ts';
 import { fdCount } from './helpers/env.ts';
 import { thrown } from './helpers/thrown.ts';
@@ -160,6 +161,10 @@ describe.skipIf(!hasVmlinux)('minimal BTF of the repo objects against vmlinux', 
     expect(cmd).toEqual({ ...cmdFull, id: cmd.id });
   });
 
+  ktest('the kernel accepts it as BTF (BPF_BTF_LOAD)', () => {
+    BtfHandle.load(bytes).close();
+  });
+
   ktest('objects load with it as their CO-RE target: same xlated code as with vmlinux, and they run', async () => {
     const before = fdCount();
     const names = ['core_checks', 'core_ppid', 'core_start_code', 'core_values'];
@@ -225,6 +230,30 @@ function normalizeMapIds(code: Uint8Array): Uint8Array {
   }
   return c;
 }
+
+describe('type tags and forward declarations behind followed pointers (min_core.o against itself)', () => {
+  const MIN_CORE = join(BPF, 'min_core.o');
+  const o = obj(MIN_CORE);
+  const bytes = minCoreBtf(o.btf, [o]);
+  const min = Btf.parse(bytes);
+
+  it('keeps them, and relocates as the full BTF does', () => {
+    expect(min.findByName('user', 'type_tag')).toBeDefined();
+    expect(min.findByName('opaque', 'fwd')).toBeDefined();
+    expect(namedTypes(min)).toEqual(['fwd opaque', 'int int', 'struct pair {c}', 'type_tag user', 'typedef opaque_ptr', 'typedef user_fn']);
+    expect(expectSameRelocations(o, o.btf, min)).toBe(3);
+  });
+
+  ktest('the kernel accepts the result', () => {
+    BtfHandle.load(bytes).close();
+  });
+
+  it.skipIf(!hasBpftool)('where bpftool stops with "unsupported kind: type_tag"', () => {
+    const r = bpftoolMin(MIN_CORE, [MIN_CORE]);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/unsupported kind: type_tag/);
+  });
+});
 
 describe.skipIf(!hasBpftool)('against bpftool gen min_core_btf', () => {
   const cases: { name: string; input: string | (() => string); objects: string[] }[] = [
