@@ -241,7 +241,7 @@ describe('type tags and forward declarations behind followed pointers (min_core.
     expect(min.findByName('user', 'type_tag')).toBeDefined();
     expect(min.findByName('opaque', 'fwd')).toBeDefined();
     expect(namedTypes(min)).toEqual(['fwd opaque', 'int int', 'struct pair {c}', 'type_tag user', 'typedef opaque_ptr', 'typedef user_fn']);
-    expect(expectSameRelocations(o, o.btf, min)).toBe(3);
+    expect(expectSameRelocations(o, o.btf, min)).toBe(4);
   });
 
   ktest('the kernel accepts the result', () => {
