@@ -38,6 +38,7 @@ import { BtfHandle } from '../bpf/btf/handle.ts';
 import { ktest } from './helpers/kernel.ts';
 import { fdCount } from './helpers/env.ts';
 import { thrown } from './helpers/thrown.ts';
+import { btfMutators } from './fuzz/btf-mutators.ts';
 import { BPFTOOL, CILIUM, VMLINUX, corpusVmlinux, hasBpftool, hasCilium, hasVmlinux } from './fixtures/btf/corpus.ts';
 
 const root = resolve(__dirname, '..');
@@ -335,16 +336,21 @@ describe('hostile input', () => {
   });
 
   it('mutated target BTF: a typed error or a result, never anything else', () => {
-    // The minimal BTF of core_kernel.o is itself a valid target: mutate it byte by byte.
-    const base = minCoreBtf(Btf.parse(readFileSync(hasVmlinux ? VMLINUX : join(BPF, 'core_target.o'))), hasVmlinux ? [coreKernel] : []);
+    // Valid targets to mutate: the minimal BTF of core_kernel.o (structs, enums, bitfields) and
+    // min_core.o's own BTF (pointers into func protos, a type tag, a forward declaration).
+    const minCore = readFileSync(join(BPF, 'min_core.o'));
+    const minCoreRaw = Uint8Array.from(parseElf(minCore).section('.BTF')!.data);
+    const bases = [minCoreRaw, ...(hasVmlinux ? [minCoreBtf(Btf.parse(readFileSync(VMLINUX)), [coreKernel])] : [])];
     let seed = 12345;
     const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) / 0x1000000;
     const outcomes = { ok: 0, typed: 0 };
-    for (let i = 0; i < 400; i++) {
+    const N = 600;
+    for (let i = 0; i < N; i++) {
+      const base = bases[i % bases.length]!;
       const m = Uint8Array.from(base);
-      for (let k = 1 + Math.floor(rand() * 4); k > 0; k--) m[24 + Math.floor(rand() * (m.length - 24))] = Math.floor(rand() * 256);
+      const mutated = btfMutators[Math.floor(rand() * btfMutators.length)]!(m, new DataView(m.buffer), true, rand);
       try {
-        const out = minCoreBtf(Btf.parse(m), [coreKernel]);
+        const out = minCoreBtf(Btf.parse(mutated), [coreKernel, minCore]);
         Btf.parse(out);
         outcomes.ok++;
       } catch (e) {
@@ -352,8 +358,33 @@ describe('hostile input', () => {
         outcomes.typed++;
       }
     }
-    console.log(`[min_core_btf] 400 mutated targets: ${outcomes.ok} gave BTF, ${outcomes.typed} a typed error`);
-    expect(outcomes.ok + outcomes.typed).toBe(400);
+    console.log(`[min_core_btf] ${N} mutated targets: ${outcomes.ok} gave BTF, ${outcomes.typed} a typed error`);
+    expect(outcomes.ok + outcomes.typed).toBe(N);
+    expect(outcomes.ok).toBeGreaterThan(0);
+  });
+
+  it.skipIf(!hasVmlinux)('mutated objects (.BTF and .BTF.ext bytes): a typed error or a result', () => {
+    const full = Btf.parse(readFileSync(VMLINUX));
+    const elf = parseElf(coreKernel);
+    const regions = ['.BTF', '.BTF.ext'].map((n) => elf.section(n)!).map((sec) => [sec.offset, sec.size] as const);
+    let seed = 777;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) / 0x1000000;
+    const outcomes = { ok: 0, typed: 0 };
+    const N = 300;
+    for (let i = 0; i < N; i++) {
+      const m = Uint8Array.from(coreKernel);
+      const [off, size] = regions[i % 2]!;
+      for (let k = 1 + Math.floor(rand() * 4); k > 0; k--) m[off + Math.floor(rand() * size)] = Math.floor(rand() * 256);
+      try {
+        Btf.parse(minCoreBtf(full, [m]));
+        outcomes.ok++;
+      } catch (e) {
+        if (!(e instanceof TsbpfError)) throw e;
+        outcomes.typed++;
+      }
+    }
+    console.log(`[min_core_btf] ${N} mutated objects: ${outcomes.ok} gave BTF, ${outcomes.typed} a typed error`);
+    expect(outcomes.ok + outcomes.typed).toBe(N);
   });
 
   it('reference cycles in the target end: a typed error or a result', () => {
