@@ -406,6 +406,13 @@ describe('hostile input', () => {
     console.log(`[min_core_btf] cyclic target: ${outcome}`);
   });
 
+  it('split BTF as the target: refused (bpftool reads INPUT as base BTF too)', () => {
+    const base = parseElfBtf(readFileSync(join(BPF, 'core_target.o'))).btf;
+    const split = new BtfBuilder({ base });
+    split.add({ kind: 'ptr', name: '', type: 1 });
+    expect(thrown(() => minCoreBtf(split.build(), [coreKernel])).code).toBe('BTF_INVALID_TYPE');
+  });
+
   it('objects: no .BTF, no .BTF.ext, a broken ELF', () => {
     const target = parseElfBtf(readFileSync(join(BPF, 'core_target.o'))).btf;
     expect(thrown(() => minCoreBtf(target, [readFileSync('/bin/true')])).code).toBe('BTF_NO_BTF');
