@@ -254,19 +254,14 @@ function rewrite(t: Exclude<BtfType, { kind: 'void' }>, ids: Uint32Array, keptMe
     case 'volatile':
     case 'const':
     case 'restrict':
-    case 'func':
-    case 'var':
-    case 'decl_tag':
-      return { ...t, type: r(t.type) } as BtfTypeInput;
     case 'type_tag':
       return { ...t, type: r(t.type) };
     case 'array':
       return { ...t, type: r(t.type), indexType: r(t.indexType) };
     case 'func_proto':
       return { ...t, returnType: r(t.returnType), params: t.params.map((p) => ({ name: p.name, type: r(p.type) })) };
-    case 'datasec':
-      return { ...t, vars: t.vars.map((v) => ({ ...v, type: r(v.type) })) };
     default:
+      // int, float, enum, enum64, fwd: no references. (Marks never keeps func, var, datasec or decl_tag.)
       return { ...t } as BtfTypeInput;
   }
 }
