@@ -65,6 +65,7 @@ export type FileReadErrorCode = 'FILE_NOT_REGULAR' | 'FILE_TOO_LARGE' | ErrnoNam
  * - `BTF_LOOP`            a reference cycle or absurd nesting while resolving a type
  * - `BTF_INVALID_TYPE`    an operation does not apply to this kind (e.g. sizeOf a function)
  * - `BTF_NO_BTF`          an ELF file without a .BTF section
+ * - `BTF_NO_BTF_EXT`      an object without the .BTF.ext section a command needs (gen min_core_btf)
  * - `BTF_NOT_IMPLEMENTED` feature not available
  */
 export type BtfErrorCode =
@@ -77,6 +78,7 @@ export type BtfErrorCode =
   | 'BTF_LOOP'
   | 'BTF_INVALID_TYPE'
   | 'BTF_NO_BTF'
+  | 'BTF_NO_BTF_EXT'
   | 'BTF_NOT_IMPLEMENTED';
 
 /**

@@ -19,3 +19,4 @@ export * from './core.ts';
 export { dumpC, type DumpCOptions } from './dump-c.ts';
 export { btfDecoder, type Decoded, type DecodeOptions } from './decode.ts';
 export { btfCodec, CodecError, type Codec, type BtfValue, type BtfCodecOptions } from './codec.ts';
+export { minCoreBtf, type MinCoreObject } from './min-core.ts';

@@ -117,6 +117,8 @@ export {
   applyCoreRelo,
   CoreCache,
   CoreError,
+  minCoreBtf,
+  type MinCoreObject,
   type BtfType,
   type BtfKind,
   type BtfExt,

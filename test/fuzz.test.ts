@@ -1,7 +1,7 @@
 /**
  * A slice of the fuzz run (`npm run fuzz` runs 100,000+ cases): seeded
  * mutations of ELF objects, BTF and BTF.ext through parseElf, loadBtf,
- * loadCollectionSpec, dumpC, dumpRaw, dumpJson and the decoder, each case in
+ * loadCollectionSpec, dumpC, dumpRaw, dumpJson, the decoder and minCoreBtf, each case in
  * a watchdog'd worker process (test/fuzz/run.ts). Every outcome must be
  * success or a typed error: no untyped exception, hang or crash.
  */

@@ -1,6 +1,7 @@
 import type { Workload } from '../harness.ts';
 import { btfParse } from './btf-parse.ts';
 import { btfDumpC } from './btf-dump-c.ts';
+import { minCoreBtfBench } from './min-core-btf.ts';
 import { mapOps } from './map-ops.ts';
 import { objLoad } from './obj-load.ts';
 import { objLoadFirst } from './obj-load-first.ts';
@@ -10,4 +11,4 @@ import { codec } from './codec.ts';
 import { symbolize } from './symbolize.ts';
 
 /** Every benchmark workload, in the order `npm run bench` runs them. */
-export const workloads: Workload[] = [btfParse, btfDumpC, mapOps, objLoad, objLoadFirst, ringbuf, perfbuf, codec, symbolize];
+export const workloads: Workload[] = [btfParse, btfDumpC, minCoreBtfBench, mapOps, objLoad, objLoadFirst, ringbuf, perfbuf, codec, symbolize];

@@ -6,7 +6,7 @@ import { mapCommands } from './map.ts';
 import { progCommands } from './prog.ts';
 import { linkCommands } from './link.ts';
 import { btfCommands } from './btf.ts';
-import { genSkeletonCommand } from './gen.ts';
+import { genMinCoreBtfCommand, genSkeletonCommand } from './gen.ts';
 import { netCommands } from './net.ts';
 import { cgroupCommands } from './cgroup.ts';
 import { perfCommands } from './perf.ts';
@@ -16,4 +16,4 @@ import { profileCommand } from './profile.ts';
 import { structOpsCommands } from './struct-ops.ts';
 
 /** Every CLI verb; add new ones here. */
-export const commands: Command[] = [execsnoopCommand, demo, ...mapCommands, ...progCommands, ...linkCommands, ...btfCommands, ...netCommands, ...cgroupCommands, ...perfCommands, ...iterCommands, ...featureCommands, ...structOpsCommands, genSkeletonCommand, profileCommand];
+export const commands: Command[] = [execsnoopCommand, demo, ...mapCommands, ...progCommands, ...linkCommands, ...btfCommands, ...netCommands, ...cgroupCommands, ...perfCommands, ...iterCommands, ...featureCommands, ...structOpsCommands, genSkeletonCommand, genMinCoreBtfCommand, profileCommand];

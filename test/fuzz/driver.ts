@@ -1,7 +1,7 @@
 /**
  * The fuzz driver: seeded mutations of ELF objects, BTF and BTF.ext run
- * through parseElf, loadBtf, loadCollectionSpec (and generateSkeleton), dumpC, dumpRaw, dumpJson
- * and the decoder. Case `i` is a pure function of `i` (its seed file and its
+ * through parseElf, loadBtf, loadCollectionSpec (and generateSkeleton), dumpC, dumpRaw, dumpJson,
+ * the decoder and minCoreBtf (mutated BTF as the target, mutated objects against their own BTF). Case `i` is a pure function of `i` (its seed file and its
  * PRNG), so any reported case can be replayed alone (`npm run fuzz -- --case N`).
  *
  * An outcome is `ok`, `typed:<code>` (a TsbpfError from the parse, the
@@ -11,7 +11,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Btf, BtfBuilder, btfDecoder, dumpC, dumpJson, dumpRaw, loadBtf, parseBtfExt } from '../../btf/index.ts';
+import { Btf, BtfBuilder, btfDecoder, dumpC, dumpJson, dumpRaw, loadBtf, minCoreBtf, parseBtfExt, parseElfBtf } from '../../btf/index.ts';
 import { parseElf } from '../../elf/index.ts';
 import { loadCollectionSpec } from '../../bpf/loader/collection-spec.ts';
 import { generateSkeleton } from '../../lib/gen/skeleton.ts';
@@ -173,6 +173,12 @@ const DUMP_ALLOWANCE = 1 << 20;
 /** Decode values of at most this size (bigger types are still planned). */
 const DECODE_MAX = 1 << 16;
 
+let coreObjects: ReturnType<typeof parseElfBtf>[] | undefined;
+/** Objects whose CO-RE relocations a mutated target BTF is minimised for. */
+function minCoreObjects(): ReturnType<typeof parseElfBtf>[] {
+  return (coreObjects ??= ['core_kernel.o', 'min_core.o'].map((f) => parseElfBtf(readFileSync(join(ROOT, 'test/bpf', f)))));
+}
+
 /** Every query, dump and decoder of a parsed BTF. */
 function exercise(btf: Btf, inputBytes: number): void {
   const zeros = new Uint8Array(DECODE_MAX);
@@ -198,6 +204,8 @@ function exercise(btf: Btf, inputBytes: number): void {
     throw new Untyped('dumpC', new Error(`output of ${c.length} bytes from ${inputBytes} bytes of input`));
   }
   step('BtfBuilder', () => BtfBuilder.from(btf).build());
+  // As a CO-RE target: its minimal BTF must parse back.
+  step('minCoreBtf', () => Btf.parse(minCoreBtf(btf, minCoreObjects())));
 }
 
 /** The outcome of case i. Throws Untyped (with the failing step) for a bug. */
@@ -224,6 +232,8 @@ export function runCase(i: number): string {
         }
       }
       const loaded = step('loadBtf', () => loadBtf(bytes));
+      // The object's relocations against its own BTF (the target and the object both mutated).
+      if (!(loaded instanceof TsbpfError) && loaded.ext) step('minCoreBtf', () => Btf.parse(minCoreBtf(loaded.btf, [loaded])));
       // The object's BTF through the queries too, when it parses but the object does not.
       if (!(loaded instanceof TsbpfError) && first) {
         const b = loaded.btf;
