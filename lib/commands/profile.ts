@@ -45,7 +45,8 @@ export const profileCommand: Command = {
       });
       if (progress) process.stderr.write('\n');
       if (svg !== undefined) {
-        writeFileSync(svg, flameGraphSvg(result, `tsbpf profile${pid ? ` --pid ${pid}` : ''}`));
+        const filters = [pid && `--pid ${pid}`, tid && `--tid ${tid}`, v('cgroup') && `--cgroup ${v('cgroup')}`].filter(Boolean).join(' ');
+        writeFileSync(svg, flameGraphSvg(result, { title: `tsbpf profile${filters ? ` ${filters}` : ''}` }));
         process.stderr.write(`${result.samples} samples, ${result.stacks.length} stacks -> ${svg}\n`);
       } else if (flags.has('json')) {
         process.stdout.write(JSON.stringify({
