@@ -1,0 +1,65 @@
+/**
+ * `tsbpf profile --off-cpu` against a real sleeper: a C target, once the
+ * profile runs, sleeps 10 x 100 ms in sleepy_wait (nanosleep); the profile
+ * shows that stack, from main through the kernel's nanosleep path, with
+ * about 1 s blocked (never less: nanosleep does not wake early), and no
+ * frames of the tracing program itself. The profile runs without
+ * --duration and stops on SIGINT, as at a terminal.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { which } from './helpers/env.ts';
+import { ktest } from './helpers/kernel.ts';
+import { samplesMatching, startReady } from './helpers/profile.ts';
+
+const FIXTURE = new URL('./fixtures/profile/', import.meta.url).pathname;
+const CLI = new URL('../dist/cli.js', import.meta.url).pathname;
+let work = '';
+let busy = '';
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), 'tsbpf-profile-offcpu-'));
+  if (!which('gcc')) return;
+  busy = join(work, 'busy');
+  execFileSync('gcc', ['-O0', '-g', '-fno-omit-frame-pointer', '-pthread', '-o', busy, join(FIXTURE, 'busy.c')]);
+});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+ktest('--off-cpu: 10 x 100 ms of nanosleep in sleepy_wait shows as about 1 s blocked in that stack', async (ctx) => {
+  if (!busy) return ctx.skip('gcc is not installed');
+  const t = await startReady(busy, ['sleep', '100', '10']);
+  const done = new Promise<void>((resolve) => {
+    let out = '';
+    t.child.stdout!.on('data', (d) => ((out += d), /^done/m.test(out) && resolve()));
+  });
+  try {
+    const p = spawn(process.execPath, [CLI, 'profile', '--off-cpu', '--pid', String(t.pid), '--folded'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d) => (out += d));
+    const closed = new Promise<number | null>((resolve) => p.on('close', resolve));
+    // Tracing runs once the CLI says so; only then does the target start sleeping.
+    await new Promise<void>((resolve, reject) => {
+      p.stderr.on('data', (d) => ((err += d), /tracing off-CPU/.test(err) && resolve()));
+      p.on('close', (code) => reject(new Error(`profile exited ${code}: ${err}`)));
+    });
+    t.child.stdin!.write('go\n');
+    await done;
+    p.kill('SIGINT'); // stops tracing and prints what it gathered
+    expect(await closed, err).toBe(0);
+    const sleepy = samplesMatching(out, /;main;sleepy_wait;/);
+    expect(sleepy, out).toBeGreaterThanOrEqual(990_000); // microseconds
+    expect(sleepy, out).toBeLessThan(1_600_000); // wake-up latency on a loaded machine, not more sleeping
+    const line = out.split('\n').find((l) => /;main;sleepy_wait;/.test(l))!;
+    expect(line).toMatch(/nanosleep_\[k\];/); // the kernel side of the stack: the syscall's path into schedule
+    expect(line).toMatch(/;__schedule_\[k\] \d+$/); // innermost: the scheduler, not the tracing program
+    expect(out).not.toMatch(/bpf_prog_|bpf_trace_run/);
+    // The wait for "go" blocked before tracing began: a block is counted only when tracing saw it start.
+    expect(out).not.toMatch(/await_go/);
+  } finally {
+    t.child.kill('SIGKILL');
+  }
+}, { timeout: 60_000 });
