@@ -57,7 +57,8 @@ export const profileCommand: Command = {
         process.stderr.write(`${result.samples} ${offCpu ? 'us blocked' : 'samples'}, ${result.stacks.length} stacks -> ${svg}\n`);
       } else if (flags.has('json')) {
         process.stdout.write(JSON.stringify({
-          event: result.event, samples: result.samples,
+          // unit: what a count is, samples on-CPU or microseconds blocked off-CPU.
+          event: result.event, unit: offCpu ? 'us' : 'samples', samples: result.samples,
           stacks: result.stacks.map((s) => ({
             pid: s.pid, comm: s.comm, count: s.count,
             frames: s.frames.map((f) => ({ ...f, address: '0x' + f.address.toString(16) })),
