@@ -6,11 +6,11 @@
  * nanosleep does not wake early), and no frames of the tracing program. The profile runs without
  * --duration and stops on SIGINT, as at a terminal.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { which } from './helpers/env.ts';
 import { ktest } from './helpers/kernel.ts';
 import { samplesMatching, startReady } from './helpers/profile.ts';
@@ -71,3 +71,11 @@ ktest('--off-cpu: 10 x 100 ms of nanosleep in sleepy_wait: that stack, blocked a
     t.child.kill('SIGKILL');
   }
 }, { timeout: 60_000 });
+
+it('--off-cpu refuses the on-CPU sampling options', () => {
+  for (const extra of [['--freq', '99'], ['--include-idle']]) {
+    const r = spawnSync(process.execPath, [CLI, 'profile', '--off-cpu', ...extra, '--duration', '1'], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/is for on-CPU sampling/);
+  }
+});
