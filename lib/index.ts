@@ -142,5 +142,5 @@ export {
   type ProcMapping,
 } from '../bpf/symbolize/index.ts';
 export { AddressSymbols, buildElfSymbolTable, buildIdOf, debugLinkOf, type AddressSymbol, type DebugLink } from '../elf/index.ts';
-export { profile, foldedStacks, type ProfileOptions, type ProfileResult, type ProfileStack } from './profile/sample.ts';
-export { flameGraphSvg } from './profile/flamegraph.ts';
+export { profile, foldedStacks, type ProfileOptions, type ProfileResult, type ProfileStack, type ProfileEvent } from './profile/sample.ts';
+export { flameGraphSvg, type FlameGraphOptions } from './profile/flamegraph.ts';

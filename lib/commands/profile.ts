@@ -1,7 +1,8 @@
 /**
- * `tsbpf profile`: samples on-CPU stacks (kernel and user) for --duration
- * seconds or until Ctrl-C, and prints folded stacks, JSON, or writes an
- * interactive SVG flame graph.
+ * `tsbpf profile`: samples on-CPU stacks (kernel and user), or with
+ * --off-cpu sums blocked time by stack, for --duration seconds or until
+ * Ctrl-C, and prints folded stacks, JSON, or writes an interactive SVG
+ * flame graph.
  */
 import { writeFileSync } from 'node:fs';
 import { flameGraphSvg } from '../profile/flamegraph.ts';
@@ -12,16 +13,19 @@ import { flagValue, parseArgs, parsePositive, parseUint } from './args.ts';
 
 export const profileCommand: Command = {
   name: 'profile',
-  usage: 'profile [--freq HZ] [--pid PID] [--tid TID] [--cgroup DIR] [--duration SECONDS] [--folded | --json | --svg FILE]',
-  summary: 'sample on-CPU kernel and user stacks (perf event per CPU) into folded stacks, JSON or a flame graph',
+  usage: 'profile [--off-cpu | --freq HZ] [--pid PID] [--tid TID] [--cgroup DIR] [--duration SECONDS] [--folded | --json | --svg FILE]',
+  summary: 'sample on-CPU kernel and user stacks (perf event per CPU), or --off-cpu blocked time (microseconds) by stack, into folded stacks, JSON or a flame graph',
   async run(args) {
-    const { flags } = parseArgs(args, { booleans: ['folded', 'json', 'include-idle'], values: ['freq', 'pid', 'tid', 'cgroup', 'duration', 'svg'] });
+    const { flags } = parseArgs(args, { booleans: ['folded', 'json', 'include-idle', 'off-cpu'], values: ['freq', 'pid', 'tid', 'cgroup', 'duration', 'svg'] });
     const v = (n: string) => flagValue(flags, n);
     const frequency = v('freq') === undefined ? 99 : parseUint('--freq', v('freq')!, 100_000, 1);
     const pid = v('pid') === undefined ? undefined : parseUint('--pid', v('pid')!, 0x7fffffff, 1);
     const tid = v('tid') === undefined ? undefined : parseUint('--tid', v('tid')!, 0x7fffffff, 1);
     const duration = v('duration') === undefined ? undefined : parsePositive('--duration', v('duration')!);
     if (duration !== undefined && duration * 1000 > 0x7fffffff) throw new UsageError(`--duration must be at most ${Math.floor(0x7fffffff / 1000)} seconds`);
+    const offCpu = flags.has('off-cpu');
+    if (offCpu && v('freq') !== undefined) throw new UsageError('--freq is for on-CPU sampling; --off-cpu records every switch');
+    if (offCpu && flags.has('include-idle')) throw new UsageError('--include-idle is for on-CPU sampling (the idle task never blocks)');
     const svg = v('svg');
     const outputs = [flags.has('folded'), flags.has('json'), svg !== undefined].filter(Boolean).length;
     if (outputs > 1) throw new UsageError('give one of --folded, --json, --svg FILE');
@@ -31,12 +35,15 @@ export const profileCommand: Command = {
     process.once('SIGTERM', stop);
     const timer = duration !== undefined ? setTimeout(stop, duration * 1000) : undefined;
     const until = new Promise((resolve) => ac.signal.addEventListener('abort', resolve, { once: true }));
+    // Nothing else keeps the event loop alive while the kernel gathers: without this, no --duration meant exiting at once.
+    const keepAlive = setInterval(() => {}, 0x7fffffff);
     let progress: NodeJS.Timeout | undefined;
     try {
       const result = await profile({
-        object: examplePath('profile.bpf.o'), frequency, pid, tid, cgroup: v('cgroup'), includeIdle: flags.has('include-idle'), until,
+        object: examplePath(offCpu ? 'offcpu.bpf.o' : 'profile.bpf.o'), offCpu, frequency, pid, tid, cgroup: v('cgroup'), includeIdle: flags.has('include-idle'), until,
         onReady: (event) => {
-          process.stderr.write(`sampling on-CPU stacks (${event}, ${frequency} Hz per CPU)${duration ? ` for ${duration} s` : ''}... Ctrl-C to stop\n`);
+          const what = offCpu ? 'tracing off-CPU (blocked) time by stack' : `sampling on-CPU stacks (${event}, ${frequency} Hz per CPU)`;
+          process.stderr.write(`${what}${duration ? ` for ${duration} s` : ''}... Ctrl-C to stop\n`);
           if (process.stderr.isTTY) {
             const t0 = Date.now();
             progress = setInterval(() => process.stderr.write(`\r${((Date.now() - t0) / 1000).toFixed(0)} s`), 1000);
@@ -45,11 +52,13 @@ export const profileCommand: Command = {
       });
       if (progress) process.stderr.write('\n');
       if (svg !== undefined) {
-        writeFileSync(svg, flameGraphSvg(result, `tsbpf profile${pid ? ` --pid ${pid}` : ''}`));
-        process.stderr.write(`${result.samples} samples, ${result.stacks.length} stacks -> ${svg}\n`);
+        const filters = [offCpu && '--off-cpu', pid && `--pid ${pid}`, tid && `--tid ${tid}`, v('cgroup') && `--cgroup ${v('cgroup')}`].filter(Boolean).join(' ');
+        writeFileSync(svg, flameGraphSvg(result, { title: `tsbpf profile${filters ? ` ${filters}` : ''}`, unit: offCpu ? 'us' : 'samples' }));
+        process.stderr.write(`${result.samples} ${offCpu ? 'us blocked' : 'samples'}, ${result.stacks.length} stacks -> ${svg}\n`);
       } else if (flags.has('json')) {
         process.stdout.write(JSON.stringify({
-          event: result.event, samples: result.samples,
+          // unit: what a count is, samples on-CPU or microseconds blocked off-CPU.
+          event: result.event, unit: offCpu ? 'us' : 'samples', samples: result.samples,
           stacks: result.stacks.map((s) => ({
             pid: s.pid, comm: s.comm, count: s.count,
             frames: s.frames.map((f) => ({ ...f, address: '0x' + f.address.toString(16) })),
@@ -59,6 +68,7 @@ export const profileCommand: Command = {
         process.stdout.write(foldedStacks(result));
       }
     } finally {
+      clearInterval(keepAlive);
       if (timer) clearTimeout(timer);
       if (progress) clearInterval(progress);
       process.off('SIGINT', stop);

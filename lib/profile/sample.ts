@@ -3,44 +3,59 @@
  * the CommonJS build cannot find package files)
  * on a perf event per CPU (hardware cycles where there is a PMU, software
  * cpu-clock otherwise), then every counted (pid, kernel stack, user stack)
- * symbolized into frames, outermost first.
+ * symbolized into frames, outermost first. Off-CPU (like offcputime):
+ * examples/offcpu.bpf.o on the raw sched_switch tracepoint sums the time
+ * tasks spend blocked by the stack they blocked in; counts are microseconds.
  */
 import { statSync } from 'node:fs';
 import { loadCollectionSpec } from '../../bpf/loader/collection-spec.ts';
 import { loadCollection, setVariable } from '../../bpf/loader/collection.ts';
 import { attachPerfSampling } from '../../bpf/link/perf-event.ts';
 import { Symbolizer, type Frame } from '../../bpf/symbolize/index.ts';
+import { attachRawTracepoint } from '../../bpf/link/raw-tracepoint.ts';
+import type { Collection } from '../../bpf/loader/collection.ts';
 import { PerfType } from '../../syscall/perf-attr.ts';
+import { BpfError } from '../../syscall/errors.ts';
+import { Errno } from '../../syscall/index.ts';
 import type { Link } from '../../bpf/link/link.ts';
 
 export interface ProfileOptions {
-  /** The sampling object: examples/profile.bpf.o of the package (the CLI passes it). */
+  /** The sampling object: examples/profile.bpf.o of the package, or examples/offcpu.bpf.o with `offCpu` (the CLI passes it). */
   object: string;
-  /** Samples per second per CPU (default 99). */
+  /** Blocked time by stack instead of on-CPU samples; `object` is then examples/offcpu.bpf.o. */
+  offCpu?: boolean;
+  /** Samples per second per CPU (default 99; on-CPU only). */
   frequency?: number;
   pid?: number;
   tid?: number;
   /** A cgroup v2 directory: only its tasks. */
   cgroup?: string;
+  /** On-CPU: sample the idle task too. */
   includeIdle?: boolean;
   /** Resolves when sampling should stop. */
   until: Promise<unknown>;
   symbolizer?: Symbolizer;
   /** Called once sampling runs. */
-  onReady?: (event: 'cycles' | 'cpu-clock') => void;
+  onReady?: (event: ProfileEvent) => void;
 }
 
 /** One sampled stack: frames outermost (e.g. main) first, user frames below kernel frames. */
 export interface ProfileStack {
   readonly pid: number;
   readonly comm: string;
+  /** Samples, or microseconds blocked (off-CPU). */
   readonly count: number;
   readonly frames: readonly Frame[];
 }
 
+/** What was counted: on-CPU samples of hardware cycles or the software cpu-clock, or off-CPU (blocked) microseconds. */
+export type ProfileEvent = 'cycles' | 'cpu-clock' | 'off-cpu';
+
 export interface ProfileResult {
-  readonly event: 'cycles' | 'cpu-clock';
+  readonly event: ProfileEvent;
+  /** Heaviest first; `count` is samples, or microseconds blocked for 'off-cpu'. */
   readonly stacks: ProfileStack[];
+  /** The sum of the counts (samples, or microseconds for 'off-cpu'). */
   readonly samples: number;
 }
 
@@ -50,28 +65,44 @@ export async function profile(opts: ProfileOptions): Promise<ProfileResult> {
   if (opts.tid) setVariable(spec, 'target_tid', opts.tid);
   // A cgroup v2 directory's inode number is the id bpf_get_current_cgroup_id returns.
   if (opts.cgroup) setVariable(spec, 'target_cgroup', statSync(opts.cgroup, { bigint: true }).ino);
-  if (opts.includeIdle) setVariable(spec, 'include_idle', 1);
+  if (opts.includeIdle && !opts.offCpu) setVariable(spec, 'include_idle', 1);
   using coll = loadCollection(spec);
-  const prog = coll.programs['do_sample']!;
-  const frequency = opts.frequency ?? 99;
-  let link: Link;
-  let event: 'cycles' | 'cpu-clock' = 'cycles';
-  try {
-    link = attachPerfSampling(prog, { type: PerfType.HARDWARE, config: 0 /* CPU_CYCLES */, frequency });
-  } catch {
-    event = 'cpu-clock'; // no PMU (VMs, containers): the hrtimer-driven software clock
-    link = attachPerfSampling(prog, { frequency });
-  }
+  const [event, link] = opts.offCpu ? ['off-cpu' as const, attachSwitch(coll)] : attachSampling(coll, opts.frequency ?? 99);
   try {
     opts.onReady?.(event);
     await opts.until;
   } finally {
     link.close();
   }
-  const sym = opts.symbolizer ?? new Symbolizer();
+  // Off-CPU totals are nanoseconds: report whole microseconds, as offcputime does.
+  const stacks = readStacks(coll, opts.symbolizer ?? new Symbolizer(), opts.offCpu ? (ns) => Number(ns / 1000n) : Number, !!opts.offCpu);
+  return { event, stacks, samples: stacks.reduce((a, s) => a + s.count, 0) };
+}
+
+function attachSampling(coll: Collection, frequency: number): [ProfileEvent, Link] {
+  const prog = coll.programs['do_sample']!;
+  try {
+    return ['cycles', attachPerfSampling(prog, { type: PerfType.HARDWARE, config: 0 /* CPU_CYCLES */, frequency })];
+  } catch {
+    // No PMU (VMs, containers): the hrtimer-driven software clock.
+    return ['cpu-clock', attachPerfSampling(prog, { frequency })];
+  }
+}
+
+function attachSwitch(coll: Collection): Link {
+  try {
+    return attachRawTracepoint(coll.programs['on_switch']!, 'sched_switch');
+  } catch (e) {
+    // Before 5.18 sched_switch has no prev_state argument: the program reading it does not attach (EINVAL).
+    if (!(e instanceof BpfError && e.errno === Errno.EINVAL)) throw e;
+    return attachRawTracepoint(coll.programs['on_switch_no_state']!, 'sched_switch');
+  }
+}
+
+/** The counts map's (pid, kernel stack, user stack, comm) keys, symbolized; heaviest first. */
+function readStacks(coll: Collection, sym: Symbolizer, toCount: (value: bigint) => number, fromTracepoint: boolean): ProfileStack[] {
   const stacksMap = coll.maps['stacks']!;
   const stacks: ProfileStack[] = [];
-  let samples = 0;
   const decoder = new TextDecoder();
   for (const [key, value] of coll.maps['counts']!.entries()) {
     const pid = key.readUInt32LE(0);
@@ -79,15 +110,20 @@ export async function profile(opts: ProfileOptions): Promise<ProfileResult> {
     const uid = key.readInt32LE(8);
     const nul = key.indexOf(0, 12);
     const comm = decoder.decode(key.subarray(12, nul < 0 || nul > 28 ? 28 : nul));
-    const count = Number(value.readBigUInt64LE(0));
-    samples += count;
+    const count = toCount(value.readBigUInt64LE(0));
+    if (count === 0) continue;
     const kernel = kid >= 0 ? safe(() => sym.frames(stacksMap.stackTrace(kid) ?? [], pid)) : [];
+    // A stack taken in a tracepoint program starts in the program and the tracepoint's glue: not the task's.
+    while (fromTracepoint && kernel.length && isTracingGlue(kernel[0]!)) kernel.shift();
     const user = uid >= 0 && pid ? safe(() => sym.frames(stacksMap.stackTrace(uid) ?? [], pid)) : [];
     // Stack maps hold innermost first; flame graphs read outermost first.
     stacks.push({ pid, comm, count, frames: [...user.reverse(), ...kernel.reverse()] });
   }
-  stacks.sort((a, b) => b.count - a.count);
-  return { event, stacks, samples };
+  return stacks.sort((a, b) => b.count - a.count);
+}
+
+function isTracingGlue(f: Frame): boolean {
+  return f.kind === 'bpf' || /^(?:bpf_trace_run\d+|__bpf_trace_\w+|__traceiter_\w+|bpf_prog_\w+)$/.test(f.symbol ?? '');
 }
 
 function safe(f: () => Frame[]): Frame[] {
