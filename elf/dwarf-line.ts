@@ -1,0 +1,516 @@
+/**
+ * DWARF .debug_line (versions 2-5): runs each unit's line-number program and
+ * keeps address -> (file, line) as one table sorted by address, the rows of
+ * every sequence followed by an end marker. Pure and bounded: every read is
+ * checked against its unit, a program emits at most one row per byte, and
+ * directory/file counts are checked against the bytes left, so a lying
+ * section costs time and memory linear in its size and ends in a
+ * DWARF_MALFORMED ElfError (or, leniently, in the units that did parse).
+ */
+import { sectionContents } from './compressed.ts';
+import { ElfError } from './errors.ts';
+import type { ElfFile } from './file.ts';
+
+/** The sections a line program refers to (already decompressed). */
+export interface DebugLineInput {
+  readonly debugLine: Uint8Array;
+  /** .debug_line_str: DWARF 5 DW_FORM_line_strp names. */
+  readonly debugLineStr?: Uint8Array;
+  /** .debug_str: DW_FORM_strp names. */
+  readonly debugStr?: Uint8Array;
+  readonly littleEndian: boolean;
+}
+
+export interface DebugLineOptions {
+  /** Keep the units that parse and skip a malformed one (when its length still says where the next starts); default false: throw. */
+  readonly lenient?: boolean;
+}
+
+/** What a lookup finds. */
+export interface SourceLine {
+  /** The file's path as the line table gives it (directory joined); undefined when the row names no listed file. */
+  readonly file: string | undefined;
+  readonly line: number;
+}
+
+const NO_FILE = 0xffff_ffff;
+const END_OF_SEQUENCE = 0xffff_fffe;
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+const utf8 = new TextDecoder('utf-8');
+
+/** Rows sorted by address; a lookup takes the last row at or below the address, none past a sequence's end. */
+export class LineTable {
+  constructor(
+    private readonly addresses: Float64Array,
+    private readonly lines: Uint32Array,
+    /** Index into `files`, NO_FILE, or END_OF_SEQUENCE for a sequence's end marker. */
+    private readonly fileIndexes: Uint32Array,
+    readonly files: readonly string[],
+    /** Units skipped as malformed (lenient parsing only). */
+    readonly skippedUnits: number,
+  ) {}
+
+  /** Rows held, end markers included. */
+  get rowCount(): number {
+    return this.addresses.length;
+  }
+
+  /** Bytes held: the arrays and the file names (two bytes a character, as V8 may hold them). */
+  get byteSize(): number {
+    let names = 0;
+    for (const f of this.files) names += 16 + 2 * f.length;
+    return this.addresses.byteLength + this.lines.byteLength + this.fileIndexes.byteLength + names;
+  }
+
+  /** The line of the code at `address` (the file's virtual address), or undefined when no sequence covers it. */
+  lookup(address: number): SourceLine | undefined {
+    const a = this.addresses;
+    let lo = 0;
+    let hi = a.length; // first index with a[i] > address
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (a[mid]! <= address) lo = mid + 1;
+      else hi = mid;
+    }
+    const i = lo - 1;
+    if (i < 0) return undefined;
+    const f = this.fileIndexes[i]!;
+    if (f === END_OF_SEQUENCE) return undefined;
+    return { file: f === NO_FILE ? undefined : this.files[f], line: this.lines[i]! };
+  }
+}
+
+function malformed(message: string): ElfError {
+  return new ElfError('DWARF_MALFORMED', `.debug_line: ${message}`);
+}
+
+/** Bounds-checked reads over [pos, end) of one buffer. */
+class Cursor {
+  readonly view: DataView;
+  constructor(readonly bytes: Uint8Array, public pos: number, public end: number, readonly le: boolean) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  need(n: number, what: string): void {
+    if (!(n >= 0 && this.pos + n <= this.end)) throw malformed(`${what} at offset 0x${this.pos.toString(16)} runs past the end of its unit`);
+  }
+
+  u8(what = 'byte'): number {
+    this.need(1, what);
+    return this.bytes[this.pos++]!;
+  }
+
+  u16(what = 'u16'): number {
+    this.need(2, what);
+    const v = this.view.getUint16(this.pos, this.le);
+    this.pos += 2;
+    return v;
+  }
+
+  u32(what = 'u32'): number {
+    this.need(4, what);
+    const v = this.view.getUint32(this.pos, this.le);
+    this.pos += 4;
+    return v;
+  }
+
+  /** A u64 as a number; values past 2^53 come back as Infinity (callers treat them as invalid). */
+  u64(what = 'u64'): number {
+    this.need(8, what);
+    const v = this.view.getBigUint64(this.pos, this.le);
+    this.pos += 8;
+    return v > BigInt(MAX_SAFE) ? Infinity : Number(v);
+  }
+
+  uN(size: number, what: string): number {
+    switch (size) {
+      case 1: return this.u8(what);
+      case 2: return this.u16(what);
+      case 4: return this.u32(what);
+      case 8: return this.u64(what);
+      default: throw malformed(`${what}: a ${size}-byte field`);
+    }
+  }
+
+  /** ULEB128 as a number (inexact past 2^53: such values fail the range checks that follow). */
+  uleb(what = 'ULEB128'): number {
+    let result = 0;
+    let scale = 1;
+    for (let n = 0; ; n++) {
+      if (this.pos >= this.end) throw malformed(`${what} runs past the end of its unit`);
+      if (n >= 10) throw malformed(`${what} longer than 10 bytes`);
+      const b = this.bytes[this.pos++]!;
+      result += (b & 0x7f) * scale;
+      scale *= 128;
+      if (b < 0x80) return result;
+    }
+  }
+
+  sleb(what = 'SLEB128'): number {
+    let result = 0;
+    let scale = 1;
+    for (let n = 0; ; n++) {
+      if (this.pos >= this.end) throw malformed(`${what} runs past the end of its unit`);
+      if (n >= 10) throw malformed(`${what} longer than 10 bytes`);
+      const b = this.bytes[this.pos++]!;
+      result += (b & 0x7f) * scale;
+      scale *= 128;
+      if (b < 0x80) return b & 0x40 ? result - scale : result;
+    }
+  }
+
+  /** A NUL-terminated string inside the unit. */
+  cstring(what: string): string {
+    const at = this.bytes.indexOf(0, this.pos);
+    if (at < 0 || at >= this.end) throw malformed(`${what} at offset 0x${this.pos.toString(16)} is not NUL-terminated inside its unit`);
+    const s = utf8.decode(this.bytes.subarray(this.pos, at));
+    this.pos = at + 1;
+    return s;
+  }
+}
+
+function stringAt(section: Uint8Array | undefined, offset: number, what: string): string {
+  if (!section) throw malformed(`${what} refers to a string section the file does not have`);
+  if (!(offset >= 0 && offset < section.length)) throw malformed(`${what} offset 0x${offset.toString(16)} is outside its string section (${section.length} bytes)`);
+  const end = section.indexOf(0, offset);
+  if (end < 0) throw malformed(`${what} at 0x${offset.toString(16)} is not NUL-terminated`);
+  return utf8.decode(section.subarray(offset, end));
+}
+
+// DW_LNS_*, DW_LNE_*, DW_LNCT_*, DW_FORM_* (DWARF 5, 6.2 and 7.5.6).
+const LNS_COPY = 1, LNS_ADVANCE_PC = 2, LNS_ADVANCE_LINE = 3, LNS_SET_FILE = 4, LNS_SET_COLUMN = 5;
+const LNS_NEGATE_STMT = 6, LNS_SET_BASIC_BLOCK = 7, LNS_CONST_ADD_PC = 8, LNS_FIXED_ADVANCE_PC = 9;
+const LNS_SET_PROLOGUE_END = 10, LNS_SET_EPILOGUE_BEGIN = 11, LNS_SET_ISA = 12;
+const LNE_END_SEQUENCE = 1, LNE_SET_ADDRESS = 2, LNE_DEFINE_FILE = 3;
+const LNCT_PATH = 1, LNCT_DIRECTORY_INDEX = 2;
+const FORM = {
+  addr: 0x01, block2: 0x03, block4: 0x04, data2: 0x05, data4: 0x06, data8: 0x07, string: 0x08, block: 0x09,
+  block1: 0x0a, data1: 0x0b, flag: 0x0c, sdata: 0x0d, strp: 0x0e, udata: 0x0f, secOffset: 0x17, flagPresent: 0x19,
+  strx: 0x1a, strpSup: 0x1d, data16: 0x1e, lineStrp: 0x1f, strx1: 0x25, strx2: 0x26, strx3: 0x27, strx4: 0x28,
+  gnuStrpAlt: 0x1f21,
+} as const;
+
+/** A v5 attribute value: a string (path forms), a number, or undefined for forms whose target is elsewhere (strx, supplementary files). */
+function readForm(c: Cursor, form: number, offsetSize: number, addressSize: number, input: DebugLineInput): string | number | undefined {
+  switch (form) {
+    case FORM.string: return c.cstring('DW_FORM_string');
+    case FORM.lineStrp: return stringAt(input.debugLineStr, c.uN(offsetSize, 'DW_FORM_line_strp'), 'DW_FORM_line_strp');
+    case FORM.strp: return stringAt(input.debugStr, c.uN(offsetSize, 'DW_FORM_strp'), 'DW_FORM_strp');
+    case FORM.strpSup: case FORM.gnuStrpAlt: case FORM.secOffset: c.uN(offsetSize, 'offset'); return undefined;
+    case FORM.strx: c.uleb('DW_FORM_strx'); return undefined;
+    case FORM.strx1: c.u8(); return undefined;
+    case FORM.strx2: c.u16(); return undefined;
+    case FORM.strx3: c.need(3, 'DW_FORM_strx3'); c.pos += 3; return undefined;
+    case FORM.strx4: c.u32(); return undefined;
+    case FORM.udata: return c.uleb('DW_FORM_udata');
+    case FORM.sdata: return c.sleb('DW_FORM_sdata');
+    case FORM.data1: case FORM.flag: return c.u8();
+    case FORM.data2: return c.u16();
+    case FORM.data4: return c.u32();
+    case FORM.data8: return c.u64();
+    case FORM.addr: return c.uN(addressSize, 'DW_FORM_addr');
+    case FORM.flagPresent: return 1;
+    case FORM.data16: c.need(16, 'DW_FORM_data16'); c.pos += 16; return undefined;
+    case FORM.block1: return skip(c, c.u8());
+    case FORM.block2: return skip(c, c.u16());
+    case FORM.block4: return skip(c, c.u32());
+    case FORM.block: return skip(c, c.uleb('DW_FORM_block length'));
+    default: throw malformed(`unsupported form 0x${form.toString(16)} in an entry format`);
+  }
+}
+
+function skip(c: Cursor, n: number): undefined {
+  c.need(n, 'block');
+  c.pos += n;
+  return undefined;
+}
+
+interface Entry {
+  path: string | undefined;
+  dir: number;
+}
+
+/** A v5 directory or file-name table: a format (content type, form pairs), a count, then the entries. */
+function readEntryTable(c: Cursor, offsetSize: number, addressSize: number, input: DebugLineInput, what: string): Entry[] {
+  const formatCount = c.u8(`${what} format count`);
+  const format: [number, number][] = [];
+  for (let i = 0; i < formatCount; i++) format.push([c.uleb(`${what} content type`), c.uleb(`${what} form`)]);
+  const count = c.uleb(`${what} count`);
+  if (count > c.end - c.pos) throw malformed(`${what} count ${count} is more than the ${c.end - c.pos} bytes left in the unit`);
+  const out: Entry[] = [];
+  for (let i = 0; i < count; i++) {
+    const start = c.pos;
+    const e: Entry = { path: undefined, dir: 0 };
+    for (const [type, form] of format) {
+      const v = readForm(c, form, offsetSize, addressSize, input);
+      if (type === LNCT_PATH && typeof v === 'string') e.path = v;
+      else if (type === LNCT_DIRECTORY_INDEX && typeof v === 'number') e.dir = v;
+    }
+    // An entry of no bytes would let a huge count spin without reading anything.
+    if (c.pos === start) throw malformed(`${what} entries take no bytes`);
+    out.push(e);
+  }
+  return out;
+}
+
+function joinPath(dir: string | undefined, name: string): string {
+  if (name.startsWith('/') || !dir) return name;
+  return dir.endsWith('/') ? dir + name : `${dir}/${name}`;
+}
+
+/** Interns file paths across units. */
+class FileNames {
+  readonly list: string[] = [];
+  readonly #index = new Map<string, number>();
+  add(path: string): number {
+    let i = this.#index.get(path);
+    if (i === undefined) {
+      i = this.list.length;
+      this.list.push(path);
+      this.#index.set(path, i);
+    }
+    return i;
+  }
+}
+
+interface Sequence {
+  start: number;
+  end: number;
+  /** Rows went backwards: the sequence cannot be searched and is dropped. */
+  bad: boolean;
+  addresses: number[];
+  lines: number[];
+  files: number[];
+}
+
+/** Parses every unit of .debug_line into one LineTable. */
+export function parseDebugLine(input: DebugLineInput, opts: DebugLineOptions = {}): LineTable {
+  const data = input.debugLine;
+  const names = new FileNames();
+  const sequences: Sequence[] = [];
+  let skipped = 0;
+  let pos = 0;
+  while (pos < data.length) {
+    let next = data.length; // where the next unit starts, once this one's length is known to fit
+    try {
+      const unit = unitBounds(data, pos, input.littleEndian);
+      if (unit.end > data.length) throw malformed(`unit at 0x${pos.toString(16)} states ${unit.end - unit.bodyStart} bytes; ${data.length - unit.bodyStart} are left`);
+      next = unit.end;
+      parseUnit(new Cursor(data, unit.bodyStart, unit.end, input.littleEndian), unit.offsetSize, input, names, sequences);
+    } catch (e) {
+      if (!opts.lenient || !(e instanceof ElfError)) throw e;
+      skipped++;
+    }
+    pos = next;
+  }
+  return buildTable(sequences, names.list, skipped);
+}
+
+/** A unit's length field: 32-bit, or 0xffffffff then 64-bit (then offsets in it are 8 bytes). */
+function unitBounds(data: Uint8Array, pos: number, le: boolean): { bodyStart: number; end: number; offsetSize: number } {
+  const c = new Cursor(data, pos, data.length, le);
+  const len32 = c.u32('unit length');
+  if (len32 === 0xffff_ffff) {
+    const len = c.u64('64-bit unit length');
+    return { bodyStart: c.pos, end: c.pos + len, offsetSize: 8 };
+  }
+  if (len32 >= 0xffff_fff0) throw malformed(`reserved unit length 0x${len32.toString(16)} at offset 0x${pos.toString(16)}`);
+  return { bodyStart: c.pos, end: c.pos + len32, offsetSize: 4 };
+}
+
+function parseUnit(c: Cursor, offsetSize: number, input: DebugLineInput, names: FileNames, sequences: Sequence[]): void {
+  const version = c.u16('version');
+  if (version < 2 || version > 5) throw malformed(`unsupported version ${version}`);
+  let addressSize = 8;
+  if (version >= 5) {
+    addressSize = c.u8('address size');
+    if (addressSize !== 4 && addressSize !== 8) throw malformed(`address size ${addressSize}`);
+    c.u8('segment selector size');
+  }
+  const headerLength = c.uN(offsetSize, 'header length');
+  const programStart = c.pos + headerLength;
+  if (!(programStart <= c.end)) throw malformed(`header length ${headerLength} runs past the end of its unit`);
+  const minInstLength = c.u8('minimum instruction length');
+  const maxOps = version >= 4 ? c.u8('maximum operations per instruction') : 1;
+  if (maxOps === 0) throw malformed('maximum operations per instruction is 0');
+  c.u8('default_is_stmt'); // every row is kept, statement or not (as addr2line does)
+  const lineBase = (c.u8('line base') << 24) >> 24;
+  const lineRange = c.u8('line range');
+  const opcodeBase = c.u8('opcode base');
+  if (opcodeBase === 0) throw malformed('opcode base is 0');
+  const opcodeLengths = new Uint8Array(opcodeBase);
+  for (let i = 1; i < opcodeBase; i++) opcodeLengths[i] = c.u8('standard opcode length');
+
+  // Files as global name indexes, in the unit's numbering (v5: from 0; before: from 1, 0 unused).
+  const fileIds: number[] = [];
+  let fileBase: number;
+  let oldDirs: string[] = [];
+  if (version >= 5) {
+    const dirs = readEntryTable(c, offsetSize, addressSize, input, 'directory table');
+    const files = readEntryTable(c, offsetSize, addressSize, input, 'file name table');
+    const dirPath = (d: number): string | undefined => {
+      const p = dirs[d]?.path;
+      return d !== 0 && p !== undefined && !p.startsWith('/') ? joinPath(dirs[0]?.path, p) : p;
+    };
+    for (const f of files) fileIds.push(f.path === undefined ? NO_FILE : names.add(joinPath(dirPath(f.dir), f.path)));
+    fileBase = 0;
+  } else {
+    const dirs: string[] = [];
+    for (;;) {
+      const d = c.cstring('include directory');
+      if (d === '') break;
+      dirs.push(d);
+    }
+    for (;;) {
+      const name = c.cstring('file name');
+      if (name === '') break;
+      const dir = c.uleb('directory index');
+      c.uleb('modification time');
+      c.uleb('file length');
+      fileIds.push(names.add(joinPath(dir === 0 ? undefined : dirs[dir - 1], name)));
+    }
+    fileBase = 1;
+    oldDirs = dirs;
+  }
+  if (c.pos > programStart) throw malformed('the header tables run past header_length');
+  c.pos = programStart;
+  // Special opcodes and DW_LNS_const_add_pc divide by it.
+  if (lineRange === 0 && c.pos < c.end) throw malformed('line range is 0');
+
+  // The state machine (DWARF 5, 6.2.2).
+  let address = 0, opIndex = 0, file = 1, line = 1;
+  let seq: Sequence | undefined;
+  const fileId = (n: number): number => {
+    const i = n - fileBase;
+    return i >= 0 && i < fileIds.length ? fileIds[i]! : NO_FILE;
+  };
+  const advance = (ops: number): void => {
+    if (maxOps === 1) address += minInstLength * ops;
+    else {
+      address += minInstLength * Math.floor((opIndex + ops) / maxOps);
+      opIndex = (opIndex + ops) % maxOps;
+    }
+  };
+  const emit = (end: boolean): void => {
+    seq ??= { start: address, end: address, bad: false, addresses: [], lines: [], files: [] };
+    const n = seq.addresses.length;
+    if (end) {
+      if (n > 0 && address < seq.addresses[n - 1]!) seq.bad = true;
+      seq.end = address;
+      if (!seq.bad && seq.end > seq.start && Number.isFinite(seq.end) && seq.end <= MAX_SAFE) sequences.push(seq);
+      seq = undefined;
+      address = 0; opIndex = 0; file = 1; line = 1;
+      return;
+    }
+    if (n > 0 && address < seq.addresses[n - 1]!) seq.bad = true;
+    if (n > 0 && seq.addresses[n - 1] === address) {
+      // Several rows at one address: the last one describes it.
+      seq.lines[n - 1] = line;
+      seq.files[n - 1] = fileId(file);
+    } else {
+      seq.addresses.push(address);
+      seq.lines.push(line);
+      seq.files.push(fileId(file));
+    }
+  };
+  while (c.pos < c.end) {
+    const op = c.bytes[c.pos++]!;
+    if (op >= opcodeBase) {
+      const adjusted = op - opcodeBase;
+      advance(Math.floor(adjusted / lineRange));
+      line += lineBase + (adjusted % lineRange);
+      emit(false);
+      continue;
+    }
+    switch (op) {
+      case 0: {
+        const len = c.uleb('extended opcode length');
+        if (len === 0) break;
+        c.need(len, 'extended opcode');
+        const next = c.pos + len;
+        const sub = c.bytes[c.pos++]!;
+        if (sub === LNE_END_SEQUENCE) emit(true);
+        else if (sub === LNE_SET_ADDRESS) {
+          const size = len - 1;
+          const saved = c.end;
+          c.end = next;
+          address = size === 4 || size === 8 || size === 2 || size === 1 ? c.uN(size, 'DW_LNE_set_address') : Infinity;
+          c.end = saved;
+          opIndex = 0;
+        } else if (sub === LNE_DEFINE_FILE && version < 5) {
+          const saved = c.end;
+          c.end = next;
+          const name = c.cstring('DW_LNE_define_file name');
+          const dir = c.uleb('DW_LNE_define_file directory');
+          c.end = saved;
+          fileIds.push(names.add(joinPath(dir === 0 ? undefined : oldDirs[dir - 1], name)));
+        }
+        c.pos = next; // DW_LNE_set_discriminator and unknown ones: their length says where the next opcode is
+        break;
+      }
+      case LNS_COPY: emit(false); break;
+      case LNS_ADVANCE_PC: advance(c.uleb('DW_LNS_advance_pc')); break;
+      case LNS_ADVANCE_LINE: line += c.sleb('DW_LNS_advance_line'); break;
+      case LNS_SET_FILE: file = c.uleb('DW_LNS_set_file'); break;
+      case LNS_SET_COLUMN: c.uleb('DW_LNS_set_column'); break;
+      case LNS_NEGATE_STMT: case LNS_SET_BASIC_BLOCK: case LNS_SET_PROLOGUE_END: case LNS_SET_EPILOGUE_BEGIN: break;
+      case LNS_CONST_ADD_PC: advance(Math.floor((255 - opcodeBase) / lineRange)); break;
+      case LNS_FIXED_ADVANCE_PC: address += c.u16('DW_LNS_fixed_advance_pc'); opIndex = 0; break;
+      case LNS_SET_ISA: c.uleb('DW_LNS_set_isa'); break;
+      default:
+        // An opcode this reader does not know: the header says how many ULEB128 arguments it takes.
+        for (let i = 0; i < opcodeLengths[op]!; i++) c.uleb('operand');
+    }
+    if (!(line >= 0 && line <= 0xffff_ffff)) line = 0; // a line past u32 is nonsense; keep the row, lose the number
+  }
+  // A sequence without DW_LNE_end_sequence has no end: dropped.
+}
+
+/** Orders the sequences by start, drops any overlapping an earlier one (or starting at 0: a discarded function's tombstone), and flattens them. */
+function buildTable(sequences: Sequence[], files: string[], skipped: number): LineTable {
+  const usable = sequences.filter((s) => s.start > 0 && s.end > s.start).sort((a, b) => a.start - b.start);
+  let rows = 0;
+  const kept: Sequence[] = [];
+  let lastEnd = 0;
+  for (const s of usable) {
+    if (s.start < lastEnd) continue;
+    kept.push(s);
+    rows += s.addresses.length + 1;
+    lastEnd = s.end;
+  }
+  const addresses = new Float64Array(rows);
+  const lines = new Uint32Array(rows);
+  const fileIndexes = new Uint32Array(rows);
+  let i = 0;
+  for (const s of kept) {
+    for (let j = 0; j < s.addresses.length; j++, i++) {
+      addresses[i] = s.addresses[j]!;
+      lines[i] = s.lines[j]!;
+      fileIndexes[i] = s.files[j]!;
+    }
+    addresses[i] = s.end;
+    fileIndexes[i] = END_OF_SEQUENCE;
+    i++;
+  }
+  return new LineTable(addresses, lines, fileIndexes, files, skipped);
+}
+
+/**
+ * The line table of an ELF file's .debug_line (or .zdebug_line), its string
+ * sections decompressed as needed; undefined when the file has no line program.
+ */
+export function readLineTable(elf: ElfFile, opts: DebugLineOptions = {}): LineTable | undefined {
+  const find = (name: string) => elf.section(name) ?? elf.section(name.replace('.debug', '.zdebug'));
+  const line = find('.debug_line');
+  if (!line || line.isNobits || line.data.length === 0) return undefined;
+  const contents = (name: string) => {
+    const s = find(name);
+    return s && !s.isNobits ? sectionContents(s, elf.littleEndian) : undefined;
+  };
+  return parseDebugLine({
+    debugLine: sectionContents(line, elf.littleEndian),
+    debugLineStr: contents('.debug_line_str'),
+    debugStr: contents('.debug_str'),
+    littleEndian: elf.littleEndian,
+  }, opts);
+}
