@@ -6,11 +6,12 @@
  * and cached by build-id under one memory bound.
  */
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
-import type { AddressSymbols } from '../../elf/address-symbols.ts';
+import { AddressSymbols } from '../../elf/address-symbols.ts';
+import { LineTable } from '../../elf/dwarf-line.ts';
 import type { BpfMap } from '../maps/map.ts';
 import { readRegularFile } from '../../elf/read-file.ts';
 import { SymbolCache } from './cache.ts';
-import { fileIdentity, loadElf, offsetToVaddr, type ElfFileInfo } from './elf-tables.ts';
+import { fileIdentity, loadElf, loadLines, offsetToVaddr, type ElfFileInfo } from './elf-tables.ts';
 import { SymbolizeError } from './errors.ts';
 import { parseKallsyms } from './kallsyms.ts';
 import { mappingAt, parseProcMaps, type ProcMapping } from './proc-maps.ts';
@@ -29,7 +30,7 @@ export interface Frame {
   /** "kernel", a kernel module's name, "bpf", the mapped file's path, "[vdso]", "[perf-map]", "[unknown]", "[exited]". */
   readonly module: string;
   readonly kind: FrameKind;
-  /** Source file and line, when known (perf map entries that carry them). */
+  /** Source file and line, when known: perf map entries that carry them; ELF code's .debug_line with the `lines` option. */
   readonly file?: string;
   readonly line?: number;
 }
@@ -41,6 +42,13 @@ export interface SymbolizerOptions {
   debugRoots?: readonly string[];
   /** Default '/proc/kallsyms'. */
   kallsymsPath?: string;
+  /**
+   * Give user frames in ELF files `file` and `line` from DWARF .debug_line (the
+   * file's own or its debug file's); default false. A file's line table is
+   * parsed on the first address in it and cached beside its symbols, under
+   * the same maxCacheBytes bound.
+   */
+  lines?: boolean;
 }
 
 export interface SymbolizerStats {
@@ -58,7 +66,9 @@ const KALLSYMS_REFRESH_MS = 1000;
 const MAX_FILE_INFOS = 4096;
 
 export class Symbolizer {
-  readonly #cache: SymbolCache<AddressSymbols>;
+  /** Symbol tables ("b:"/"f:" keys, kallsyms, perf maps) and line tables ("l:" + the file's key). */
+  readonly #cache: SymbolCache<AddressSymbols | LineTable>;
+  readonly #lines: boolean;
   readonly #debugRoots: readonly string[];
   readonly #kallsymsPath: string;
   /** file identity -> what was learnt about the file (small; bounded by count). */
@@ -71,6 +81,12 @@ export class Symbolizer {
     this.#cache = new SymbolCache(max);
     this.#debugRoots = opts.debugRoots ?? ['/usr/lib/debug'];
     this.#kallsymsPath = opts.kallsymsPath ?? '/proc/kallsyms';
+    this.#lines = opts.lines === true;
+  }
+
+  #symbols(key: string): AddressSymbols | undefined {
+    const t = this.#cache.get(key);
+    return t instanceof AddressSymbols ? t : undefined;
   }
 
   /** Tables held now. */
@@ -186,7 +202,7 @@ export class Symbolizer {
   }
 
   #kallsyms(): AddressSymbols {
-    let t = this.#cache.get('kallsyms');
+    let t = this.#symbols('kallsyms');
     if (!t) {
       t = parseKallsyms(readFileSync(this.#kallsymsPath, 'latin1'));
       this.#cache.set('kallsyms', t);
@@ -219,16 +235,20 @@ export class Symbolizer {
       const p = path;
       read = () => readRegularFile(p, 'mapped file');
     }
+    let bytes: Uint8Array | undefined; // read at most once per resolver: symbols and lines may both need it
+    const readOnce = () => (bytes ??= read());
     const known = this.#files.get(identity); // undefined: not seen yet; null: not readable as ELF
     if (known === null) return null;
     let info: ElfFileInfo | null | undefined = known;
-    let symbols = info ? this.#cache.get(info.key) : undefined;
+    const isFile = m.path.startsWith('/');
+    const sourcePath = isFile ? m.path : undefined;
+    const rootPrefix = isFile ? root : '';
+    let symbols = info ? this.#symbols(info.key) : undefined;
     if (!info || !symbols) {
       try {
-        const isFile = m.path.startsWith('/');
-        const loaded = loadElf(read(), identity, isFile ? m.path : undefined, isFile ? root : '', this.#debugRoots);
+        const loaded = loadElf(readOnce(), identity, sourcePath, rootPrefix, this.#debugRoots);
         info = loaded.info;
-        symbols = this.#cache.get(info.key) ?? loaded.symbols; // another file with this build-id may be cached
+        symbols = this.#symbols(info.key) ?? loaded.symbols; // another file with this build-id may be cached
         this.#cache.set(info.key, symbols);
       } catch {
         info = null;
@@ -240,11 +260,28 @@ export class Symbolizer {
     const { loads } = info;
     const table = symbols;
     const module = m.path;
+    let lines: LineTable | undefined;
+    if (this.#lines) {
+      const key = `l:${info.key}`;
+      const held = this.#cache.get(key);
+      if (held instanceof LineTable) lines = held;
+      else {
+        try {
+          lines = loadLines(readOnce(), info.buildId, sourcePath, rootPrefix, this.#debugRoots);
+        } catch {
+          lines = undefined; // the file went away between the two reads
+        }
+        if (lines) this.#cache.set(key, lines);
+      }
+    }
+    const lineTable = lines && lines.rowCount > 0 ? lines : undefined;
     return (address, fileOffset) => {
       const vaddr = offsetToVaddr(loads, fileOffset);
       const hit = vaddr === undefined ? undefined : table.lookup(vaddr);
-      if (!hit) return { address, symbol: undefined, offset: vaddr ?? fileOffset, module, kind: 'user' };
-      return { address, symbol: hit.name, offset: hit.offset, module, kind: 'user' };
+      const src = lineTable && vaddr !== undefined ? lineTable.lookup(vaddr) : undefined;
+      const where = src ? (src.file === undefined ? { line: src.line } : { file: src.file, line: src.line }) : undefined;
+      if (!hit) return { address, symbol: undefined, offset: vaddr ?? fileOffset, module, kind: 'user', ...where };
+      return { address, symbol: hit.name, offset: hit.offset, module, kind: 'user', ...where };
     };
   }
 
@@ -260,7 +297,7 @@ export class Symbolizer {
       } catch {
         continue;
       }
-      let t = this.#cache.get(key);
+      let t = this.#symbols(key);
       if (!t) {
         try {
           t = parsePerfMap(readRegularFile(path, 'perf map').toString('utf8'));
