@@ -27,7 +27,7 @@ export interface DebugLineOptions {
 }
 
 /** What a lookup finds. */
-export interface SourceLine {
+export interface SourceLocation {
   /** The file's path as the line table gives it (directory joined); undefined when the row names no listed file. */
   readonly file: string | undefined;
   readonly line: number;
@@ -63,7 +63,7 @@ export class LineTable {
   }
 
   /** The line of the code at `address` (the file's virtual address), or undefined when no sequence covers it. */
-  lookup(address: number): SourceLine | undefined {
+  lookup(address: number): SourceLocation | undefined {
     const a = this.addresses;
     let lo = 0;
     let hi = a.length; // first index with a[i] > address

@@ -67,7 +67,6 @@ interface UnitOpts { version: number; dwarf64?: boolean; prog?: number[] }
 
 /** One unit; for v5 the strings it names through DW_FORM_line_strp go into `lineStr`. */
 function unit({ version, dwarf64, prog: custom }: UnitOpts, lineStr: W): number[] {
-  const off = dwarf64 ? 8 : 4;
   const offField = (w: W, v: number) => (dwarf64 ? w.u64(v) : w.u32(v));
   const tables = new W();
   tables.u8(1); // minimum_instruction_length

@@ -12,10 +12,10 @@ import { flagValue, parseArgs, parsePositive, parseUint } from './args.ts';
 
 export const profileCommand: Command = {
   name: 'profile',
-  usage: 'profile [--freq HZ] [--pid PID] [--tid TID] [--cgroup DIR] [--duration SECONDS] [--folded | --json | --svg FILE]',
+  usage: 'profile [--freq HZ] [--pid PID] [--tid TID] [--cgroup DIR] [--duration SECONDS] [--lines] [--folded | --json | --svg FILE]',
   summary: 'sample on-CPU kernel and user stacks (perf event per CPU) into folded stacks, JSON or a flame graph',
   async run(args) {
-    const { flags } = parseArgs(args, { booleans: ['folded', 'json', 'include-idle'], values: ['freq', 'pid', 'tid', 'cgroup', 'duration', 'svg'] });
+    const { flags } = parseArgs(args, { booleans: ['folded', 'json', 'include-idle', 'lines'], values: ['freq', 'pid', 'tid', 'cgroup', 'duration', 'svg'] });
     const v = (n: string) => flagValue(flags, n);
     const frequency = v('freq') === undefined ? 99 : parseUint('--freq', v('freq')!, 100_000, 1);
     const pid = v('pid') === undefined ? undefined : parseUint('--pid', v('pid')!, 0x7fffffff, 1);
@@ -34,7 +34,7 @@ export const profileCommand: Command = {
     let progress: NodeJS.Timeout | undefined;
     try {
       const result = await profile({
-        object: examplePath('profile.bpf.o'), frequency, pid, tid, cgroup: v('cgroup'), includeIdle: flags.has('include-idle'), until,
+        object: examplePath('profile.bpf.o'), frequency, pid, tid, cgroup: v('cgroup'), includeIdle: flags.has('include-idle'), lines: flags.has('lines'), until,
         onReady: (event) => {
           process.stderr.write(`sampling on-CPU stacks (${event}, ${frequency} Hz per CPU)${duration ? ` for ${duration} s` : ''}... Ctrl-C to stop\n`);
           if (process.stderr.isTTY) {
@@ -56,7 +56,7 @@ export const profileCommand: Command = {
           })),
         }) + '\n');
       } else {
-        process.stdout.write(foldedStacks(result));
+        process.stdout.write(foldedStacks(result, { lines: flags.has('lines') }));
       }
     } finally {
       if (timer) clearTimeout(timer);
