@@ -169,6 +169,20 @@ class Cursor {
   }
 }
 
+/** A string section and the strings read from it by offset (units share most of their directory and file names). */
+class Strings {
+  readonly #cache = new Map<number, string>();
+  constructor(private readonly bytes: Uint8Array | undefined) {}
+  at(offset: number, what: string): string {
+    let s = this.#cache.get(offset);
+    if (s === undefined) {
+      s = stringAt(this.bytes, offset, what);
+      this.#cache.set(offset, s);
+    }
+    return s;
+  }
+}
+
 function stringAt(section: Uint8Array | undefined, offset: number, what: string): string {
   if (!section) throw malformed(`${what} refers to a string section the file does not have`);
   if (!(offset >= 0 && offset < section.length)) throw malformed(`${what} offset 0x${offset.toString(16)} is outside its string section (${section.length} bytes)`);
@@ -191,11 +205,11 @@ const FORM = {
 } as const;
 
 /** A v5 attribute value: a string (path forms), a number, or undefined for forms whose target is elsewhere (strx, supplementary files). */
-function readForm(c: Cursor, form: number, offsetSize: number, addressSize: number, input: DebugLineInput): string | number | undefined {
+function readForm(c: Cursor, form: number, offsetSize: number, addressSize: number, input: StringSections): string | number | undefined {
   switch (form) {
     case FORM.string: return c.cstring('DW_FORM_string');
-    case FORM.lineStrp: return stringAt(input.debugLineStr, c.uN(offsetSize, 'DW_FORM_line_strp'), 'DW_FORM_line_strp');
-    case FORM.strp: return stringAt(input.debugStr, c.uN(offsetSize, 'DW_FORM_strp'), 'DW_FORM_strp');
+    case FORM.lineStrp: return input.lineStr.at(c.uN(offsetSize, 'DW_FORM_line_strp'), 'DW_FORM_line_strp');
+    case FORM.strp: return input.str.at(c.uN(offsetSize, 'DW_FORM_strp'), 'DW_FORM_strp');
     case FORM.strpSup: case FORM.gnuStrpAlt: case FORM.secOffset: c.uN(offsetSize, 'offset'); return undefined;
     case FORM.strx: c.uleb('DW_FORM_strx'); return undefined;
     case FORM.strx1: c.u8(); return undefined;
@@ -225,13 +239,18 @@ function skip(c: Cursor, n: number): undefined {
   return undefined;
 }
 
+interface StringSections {
+  readonly lineStr: Strings;
+  readonly str: Strings;
+}
+
 interface Entry {
   path: string | undefined;
   dir: number;
 }
 
 /** A v5 directory or file-name table: a format (content type, form pairs), a count, then the entries. */
-function readEntryTable(c: Cursor, offsetSize: number, addressSize: number, input: DebugLineInput, what: string): Entry[] {
+function readEntryTable(c: Cursor, offsetSize: number, addressSize: number, input: StringSections, what: string): Entry[] {
   const formatCount = c.u8(`${what} format count`);
   const format: [number, number][] = [];
   for (let i = 0; i < formatCount; i++) format.push([c.uleb(`${what} content type`), c.uleb(`${what} form`)]);
@@ -273,21 +292,43 @@ class FileNames {
   }
 }
 
+/** A finished sequence: its rows are [first, first + count) of the builder. */
 interface Sequence {
   start: number;
   end: number;
-  /** Rows went backwards: the sequence cannot be searched and is dropped. */
-  bad: boolean;
-  addresses: number[];
-  lines: number[];
-  files: number[];
+  first: number;
+  count: number;
+}
+
+/** Rows of every sequence as they are emitted, in typed arrays grown by doubling (no per-row garbage). */
+class Rows {
+  addresses = new Float64Array(1024);
+  lines = new Uint32Array(1024);
+  files = new Uint32Array(1024);
+  length = 0;
+  push(address: number, line: number, file: number): void {
+    if (this.length === this.addresses.length) this.grow();
+    const i = this.length++;
+    this.addresses[i] = address;
+    this.lines[i] = line;
+    this.files[i] = file;
+  }
+  private grow(): void {
+    const n = this.addresses.length * 2;
+    const a = new Float64Array(n); a.set(this.addresses); this.addresses = a;
+    const l = new Uint32Array(n); l.set(this.lines); this.lines = l;
+    const f = new Uint32Array(n); f.set(this.files); this.files = f;
+  }
 }
 
 /** Parses every unit of .debug_line into one LineTable. */
 export function parseDebugLine(input: DebugLineInput, opts: DebugLineOptions = {}): LineTable {
-  const data = input.debugLine;
+  const d = input.debugLine;
+  const data = new Uint8Array(d.buffer, d.byteOffset, d.byteLength); // a Buffer's subarray() costs more than a Uint8Array's
+  const strings: StringSections = { lineStr: new Strings(input.debugLineStr), str: new Strings(input.debugStr) };
   const names = new FileNames();
   const sequences: Sequence[] = [];
+  const rows = new Rows();
   let skipped = 0;
   let pos = 0;
   while (pos < data.length) {
@@ -296,14 +337,14 @@ export function parseDebugLine(input: DebugLineInput, opts: DebugLineOptions = {
       const unit = unitBounds(data, pos, input.littleEndian);
       if (unit.end > data.length) throw malformed(`unit at 0x${pos.toString(16)} states ${unit.end - unit.bodyStart} bytes; ${data.length - unit.bodyStart} are left`);
       next = unit.end;
-      parseUnit(new Cursor(data, unit.bodyStart, unit.end, input.littleEndian), unit.offsetSize, input, names, sequences);
+      parseUnit(new Cursor(data, unit.bodyStart, unit.end, input.littleEndian), unit.offsetSize, strings, names, sequences, rows);
     } catch (e) {
       if (!opts.lenient || !(e instanceof ElfError)) throw e;
       skipped++;
     }
     pos = next;
   }
-  return buildTable(sequences, names.list, skipped);
+  return buildTable(sequences, rows, names.list, skipped);
 }
 
 /** A unit's length field: 32-bit, or 0xffffffff then 64-bit (then offsets in it are 8 bytes). */
@@ -318,7 +359,7 @@ function unitBounds(data: Uint8Array, pos: number, le: boolean): { bodyStart: nu
   return { bodyStart: c.pos, end: c.pos + len32, offsetSize: 4 };
 }
 
-function parseUnit(c: Cursor, offsetSize: number, input: DebugLineInput, names: FileNames, sequences: Sequence[]): void {
+function parseUnit(c: Cursor, offsetSize: number, input: StringSections, names: FileNames, sequences: Sequence[], rows: Rows): void {
   const version = c.u16('version');
   if (version < 2 || version > 5) throw malformed(`unsupported version ${version}`);
   let addressSize = 8;
@@ -379,7 +420,8 @@ function parseUnit(c: Cursor, offsetSize: number, input: DebugLineInput, names: 
 
   // The state machine (DWARF 5, 6.2.2).
   let address = 0, opIndex = 0, file = 1, line = 1;
-  let seq: Sequence | undefined;
+  // The open sequence: its first row, its start, and whether its rows went backwards (then it cannot be searched: dropped).
+  let seqFirst = rows.length, seqStart = NaN, seqBad = false;
   const fileId = (n: number): number => {
     const i = n - fileBase;
     return i >= 0 && i < fileIds.length ? fileIds[i]! : NO_FILE;
@@ -392,25 +434,26 @@ function parseUnit(c: Cursor, offsetSize: number, input: DebugLineInput, names: 
     }
   };
   const emit = (end: boolean): void => {
-    seq ??= { start: address, end: address, bad: false, addresses: [], lines: [], files: [] };
-    const n = seq.addresses.length;
+    const n = rows.length - seqFirst;
+    const last = n > 0 ? rows.addresses[rows.length - 1]! : -Infinity;
+    if (address < last) seqBad = true;
+    if (n === 0) seqStart = address;
     if (end) {
-      if (n > 0 && address < seq.addresses[n - 1]!) seq.bad = true;
-      seq.end = address;
-      if (!seq.bad && seq.end > seq.start && Number.isFinite(seq.end) && seq.end <= MAX_SAFE) sequences.push(seq);
-      seq = undefined;
+      if (!seqBad && n > 0 && address > seqStart && address <= MAX_SAFE) {
+        sequences.push({ start: seqStart, end: address, first: seqFirst, count: n });
+      } else {
+        rows.length = seqFirst; // dropped: its rows are reused
+      }
+      seqFirst = rows.length; seqBad = false;
       address = 0; opIndex = 0; file = 1; line = 1;
       return;
     }
-    if (n > 0 && address < seq.addresses[n - 1]!) seq.bad = true;
-    if (n > 0 && seq.addresses[n - 1] === address) {
+    if (address === last) {
       // Several rows at one address: the last one describes it.
-      seq.lines[n - 1] = line;
-      seq.files[n - 1] = fileId(file);
+      rows.lines[rows.length - 1] = line;
+      rows.files[rows.length - 1] = fileId(file);
     } else {
-      seq.addresses.push(address);
-      seq.lines.push(line);
-      seq.files.push(fileId(file));
+      rows.push(address, line, fileId(file));
     }
   };
   while (c.pos < c.end) {
@@ -464,31 +507,31 @@ function parseUnit(c: Cursor, offsetSize: number, input: DebugLineInput, names: 
     if (!(line >= 0 && line <= 0xffff_ffff)) line = 0; // a line past u32 is nonsense; keep the row, lose the number
   }
   // A sequence without DW_LNE_end_sequence has no end: dropped.
+  rows.length = seqFirst;
 }
 
 /** Orders the sequences by start, drops any overlapping an earlier one (or starting at 0: a discarded function's tombstone), and flattens them. */
-function buildTable(sequences: Sequence[], files: string[], skipped: number): LineTable {
-  const usable = sequences.filter((s) => s.start > 0 && s.end > s.start).sort((a, b) => a.start - b.start);
-  let rows = 0;
+function buildTable(sequences: Sequence[], rows: Rows, files: string[], skipped: number): LineTable {
+  const usable = sequences.filter((q) => q.start > 0).sort((a, b) => a.start - b.start);
+  let total = 0;
   const kept: Sequence[] = [];
   let lastEnd = 0;
-  for (const s of usable) {
-    if (s.start < lastEnd) continue;
-    kept.push(s);
-    rows += s.addresses.length + 1;
-    lastEnd = s.end;
+  for (const q of usable) {
+    if (q.start < lastEnd) continue;
+    kept.push(q);
+    total += q.count + 1;
+    lastEnd = q.end;
   }
-  const addresses = new Float64Array(rows);
-  const lines = new Uint32Array(rows);
-  const fileIndexes = new Uint32Array(rows);
+  const addresses = new Float64Array(total);
+  const lines = new Uint32Array(total);
+  const fileIndexes = new Uint32Array(total);
   let i = 0;
-  for (const s of kept) {
-    for (let j = 0; j < s.addresses.length; j++, i++) {
-      addresses[i] = s.addresses[j]!;
-      lines[i] = s.lines[j]!;
-      fileIndexes[i] = s.files[j]!;
-    }
-    addresses[i] = s.end;
+  for (const q of kept) {
+    addresses.set(rows.addresses.subarray(q.first, q.first + q.count), i);
+    lines.set(rows.lines.subarray(q.first, q.first + q.count), i);
+    fileIndexes.set(rows.files.subarray(q.first, q.first + q.count), i);
+    i += q.count;
+    addresses[i] = q.end;
     fileIndexes[i] = END_OF_SEQUENCE;
     i++;
   }
