@@ -6,7 +6,7 @@
  * the kernel's own symbols and a BPF program's, and the pure parsers.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -236,6 +236,29 @@ describe('Symbolizer lines: file and line from .debug_line', () => {
       expect(new Symbolizer({ lines: true, debugRoots: [] }).user(child.pid!, ips).map((f) => f.line)).toEqual([undefined, undefined]);
       const frames = new Symbolizer({ lines: true, debugRoots: [join(work, 'debug')] }).user(child.pid!, ips);
       expect(frames.map((f) => [f.symbol, f.file, f.line])).toEqual([['hot_beta', src, defs.hot_beta], ['main', src, defs.main]]);
+    } finally {
+      await stop(child);
+    }
+  });
+
+  ktest('a lying .debug_line (huge unit lengths, bad versions, endless LEB128s) costs the lines, never the symbols', async (ctx) => {
+    if (missing) return ctx.skip(missing);
+    const bytes = readFileSync(bins['lines-v4']!);
+    const line = parseElf(bytes).section('.debug_line')!;
+    const corrupt = Buffer.from(bytes);
+    const at = line.offset;
+    corrupt.fill(0xff, at + 40, at + line.size); // the program: 0xff opcodes and unterminated LEB128s
+    corrupt.writeUInt16LE(1, at + 4); // version 1
+    const path = join(work, 'lying-lines');
+    writeFileSync(path, corrupt, { mode: 0o755 });
+    const { child, addrs } = await start(path, ['print']);
+    try {
+      const s = new Symbolizer({ lines: true });
+      const [f] = s.user(child.pid!, [addrs['hot_alpha']!]);
+      expect(f).toMatchObject({ symbol: 'hot_alpha', offset: 0 });
+      expect(f!.line).toBeUndefined();
+      s.user(child.pid!, [addrs['main']!]); // the empty table is cached, not parsed again
+      expect(s.stats().tables).toBe(2);
     } finally {
       await stop(child);
     }

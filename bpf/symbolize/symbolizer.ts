@@ -278,10 +278,15 @@ export class Symbolizer {
     return (address, fileOffset) => {
       const vaddr = offsetToVaddr(loads, fileOffset);
       const hit = vaddr === undefined ? undefined : table.lookup(vaddr);
+      const frame: { -readonly [K in keyof Frame]: Frame[K] } = hit
+        ? { address, symbol: hit.name, offset: hit.offset, module, kind: 'user' }
+        : { address, symbol: undefined, offset: vaddr ?? fileOffset, module, kind: 'user' };
       const src = lineTable && vaddr !== undefined ? lineTable.lookup(vaddr) : undefined;
-      const where = src ? (src.file === undefined ? { line: src.line } : { file: src.file, line: src.line }) : undefined;
-      if (!hit) return { address, symbol: undefined, offset: vaddr ?? fileOffset, module, kind: 'user', ...where };
-      return { address, symbol: hit.name, offset: hit.offset, module, kind: 'user', ...where };
+      if (src) {
+        if (src.file !== undefined) frame.file = src.file;
+        frame.line = src.line;
+      }
+      return frame;
     };
   }
 
