@@ -8,6 +8,8 @@
  * DWARF_MALFORMED ElfError (or, leniently, in the units that did parse).
  */
 import { sectionContents } from './compressed.ts';
+import { Cursor, malformed, readForm, Strings, type FormContext, type StringSections } from './dwarf-reader.ts';
+import { compilationDirs } from './dwarf-units.ts';
 import { ElfError } from './errors.ts';
 import type { ElfFile } from './file.ts';
 
@@ -18,6 +20,12 @@ export interface DebugLineInput {
   readonly debugLineStr?: Uint8Array;
   /** .debug_str: DW_FORM_strp names. */
   readonly debugStr?: Uint8Array;
+  /**
+   * The compilation directory of the unit at `offset` of .debug_line (its
+   * DW_AT_comp_dir, from .debug_info): before DWARF 5, directory 0 and
+   * relative directories are relative to it. Asked only when a unit needs it.
+   */
+  readonly compDir?: (offset: number) => string | undefined;
   readonly littleEndian: boolean;
 }
 
@@ -30,13 +38,13 @@ export interface DebugLineOptions {
 export interface SourceLocation {
   /** The file's path as the line table gives it (directory joined); undefined when the row names no listed file. */
   readonly file: string | undefined;
+  /** 1-based; 0 for code the compiler attributes to no line. */
   readonly line: number;
 }
 
 const NO_FILE = 0xffff_ffff;
 const END_OF_SEQUENCE = 0xffff_fffe;
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
-const utf8 = new TextDecoder('utf-8');
 
 /** Rows sorted by address; a lookup takes the last row at or below the address, none past a sequence's end. */
 export class LineTable {
@@ -80,169 +88,12 @@ export class LineTable {
   }
 }
 
-function malformed(message: string): ElfError {
-  return new ElfError('DWARF_MALFORMED', `.debug_line: ${message}`);
-}
-
-/** Bounds-checked reads over [pos, end) of one buffer. */
-class Cursor {
-  readonly view: DataView;
-  constructor(readonly bytes: Uint8Array, public pos: number, public end: number, readonly le: boolean) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
-
-  need(n: number, what: string): void {
-    if (!(n >= 0 && this.pos + n <= this.end)) throw malformed(`${what} at offset 0x${this.pos.toString(16)} runs past the end of its unit`);
-  }
-
-  u8(what = 'byte'): number {
-    this.need(1, what);
-    return this.bytes[this.pos++]!;
-  }
-
-  u16(what = 'u16'): number {
-    this.need(2, what);
-    const v = this.view.getUint16(this.pos, this.le);
-    this.pos += 2;
-    return v;
-  }
-
-  u32(what = 'u32'): number {
-    this.need(4, what);
-    const v = this.view.getUint32(this.pos, this.le);
-    this.pos += 4;
-    return v;
-  }
-
-  /** A u64 as a number; values past 2^53 come back as Infinity (callers treat them as invalid). */
-  u64(what = 'u64'): number {
-    this.need(8, what);
-    const v = this.view.getBigUint64(this.pos, this.le);
-    this.pos += 8;
-    return v > BigInt(MAX_SAFE) ? Infinity : Number(v);
-  }
-
-  uN(size: number, what: string): number {
-    switch (size) {
-      case 1: return this.u8(what);
-      case 2: return this.u16(what);
-      case 4: return this.u32(what);
-      case 8: return this.u64(what);
-      default: throw malformed(`${what}: a ${size}-byte field`);
-    }
-  }
-
-  /** ULEB128 as a number (inexact past 2^53: such values fail the range checks that follow). */
-  uleb(what = 'ULEB128'): number {
-    let result = 0;
-    let scale = 1;
-    for (let n = 0; ; n++) {
-      if (this.pos >= this.end) throw malformed(`${what} runs past the end of its unit`);
-      if (n >= 10) throw malformed(`${what} longer than 10 bytes`);
-      const b = this.bytes[this.pos++]!;
-      result += (b & 0x7f) * scale;
-      scale *= 128;
-      if (b < 0x80) return result;
-    }
-  }
-
-  sleb(what = 'SLEB128'): number {
-    let result = 0;
-    let scale = 1;
-    for (let n = 0; ; n++) {
-      if (this.pos >= this.end) throw malformed(`${what} runs past the end of its unit`);
-      if (n >= 10) throw malformed(`${what} longer than 10 bytes`);
-      const b = this.bytes[this.pos++]!;
-      result += (b & 0x7f) * scale;
-      scale *= 128;
-      if (b < 0x80) return b & 0x40 ? result - scale : result;
-    }
-  }
-
-  /** A NUL-terminated string inside the unit. */
-  cstring(what: string): string {
-    const at = this.bytes.indexOf(0, this.pos);
-    if (at < 0 || at >= this.end) throw malformed(`${what} at offset 0x${this.pos.toString(16)} is not NUL-terminated inside its unit`);
-    const s = utf8.decode(this.bytes.subarray(this.pos, at));
-    this.pos = at + 1;
-    return s;
-  }
-}
-
-/** A string section and the strings read from it by offset (units share most of their directory and file names). */
-class Strings {
-  readonly #cache = new Map<number, string>();
-  constructor(private readonly bytes: Uint8Array | undefined) {}
-  at(offset: number, what: string): string {
-    let s = this.#cache.get(offset);
-    if (s === undefined) {
-      s = stringAt(this.bytes, offset, what);
-      this.#cache.set(offset, s);
-    }
-    return s;
-  }
-}
-
-function stringAt(section: Uint8Array | undefined, offset: number, what: string): string {
-  if (!section) throw malformed(`${what} refers to a string section the file does not have`);
-  if (!(offset >= 0 && offset < section.length)) throw malformed(`${what} offset 0x${offset.toString(16)} is outside its string section (${section.length} bytes)`);
-  const end = section.indexOf(0, offset);
-  if (end < 0) throw malformed(`${what} at 0x${offset.toString(16)} is not NUL-terminated`);
-  return utf8.decode(section.subarray(offset, end));
-}
-
 // DW_LNS_*, DW_LNE_*, DW_LNCT_*, DW_FORM_* (DWARF 5, 6.2 and 7.5.6).
 const LNS_COPY = 1, LNS_ADVANCE_PC = 2, LNS_ADVANCE_LINE = 3, LNS_SET_FILE = 4, LNS_SET_COLUMN = 5;
 const LNS_NEGATE_STMT = 6, LNS_SET_BASIC_BLOCK = 7, LNS_CONST_ADD_PC = 8, LNS_FIXED_ADVANCE_PC = 9;
 const LNS_SET_PROLOGUE_END = 10, LNS_SET_EPILOGUE_BEGIN = 11, LNS_SET_ISA = 12;
 const LNE_END_SEQUENCE = 1, LNE_SET_ADDRESS = 2, LNE_DEFINE_FILE = 3;
 const LNCT_PATH = 1, LNCT_DIRECTORY_INDEX = 2;
-const FORM = {
-  addr: 0x01, block2: 0x03, block4: 0x04, data2: 0x05, data4: 0x06, data8: 0x07, string: 0x08, block: 0x09,
-  block1: 0x0a, data1: 0x0b, flag: 0x0c, sdata: 0x0d, strp: 0x0e, udata: 0x0f, secOffset: 0x17, flagPresent: 0x19,
-  strx: 0x1a, strpSup: 0x1d, data16: 0x1e, lineStrp: 0x1f, strx1: 0x25, strx2: 0x26, strx3: 0x27, strx4: 0x28,
-  gnuStrpAlt: 0x1f21,
-} as const;
-
-/** A v5 attribute value: a string (path forms), a number, or undefined for forms whose target is elsewhere (strx, supplementary files). */
-function readForm(c: Cursor, form: number, offsetSize: number, addressSize: number, input: StringSections): string | number | undefined {
-  switch (form) {
-    case FORM.string: return c.cstring('DW_FORM_string');
-    case FORM.lineStrp: return input.lineStr.at(c.uN(offsetSize, 'DW_FORM_line_strp'), 'DW_FORM_line_strp');
-    case FORM.strp: return input.str.at(c.uN(offsetSize, 'DW_FORM_strp'), 'DW_FORM_strp');
-    case FORM.strpSup: case FORM.gnuStrpAlt: case FORM.secOffset: c.uN(offsetSize, 'offset'); return undefined;
-    case FORM.strx: c.uleb('DW_FORM_strx'); return undefined;
-    case FORM.strx1: c.u8(); return undefined;
-    case FORM.strx2: c.u16(); return undefined;
-    case FORM.strx3: c.need(3, 'DW_FORM_strx3'); c.pos += 3; return undefined;
-    case FORM.strx4: c.u32(); return undefined;
-    case FORM.udata: return c.uleb('DW_FORM_udata');
-    case FORM.sdata: return c.sleb('DW_FORM_sdata');
-    case FORM.data1: case FORM.flag: return c.u8();
-    case FORM.data2: return c.u16();
-    case FORM.data4: return c.u32();
-    case FORM.data8: return c.u64();
-    case FORM.addr: return c.uN(addressSize, 'DW_FORM_addr');
-    case FORM.flagPresent: return 1;
-    case FORM.data16: c.need(16, 'DW_FORM_data16'); c.pos += 16; return undefined;
-    case FORM.block1: return skip(c, c.u8());
-    case FORM.block2: return skip(c, c.u16());
-    case FORM.block4: return skip(c, c.u32());
-    case FORM.block: return skip(c, c.uleb('DW_FORM_block length'));
-    default: throw malformed(`unsupported form 0x${form.toString(16)} in an entry format`);
-  }
-}
-
-function skip(c: Cursor, n: number): undefined {
-  c.need(n, 'block');
-  c.pos += n;
-  return undefined;
-}
-
-interface StringSections {
-  readonly lineStr: Strings;
-  readonly str: Strings;
-}
 
 interface Entry {
   path: string | undefined;
@@ -250,7 +101,7 @@ interface Entry {
 }
 
 /** A v5 directory or file-name table: a format (content type, form pairs), a count, then the entries. */
-function readEntryTable(c: Cursor, offsetSize: number, addressSize: number, input: StringSections, what: string): Entry[] {
+function readEntryTable(c: Cursor, ctx: FormContext, what: string): Entry[] {
   const formatCount = c.u8(`${what} format count`);
   const format: [number, number][] = [];
   for (let i = 0; i < formatCount; i++) format.push([c.uleb(`${what} content type`), c.uleb(`${what} form`)]);
@@ -261,7 +112,7 @@ function readEntryTable(c: Cursor, offsetSize: number, addressSize: number, inpu
     const start = c.pos;
     const e: Entry = { path: undefined, dir: 0 };
     for (const [type, form] of format) {
-      const v = readForm(c, form, offsetSize, addressSize, input);
+      const v = readForm(c, form, ctx);
       if (type === LNCT_PATH && typeof v === 'string') e.path = v;
       else if (type === LNCT_DIRECTORY_INDEX && typeof v === 'number') e.dir = v;
     }
@@ -337,7 +188,7 @@ export function parseDebugLine(input: DebugLineInput, opts: DebugLineOptions = {
       const unit = unitBounds(data, pos, input.littleEndian);
       if (unit.end > data.length) throw malformed(`unit at 0x${pos.toString(16)} states ${unit.end - unit.bodyStart} bytes; ${data.length - unit.bodyStart} are left`);
       next = unit.end;
-      parseUnit(new Cursor(data, unit.bodyStart, unit.end, input.littleEndian), unit.offsetSize, strings, names, sequences, rows);
+      parseUnit(new Cursor(data, unit.bodyStart, unit.end, input.littleEndian), unit.offsetSize, strings, names, sequences, rows, () => input.compDir?.(pos));
     } catch (e) {
       if (!opts.lenient || !(e instanceof ElfError)) throw e;
       skipped++;
@@ -359,7 +210,10 @@ function unitBounds(data: Uint8Array, pos: number, le: boolean): { bodyStart: nu
   return { bodyStart: c.pos, end: c.pos + len32, offsetSize: 4 };
 }
 
-function parseUnit(c: Cursor, offsetSize: number, input: StringSections, names: FileNames, sequences: Sequence[], rows: Rows): void {
+function parseUnit(
+  c: Cursor, offsetSize: number, input: StringSections, names: FileNames, sequences: Sequence[], rows: Rows,
+  compDir: () => string | undefined,
+): void {
   const version = c.u16('version');
   if (version < 2 || version > 5) throw malformed(`unsupported version ${version}`);
   let addressSize = 8;
@@ -386,9 +240,19 @@ function parseUnit(c: Cursor, offsetSize: number, input: StringSections, names: 
   const fileIds: number[] = [];
   let fileBase: number;
   let oldDirs: string[] = [];
+  let comp: string | undefined | null = null; // null: not asked yet
+  /** A pre-v5 file's path: directory 0 is the compilation directory, and a relative directory is under it. */
+  const oldPath = (dir: number, name: string): string => {
+    if (name.startsWith('/')) return name;
+    const d = dir === 0 ? undefined : oldDirs[dir - 1];
+    if (d?.startsWith('/')) return joinPath(d, name);
+    if (comp === null) comp = compDir();
+    return joinPath(comp, joinPath(d, name));
+  };
   if (version >= 5) {
-    const dirs = readEntryTable(c, offsetSize, addressSize, input, 'directory table');
-    const files = readEntryTable(c, offsetSize, addressSize, input, 'file name table');
+    const ctx: FormContext = { offsetSize, addressSize, version, strings: input };
+    const dirs = readEntryTable(c, ctx, 'directory table');
+    const files = readEntryTable(c, ctx, 'file name table');
     const dirPath = (d: number): string | undefined => {
       const p = dirs[d]?.path;
       return d !== 0 && p !== undefined && !p.startsWith('/') ? joinPath(dirs[0]?.path, p) : p;
@@ -396,7 +260,7 @@ function parseUnit(c: Cursor, offsetSize: number, input: StringSections, names: 
     for (const f of files) fileIds.push(f.path === undefined ? NO_FILE : names.add(joinPath(dirPath(f.dir), f.path)));
     fileBase = 0;
   } else {
-    const dirs: string[] = [];
+    const dirs: string[] = (oldDirs = []);
     for (;;) {
       const d = c.cstring('include directory');
       if (d === '') break;
@@ -408,10 +272,9 @@ function parseUnit(c: Cursor, offsetSize: number, input: StringSections, names: 
       const dir = c.uleb('directory index');
       c.uleb('modification time');
       c.uleb('file length');
-      fileIds.push(names.add(joinPath(dir === 0 ? undefined : dirs[dir - 1], name)));
+      fileIds.push(names.add(oldPath(dir, name)));
     }
     fileBase = 1;
-    oldDirs = dirs;
   }
   if (c.pos > programStart) throw malformed('the header tables run past header_length');
   c.pos = programStart;
@@ -486,7 +349,7 @@ function parseUnit(c: Cursor, offsetSize: number, input: StringSections, names: 
           const name = c.cstring('DW_LNE_define_file name');
           const dir = c.uleb('DW_LNE_define_file directory');
           c.end = saved;
-          fileIds.push(names.add(joinPath(dir === 0 ? undefined : oldDirs[dir - 1], name)));
+          fileIds.push(names.add(oldPath(dir, name)));
         }
         c.pos = next; // DW_LNE_set_discriminator and unknown ones: their length says where the next opcode is
         break;
@@ -550,10 +413,24 @@ export function readLineTable(elf: ElfFile, opts: DebugLineOptions = {}): LineTa
     const s = find(name);
     return s && !s.isNobits ? sectionContents(s, elf.littleEndian) : undefined;
   };
-  return parseDebugLine({
-    debugLine: sectionContents(line, elf.littleEndian),
-    debugLineStr: contents('.debug_line_str'),
-    debugStr: contents('.debug_str'),
-    littleEndian: elf.littleEndian,
-  }, opts);
+  const debugLineStr = contents('.debug_line_str');
+  const debugStr = contents('.debug_str');
+  let dirs: Map<number, string> | undefined;
+  const compDir = (offset: number): string | undefined => {
+    // Only pre-v5 units with relative paths ask: .debug_info (often the largest section) is read then, once.
+    if (!dirs) {
+      try {
+        const debugInfo = contents('.debug_info');
+        const debugAbbrev = contents('.debug_abbrev');
+        dirs = debugInfo && debugAbbrev
+          ? compilationDirs({ debugInfo, debugAbbrev, debugStr, debugLineStr, littleEndian: elf.littleEndian })
+          : new Map();
+      } catch (e) {
+        if (!(e instanceof ElfError)) throw e;
+        dirs = new Map(); // paths stay relative
+      }
+    }
+    return dirs.get(offset);
+  };
+  return parseDebugLine({ debugLine: sectionContents(line, elf.littleEndian), debugLineStr, debugStr, compDir, littleEndian: elf.littleEndian }, opts);
 }

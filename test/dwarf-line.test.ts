@@ -190,6 +190,42 @@ describe('parseDebugLine: hand-assembled units', () => {
   });
 });
 
+describe('compiler output against addr2line (binutils, an oracle only)', () => {
+  const src = new URL('./fixtures/symbolize/target.c', import.meta.url).pathname;
+  const builds: [string, string[]][] = [
+    ['gcc', ['-O0', '-gdwarf-5']], ['gcc', ['-O2', '-gdwarf-5']], ['gcc', ['-O2', '-gdwarf-4']], ['gcc', ['-O1', '-gdwarf-3']],
+    ['gcc', ['-O2', '-gdwarf-2']], ['gcc', ['-O2', '-gdwarf-5', '-gz']], ['clang-16', ['-O2', '-gdwarf-5']], ['clang-16', ['-O1', '-gdwarf-4', '-gz']],
+  ];
+  for (const [cc, flags] of builds) {
+    it(`${cc} ${flags.join(' ')}: 300 addresses inside functions`, (ctx) => {
+      if (!which(cc) || !which('addr2line')) return ctx.skip(`${cc} or addr2line is not installed`);
+      const dir = mkdtempSync(join(tmpdir(), 'tsbpf-dwarf-oracle-'));
+      try {
+        const bin = join(dir, 't');
+        execFileSync(cc, [...flags, '-o', bin, src]);
+        const elf = parseElf(readFileSync(bin));
+        const table = readLineTable(elf)!;
+        const mine = new Set(['hot_alpha', 'hot_beta', 'do_write', 'cpu_seconds', 'main']); // target.c's, not the C runtime's
+        const fns = elf.symbols().filter((f) => f.type === 2 && f.size > 0n && mine.has(f.name));
+        expect(fns.length).toBeGreaterThanOrEqual(4);
+        const random = mulberry32(flags.length * 7919 + cc.length);
+        const addrs = Array.from({ length: 300 }, () => {
+          const f = fns[Math.floor(random() * fns.length)]!;
+          return Number(f.value) + Math.floor(random() * Number(f.size));
+        });
+        const theirs = execFileSync('addr2line', ['-e', bin, ...addrs.map((a) => a.toString(16))], { encoding: 'utf8' }).trim().split('\n');
+        const ours = addrs.map((a) => {
+          const r = table.lookup(a);
+          return r ? `${r.file ?? '??'}:${r.line === 0 ? '?' : r.line}` : '??:0';
+        });
+        expect(ours).toEqual(theirs.map((l) => l.replace(/ \(discriminator \d+\)$/, '')));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+});
+
 describe('mutated .debug_line: a LineTable or DWARF_MALFORMED, bounded', () => {
   const seeds: [string, DebugLineInput][] = [
     ['synthetic v2-5', input([{ version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }, { version: 5, dwarf64: true }])],
