@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ElfError, parseDebugLine, parseElf, readLineTable, sectionContents, type DebugLineInput } from '../elf/index.ts';
+import { compilationDirs } from '../elf/dwarf-units.ts';
 import { mulberry32 } from './fuzz/elf-helpers.ts';
 import { which } from './helpers/env.ts';
 import { thrown } from './helpers/thrown.ts';
@@ -280,6 +281,38 @@ describe('mutated .debug_line: a LineTable or DWARF_MALFORMED, bounded', () => {
     expect(outcomes.parsed).toBeGreaterThan(50);
     expect(outcomes.rejected).toBeGreaterThan(50);
     expect(slowest).toBeLessThan(500);
+  });
+});
+
+describe('compilationDirs: mutated .debug_info and .debug_abbrev never throw', () => {
+  it('gcc -gdwarf-4 and -gdwarf-5 units', (ctx) => {
+    if (!which('gcc')) return ctx.skip('gcc is not installed');
+    const dir = mkdtempSync(join(tmpdir(), 'tsbpf-dwarf-info-'));
+    try {
+      const src = new URL('./fixtures/symbolize/target.c', import.meta.url).pathname;
+      for (const flag of ['-gdwarf-4', '-gdwarf-5']) {
+        const bin = join(dir, flag);
+        execFileSync('gcc', ['-O1', flag, '-o', bin, src]);
+        const elf = parseElf(readFileSync(bin));
+        const s = (n: string) => new Uint8Array(elf.section(n)?.data ?? 0);
+        const seed = { debugInfo: s('.debug_info'), debugAbbrev: s('.debug_abbrev'), debugStr: s('.debug_str'), debugLineStr: s('.debug_line_str'), littleEndian: true };
+        expect([...compilationDirs(seed).values()]).toContain(process.cwd());
+        const random = mulberry32(flag.length * 31);
+        for (let i = 0; i < 1500; i++) {
+          const which = random() < 0.5 ? 'debugInfo' : 'debugAbbrev';
+          const b = new Uint8Array(seed[which]);
+          const at = Math.floor(random() * b.length);
+          if (random() < 0.2) b.fill(0xff, at, at + 12);
+          else b[at] = Math.floor(random() * 256);
+          const t0 = performance.now();
+          const got = compilationDirs({ ...seed, [which]: random() < 0.1 ? b.subarray(0, at) : b });
+          expect(got).toBeInstanceOf(Map);
+          expect(performance.now() - t0).toBeLessThan(500);
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
