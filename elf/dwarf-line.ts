@@ -46,8 +46,13 @@ const NO_FILE = 0xffff_ffff;
 const END_OF_SEQUENCE = 0xffff_fffe;
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
+/** Every BLOCK-th address in a small array searched first: it stays in cache, the rows (megabytes for libc) are touched in one block only. */
+const BLOCK = 32;
+
 /** Rows sorted by address; a lookup takes the last row at or below the address, none past a sequence's end. */
 export class LineTable {
+  private readonly index: Float64Array;
+
   constructor(
     private readonly addresses: Float64Array,
     private readonly lines: Uint32Array,
@@ -56,7 +61,10 @@ export class LineTable {
     readonly files: readonly string[],
     /** Units skipped as malformed (lenient parsing only). */
     readonly skippedUnits: number,
-  ) {}
+  ) {
+    this.index = new Float64Array(Math.ceil(addresses.length / BLOCK));
+    for (let i = 0; i < this.index.length; i++) this.index[i] = addresses[i * BLOCK]!;
+  }
 
   /** Rows held, end markers included. */
   get rowCount(): number {
@@ -67,14 +75,24 @@ export class LineTable {
   get byteSize(): number {
     let names = 0;
     for (const f of this.files) names += 16 + 2 * f.length;
-    return this.addresses.byteLength + this.lines.byteLength + this.fileIndexes.byteLength + names;
+    return this.addresses.byteLength + this.lines.byteLength + this.fileIndexes.byteLength + this.index.byteLength + names;
   }
 
   /** The line of the code at `address` (the file's virtual address), or undefined when no sequence covers it. */
   lookup(address: number): SourceLocation | undefined {
-    const a = this.addresses;
+    // The block: the last one starting at or below the address.
+    const idx = this.index;
     let lo = 0;
-    let hi = a.length; // first index with a[i] > address
+    let hi = idx.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (idx[mid]! <= address) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo === 0) return undefined;
+    const a = this.addresses;
+    lo = (lo - 1) * BLOCK;
+    hi = Math.min(lo + BLOCK, a.length); // first index with a[i] > address, within the block
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       if (a[mid]! <= address) lo = mid + 1;

@@ -294,7 +294,7 @@ describe('compilationDirs: mutated .debug_info and .debug_abbrev never throw', (
         const bin = join(dir, flag);
         execFileSync('gcc', ['-O1', flag, '-o', bin, src]);
         const elf = parseElf(readFileSync(bin));
-        const s = (n: string) => new Uint8Array(elf.section(n)?.data ?? 0);
+        const s = (n: string) => new Uint8Array(elf.section(n)?.data ?? new Uint8Array(0));
         const seed = { debugInfo: s('.debug_info'), debugAbbrev: s('.debug_abbrev'), debugStr: s('.debug_str'), debugLineStr: s('.debug_line_str'), littleEndian: true };
         expect([...compilationDirs(seed).values()]).toContain(process.cwd());
         const random = mulberry32(flag.length * 31);

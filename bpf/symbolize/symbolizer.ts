@@ -284,7 +284,7 @@ export class Symbolizer {
       const src = lineTable && vaddr !== undefined ? lineTable.lookup(vaddr) : undefined;
       if (src) {
         if (src.file !== undefined) frame.file = src.file;
-        frame.line = src.line;
+        if (src.line !== 0) frame.line = src.line; // line 0: code of no source line (compiler-generated)
       }
       return frame;
     };
