@@ -6,6 +6,9 @@
  * directory/file counts are checked against the bytes left, so a lying
  * section costs time and memory linear in its size and ends in a
  * DWARF_MALFORMED ElfError (or, leniently, in the units that did parse).
+ * Paths are joined as addr2line joins them: DWARF 5 units name their
+ * compilation directory themselves (directory 0); older ones leave it to
+ * DW_AT_comp_dir in .debug_info (dwarf-units.ts), read only when asked.
  */
 import { sectionContents } from './compressed.ts';
 import { Cursor, malformed, readForm, Strings, type FormContext, type StringSections } from './dwarf-reader.ts';
@@ -52,6 +55,8 @@ const BLOCK = 32;
 /** Rows sorted by address; a lookup takes the last row at or below the address, none past a sequence's end. */
 export class LineTable {
   private readonly index: Float64Array;
+  /** Bytes held: the arrays and the file names (two bytes a character, as V8 may hold them). */
+  readonly byteSize: number;
 
   constructor(
     private readonly addresses: Float64Array,
@@ -64,18 +69,14 @@ export class LineTable {
   ) {
     this.index = new Float64Array(Math.ceil(addresses.length / BLOCK));
     for (let i = 0; i < this.index.length; i++) this.index[i] = addresses[i * BLOCK]!;
+    let names = 0;
+    for (const f of files) names += 16 + 2 * f.length;
+    this.byteSize = addresses.byteLength + lines.byteLength + fileIndexes.byteLength + this.index.byteLength + names;
   }
 
   /** Rows held, end markers included. */
   get rowCount(): number {
     return this.addresses.length;
-  }
-
-  /** Bytes held: the arrays and the file names (two bytes a character, as V8 may hold them). */
-  get byteSize(): number {
-    let names = 0;
-    for (const f of this.files) names += 16 + 2 * f.length;
-    return this.addresses.byteLength + this.lines.byteLength + this.fileIndexes.byteLength + this.index.byteLength + names;
   }
 
   /** The line of the code at `address` (the file's virtual address), or undefined when no sequence covers it. */
@@ -106,7 +107,7 @@ export class LineTable {
   }
 }
 
-// DW_LNS_*, DW_LNE_*, DW_LNCT_*, DW_FORM_* (DWARF 5, 6.2 and 7.5.6).
+// DW_LNS_*, DW_LNE_*, DW_LNCT_* (DWARF 5, 6.2).
 const LNS_COPY = 1, LNS_ADVANCE_PC = 2, LNS_ADVANCE_LINE = 3, LNS_SET_FILE = 4, LNS_SET_COLUMN = 5;
 const LNS_NEGATE_STMT = 6, LNS_SET_BASIC_BLOCK = 7, LNS_CONST_ADD_PC = 8, LNS_FIXED_ADVANCE_PC = 9;
 const LNS_SET_PROLOGUE_END = 10, LNS_SET_EPILOGUE_BEGIN = 11, LNS_SET_ISA = 12;
