@@ -133,9 +133,14 @@ export class Symbolizer {
   user(pid: number, addresses: readonly bigint[]): Frame[] {
     checkPid(pid);
     checkAddresses(addresses);
+    return this.#user(pid, addresses, false);
+  }
+
+  /** `callers`: addresses after the first are return addresses (a stack walk's), whose line is the call's, at address - 1. */
+  #user(pid: number, addresses: readonly bigint[], callers: boolean): Frame[] {
     const maps = readMaps(pid);
     const root = `/proc/${pid}/root`;
-    const perCall = new Map<ProcMapping, ((address: bigint, fileOffset: number) => Frame) | null>();
+    const perCall = new Map<ProcMapping, Resolver | null>();
     let perfMap: AddressSymbols | null | undefined;
     const out: Frame[] = new Array(addresses.length);
     for (let i = 0; i < addresses.length; i++) {
@@ -157,7 +162,7 @@ export class Symbolizer {
         perCall.set(m, resolve);
       }
       const fileOffset = Number(address - m.start + m.offset);
-      out[i] = resolve ? resolve(address, fileOffset) : { address, symbol: undefined, offset: fileOffset, module: m.path, kind: 'user' };
+      out[i] = resolve ? resolve(address, fileOffset, callers && i > 0) : { address, symbol: undefined, offset: fileOffset, module: m.path, kind: 'user' };
     }
     return out;
   }
@@ -173,7 +178,12 @@ export class Symbolizer {
     return this.frames(ips, pid);
   }
 
-  /** Mixed kernel and user addresses (as a stack walk gives them) -> frames; an exited `pid`'s frames say "[exited]". */
+  /**
+   * Mixed kernel and user addresses (as a stack walk gives them, innermost
+   * first) -> frames; an exited `pid`'s frames say "[exited]". With `lines`,
+   * user addresses after the first are taken as return addresses: their line
+   * is the call's (looked up at address - 1), as perf and gdb report callers.
+   */
   frames(ips: readonly bigint[], pid?: number): Frame[] {
     checkAddresses(ips);
     const kernelIdx: number[] = [];
@@ -188,7 +198,7 @@ export class Symbolizer {
       let u: Frame[] | undefined;
       if (pid !== undefined) {
         try {
-          u = this.user(pid, userIdx.map((i) => ips[i]!));
+          u = this.#user(pid, userIdx.map((i) => ips[i]!), true);
         } catch (e) {
           if (!(e instanceof SymbolizeError && e.code === 'PROCESS_EXITED')) throw e;
         }
@@ -212,7 +222,7 @@ export class Symbolizer {
   }
 
   /** A function from file offset to frame for mapping `m`, or null when its file cannot be read as ELF. */
-  #mappingResolver(pid: number, root: string, m: ProcMapping): ((address: bigint, fileOffset: number) => Frame) | null {
+  #mappingResolver(pid: number, root: string, m: ProcMapping): Resolver | null {
     let read: () => Uint8Array;
     let identity: string | undefined;
     let path: string | undefined;
@@ -275,13 +285,14 @@ export class Symbolizer {
       }
     }
     const lineTable = lines && lines.rowCount > 0 ? lines : undefined;
-    return (address, fileOffset) => {
+    return (address, fileOffset, returnAddress) => {
       const vaddr = offsetToVaddr(loads, fileOffset);
       const hit = vaddr === undefined ? undefined : table.lookup(vaddr);
       const frame: { -readonly [K in keyof Frame]: Frame[K] } = hit
         ? { address, symbol: hit.name, offset: hit.offset, module, kind: 'user' }
         : { address, symbol: undefined, offset: vaddr ?? fileOffset, module, kind: 'user' };
-      const src = lineTable && vaddr !== undefined ? lineTable.lookup(vaddr) : undefined;
+      // A return address follows the call: the instruction before it is the call, and its line is the caller's.
+      const src = lineTable && vaddr !== undefined ? lineTable.lookup(returnAddress && vaddr > 0 ? vaddr - 1 : vaddr) : undefined;
       if (src) {
         if (src.file !== undefined) frame.file = src.file;
         if (src.line !== 0) frame.line = src.line; // line 0: code of no source line (compiler-generated)
@@ -316,6 +327,9 @@ export class Symbolizer {
     return undefined;
   }
 }
+
+/** File offset -> frame in one mapping; `returnAddress` says the address is a caller's (its line is looked up just before it). */
+type Resolver = (address: bigint, fileOffset: number, returnAddress: boolean) => Frame;
 
 function kernelFrame(table: AddressSymbols, address: bigint): Frame {
   const hit = table.lookupAbsolute(address);
