@@ -217,6 +217,11 @@ describe('Symbolizer lines: file and line from .debug_line', () => {
         expect(inside!.line).toBeLessThan(defs.hot_beta);
         const theirs = oracle(bins[kind]!, 'hot_alpha', 12n);
         if (theirs !== undefined) expect(`${inside!.file}:${inside!.line}`).toBe(theirs);
+        // frames(): a stack walk's callers are return addresses, their line the call's (address - 1).
+        const [leaf, caller] = s.frames([addrs['hot_alpha']!, addrs['hot_beta']!], child.pid!);
+        expect(leaf!.line).toBe(defs.hot_alpha);
+        expect(caller!.symbol).toBe('hot_beta');
+        expect(caller!.line).toBe(s.user(child.pid!, [addrs['hot_beta']! - 1n])[0]!.line);
         // Without the option: no lines, and no line table held.
         const plain = new Symbolizer();
         expect(plain.user(child.pid!, [addrs['hot_alpha']!])[0]!.line).toBeUndefined();
