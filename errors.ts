@@ -41,13 +41,19 @@ export type ErrnoName = (typeof ERRNO_NAMES)[number] | `E${number}`;
  * - ELF_MALFORMED: a field holds an impossible or inconsistent value.
  * - ELF_NOT_FOUND: a caller asked for something the file does not have
  *   (e.g. stringAt() on a section index that does not exist).
+ * - ELF_COMPRESSION: a compressed (SHF_COMPRESSED or .zdebug) section that
+ *   does not inflate to its stated size, or uses a method this Node lacks (zstd).
+ * - DWARF_MALFORMED: a .debug_line program that is truncated, lies about a
+ *   length, or has an unsupported version or form.
  */
 export type ElfErrorCode =
   | 'ELF_BAD_MAGIC'
   | 'ELF_UNSUPPORTED_CLASS'
   | 'ELF_TRUNCATED'
   | 'ELF_MALFORMED'
-  | 'ELF_NOT_FOUND';
+  | 'ELF_NOT_FOUND'
+  | 'ELF_COMPRESSION'
+  | 'DWARF_MALFORMED';
 
 /** Codes of FileReadError: not a regular file, over the size cap, or the errno name of a failed open/stat/read. */
 export type FileReadErrorCode = 'FILE_NOT_REGULAR' | 'FILE_TOO_LARGE' | ErrnoName;

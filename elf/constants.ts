@@ -104,6 +104,11 @@ export const SHF_TLS = 0x400n;
 export const SHF_COMPRESSED = 0x800n;
 export const SHF_EXCLUDE = 0x80000000n;
 
+/** Elf64_Chdr ch_type: how an SHF_COMPRESSED section's bytes are compressed. */
+export const ELFCOMPRESS_ZLIB = 1;
+export const ELFCOMPRESS_ZSTD = 2;
+export const ELF64_CHDR_SIZE = 24;
+
 // Symbol binding (high nibble of st_info)
 export const STB_LOCAL = 0;
 export const STB_GLOBAL = 1;

@@ -14,3 +14,5 @@ export { FileReadError, MAX_FILE_BYTES, readRegularFile } from './read-file.ts';
 export { ElfSymbol } from './symbols.ts';
 export { AddressSymbols, AddressSymbolsBuilder, buildElfSymbolTable, type AddressSymbol } from './address-symbols.ts';
 export { buildIdOf, crc32, debugLinkOf, fileOffsetToVirtualAddress, type DebugLink } from './debug-info.ts';
+export { MAX_DECOMPRESSED_BYTES, sectionContents } from './compressed.ts';
+export { LineTable, parseDebugLine, readLineTable, type DebugLineInput, type DebugLineOptions, type SourceLocation } from './dwarf-line.ts';

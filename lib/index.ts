@@ -142,5 +142,9 @@ export {
   type ProcMapping,
 } from '../bpf/symbolize/index.ts';
 export { AddressSymbols, buildElfSymbolTable, buildIdOf, debugLinkOf, type AddressSymbol, type DebugLink } from '../elf/index.ts';
+export {
+  LineTable, parseDebugLine, readLineTable, sectionContents,
+  type DebugLineInput, type DebugLineOptions, type SourceLocation,
+} from '../elf/index.ts';
 export { profile, foldedStacks, type ProfileOptions, type ProfileResult, type ProfileStack, type ProfileEvent } from './profile/sample.ts';
 export { flameGraphSvg, type FlameGraphOptions } from './profile/flamegraph.ts';

@@ -62,6 +62,17 @@ ktest('C target: hot_alpha:hot_beta samples about 3:1, main below both', async (
   expect(alpha / beta).toBeLessThan(4);
 }, { timeout: 30_000 });
 
+ktest('--lines: user frames carry target.c:LINE in folded output and file/line in JSON', async (ctx) => {
+  if (!target) return ctx.skip('gcc is not installed');
+  const folded = await profileOf(target, ['burn', '30'], ['--freq', '499', '--duration', '2', '--lines', '--folded']);
+  expect(samplesMatching(folded, /;main_\(target\.c:\d+\);hot_alpha_\(target\.c:\d+\)( |;)/)).toBeGreaterThan(20);
+  const json = JSON.parse(await profileOf(target, ['burn', '30'], ['--freq', '499', '--duration', '1', '--lines', '--json']));
+  const frames = json.stacks.flatMap((s: { frames: { symbol?: string; file?: string; line?: number }[] }) => s.frames);
+  const alpha = frames.find((f: { symbol?: string }) => f.symbol === 'hot_alpha');
+  expect(alpha.file).toBe(join(FIXTURE, 'target.c'));
+  expect(alpha.line).toBeGreaterThan(0);
+}, { timeout: 30_000 });
+
 ktest('node --perf-basic-prof: the hot JavaScript function is named in JIT frames', async () => {
   const folded = await profileOf(process.execPath, ['--perf-basic-prof', join(FIXTURE, 'hot.js')], ['--freq', '499', '--duration', '2', '--folded']);
   expect(samplesMatching(folded, /hotJavaScriptFunction[^;]*_\[j\]/)).toBeGreaterThan(50);

@@ -6,7 +6,7 @@
  * the kernel's own symbols and a BPF program's, and the pure parsers.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -45,6 +45,11 @@ beforeAll(() => {
   mkdirSync(debugDir, { recursive: true });
   execFileSync('objcopy', ['--only-keep-debug', bins['stripped']!, join(debugDir, `${id.slice(2)}.debug`)]);
   execFileSync('strip', ['--strip-all', bins['stripped']!]);
+  // Line tables: DWARF 5 (gcc 11+'s default), DWARF 4, and each compressed (SHF_COMPRESSED, zlib).
+  cc('lines-v5', '-gdwarf-5', src);
+  cc('lines-v4', '-gdwarf-4', src);
+  cc('lines-v5-gz', '-gdwarf-5', '-gz', src);
+  cc('lines-v4-gz', '-gdwarf-4', '-gz', src);
 });
 
 afterAll(() => {
@@ -174,6 +179,114 @@ describe('Symbolizer.user: ELF symbols of a live process', () => {
     expect(e).toBeInstanceOf(SymbolizeError);
     expect(e).toMatchObject({ code: 'PROCESS_EXITED', pid });
     expect(s.frames([addrs['main']!], pid)[0]).toMatchObject({ symbol: undefined, module: '[exited]' });
+  });
+});
+
+describe('Symbolizer lines: file and line from .debug_line', () => {
+  const src = join(FIXTURE, 'target.c');
+  /** 1-based line of the first source line containing `text`. */
+  const lineOf = (text: string) => readFileSync(src, 'utf8').split('\n').findIndex((l) => l.includes(text)) + 1;
+  const defs = { hot_alpha: lineOf('long hot_alpha('), hot_beta: lineOf('long hot_beta('), main: lineOf('int main(') };
+  /** addr2line's answer for the link-time address of `fn` + `delta` (binutils: an oracle when installed). */
+  const oracle = (bin: string, fn: string, delta: bigint): string | undefined => {
+    if (!which('addr2line') || !which('nm')) return undefined;
+    const sym = execFileSync('nm', [bin], { encoding: 'utf8' }).split('\n').find((l) => l.endsWith(` ${fn}`))!;
+    const at = BigInt('0x' + sym.split(' ')[0]) + delta;
+    return execFileSync('addr2line', ['-e', bin, at.toString(16)], { encoding: 'utf8' }).trim().replace(/ \(discriminator \d+\)$/, '');
+  };
+
+  for (const kind of ['lines-v5', 'lines-v4', 'lines-v5-gz', 'lines-v4-gz']) {
+    ktest(`${kind}: each function's definition line in target.c, as addr2line says`, async (ctx) => {
+      if (missing) return ctx.skip(missing);
+      const { child, addrs } = await start(bins[kind]!, ['print']);
+      try {
+        const s = new Symbolizer({ lines: true });
+        const frames = s.user(child.pid!, [addrs['hot_alpha']!, addrs['hot_beta']!, addrs['main']!]);
+        expect(frames.map((f) => [f.symbol, f.file, f.line])).toEqual([
+          ['hot_alpha', src, defs.hot_alpha],
+          ['hot_beta', src, defs.hot_beta],
+          ['main', src, defs.main],
+        ]);
+        for (const [fn, f] of [['hot_alpha', frames[0]!], ['main', frames[2]!]] as const) {
+          const theirs = oracle(bins[kind]!, fn, 0n);
+          if (theirs !== undefined) expect(`${f.file}:${f.line}`).toBe(theirs);
+        }
+        // Inside a function's body: a later line of it, as the oracle places it.
+        const [inside] = s.user(child.pid!, [addrs['hot_alpha']! + 12n]);
+        expect(inside!.line).toBeGreaterThanOrEqual(defs.hot_alpha);
+        expect(inside!.line).toBeLessThan(defs.hot_beta);
+        const theirs = oracle(bins[kind]!, 'hot_alpha', 12n);
+        if (theirs !== undefined) expect(`${inside!.file}:${inside!.line}`).toBe(theirs);
+        // frames(): a stack walk's callers are return addresses, their line the call's (address - 1).
+        const [leaf, caller] = s.frames([addrs['hot_alpha']!, addrs['hot_beta']!], child.pid!);
+        expect(leaf!.line).toBe(defs.hot_alpha);
+        expect(caller!.symbol).toBe('hot_beta');
+        expect(caller!.line).toBe(s.user(child.pid!, [addrs['hot_beta']! - 1n])[0]!.line);
+        // Without the option: no lines, and no line table held.
+        const plain = new Symbolizer();
+        expect(plain.user(child.pid!, [addrs['hot_alpha']!])[0]!.line).toBeUndefined();
+        expect(plain.stats().tables).toBe(1);
+        expect(s.stats().tables).toBe(2);
+      } finally {
+        await stop(child);
+      }
+    });
+  }
+
+  ktest('a stripped binary: lines from its debug file found by build-id; libc frames named either way', async (ctx) => {
+    if (missing) return ctx.skip(missing);
+    const { child, addrs } = await start(bins['stripped']!, ['print']);
+    try {
+      const ips = [addrs['hot_beta']!, addrs['main']!];
+      expect(new Symbolizer({ lines: true, debugRoots: [] }).user(child.pid!, ips).map((f) => f.line)).toEqual([undefined, undefined]);
+      const frames = new Symbolizer({ lines: true, debugRoots: [join(work, 'debug')] }).user(child.pid!, ips);
+      expect(frames.map((f) => [f.symbol, f.file, f.line])).toEqual([['hot_beta', src, defs.hot_beta], ['main', src, defs.main]]);
+    } finally {
+      await stop(child);
+    }
+  });
+
+  ktest('a lying .debug_line (huge unit lengths, bad versions, endless LEB128s) costs the lines, never the symbols', async (ctx) => {
+    if (missing) return ctx.skip(missing);
+    const bytes = readFileSync(bins['lines-v4']!);
+    const line = parseElf(bytes).section('.debug_line')!;
+    const corrupt = Buffer.from(bytes);
+    const at = line.offset;
+    corrupt.fill(0xff, at + 40, at + line.size); // the program: 0xff opcodes and unterminated LEB128s
+    corrupt.writeUInt16LE(1, at + 4); // version 1
+    const path = join(work, 'lying-lines');
+    writeFileSync(path, corrupt, { mode: 0o755 });
+    const { child, addrs } = await start(path, ['print']);
+    try {
+      const s = new Symbolizer({ lines: true });
+      const [f] = s.user(child.pid!, [addrs['hot_alpha']!]);
+      expect(f).toMatchObject({ symbol: 'hot_alpha', offset: 0 });
+      expect(f!.line).toBeUndefined();
+      s.user(child.pid!, [addrs['main']!]); // the empty table is cached, not parsed again
+      expect(s.stats().tables).toBe(2);
+    } finally {
+      await stop(child);
+    }
+  });
+
+  ktest('line tables count in maxCacheBytes: a bound below one table keeps only the newest', async (ctx) => {
+    if (missing) return ctx.skip(missing);
+    const { child, addrs } = await start(bins['lines-v5']!, ['print']);
+    try {
+      const s = new Symbolizer({ lines: true, maxCacheBytes: 1 });
+      const [f] = s.user(child.pid!, [addrs['main']!]);
+      expect(f).toMatchObject({ symbol: 'main', line: defs.main }); // answered from the tables just built
+      expect(s.stats().tables).toBe(1);
+      expect(s.stats().bytes).toBeGreaterThan(1);
+      const roomy = new Symbolizer({ lines: true });
+      roomy.user(child.pid!, [addrs['main']!]);
+      const withLines = roomy.stats().bytes;
+      const without = new Symbolizer();
+      without.user(child.pid!, [addrs['main']!]);
+      expect(withLines).toBeGreaterThan(without.stats().bytes);
+    } finally {
+      await stop(child);
+    }
   });
 });
 

@@ -5,8 +5,13 @@
  *   <target>.cold_addr_per_s  a fresh Symbolizer: includes reading and parsing the table
  *   <target>.warm_addr_per_s  the table cached (median of runs)
  *   <target>.held_mb          bytes the cache holds for the table
- * targets: libc (its .dynsym, or its debug file when installed), node (the
- * executable, ~185k .symtab functions), perfmap (a 20,000-entry perf map of a child).
+ *   <target>.lines.*          the same with { lines: true }: file and line from
+ *                             .debug_line too (the cold figure includes
+ *                             inflating and running the line programs)
+ * targets: libc (its .dynsym, or its debug file when installed: Debian's
+ * libc6-dbg has DWARF 5 with compressed sections), node (the executable,
+ * ~185k .symtab functions, some .debug_line), perfmap (a 20,000-entry perf
+ * map of a child; no lines).
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -35,8 +40,9 @@ export const symbolize: Workload = {
     const runs = ctx.quick ? 5 : 15;
     const out: Measurement[] = [];
     const m = (metric: string, value: number, unit: string) => out.push({ workload: 'symbolize', impl: 'tsbpf', metric, value, unit });
-    const measure = (name: string, pid: number, ips: bigint[]) => {
-      const s = new Symbolizer();
+    const measure = (name: string, pid: number, ips: bigint[], lines = false) => {
+      const s = new Symbolizer({ lines });
+      if (lines) name += '.lines';
       let t = performance.now();
       s.user(pid, ips);
       m(`${name}.cold_addr_per_s`, N / ((performance.now() - t) / 1000), 'addr/s');
@@ -48,9 +54,17 @@ export const symbolize: Workload = {
       }
       m(`${name}.warm_addr_per_s`, N / (median(times) / 1000), 'addr/s');
       m(`${name}.held_mb`, s.stats().bytes / (1 << 20), 'MB');
+      if (lines) {
+        const found = s.user(pid, ips).filter((f) => f.line !== undefined).length;
+        m(`${name}.with_line_pct`, (100 * found) / ips.length, '%');
+      }
     };
-    measure('libc', process.pid, addressesIn(process.pid, (p) => /\/libc\.so/.test(p)));
-    measure('node', process.pid, addressesIn(process.pid, (p) => p === process.execPath || p.endsWith('/node')));
+    const libc = addressesIn(process.pid, (p) => /\/libc\.so/.test(p));
+    const node = addressesIn(process.pid, (p) => p === process.execPath || p.endsWith('/node'));
+    for (const lines of [false, true]) {
+      measure('libc', process.pid, libc, lines);
+      measure('node', process.pid, node, lines);
+    }
     // A perf map: a sleeping child whose pid names the file; the addresses are the entries'.
     const child = spawn('sleep', ['60'], { stdio: 'ignore' });
     const path = `/tmp/perf-${child.pid}.map`;

@@ -9,6 +9,7 @@ import { statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { AddressSymbols, buildElfSymbolTable } from '../../elf/address-symbols.ts';
 import { buildIdOf, crc32, debugLinkOf } from '../../elf/debug-info.ts';
+import { parseDebugLine, readLineTable, type LineTable } from '../../elf/dwarf-line.ts';
 import { PT_LOAD, SHT_SYMTAB } from '../../elf/constants.ts';
 import { parseElf, type ElfFile } from '../../elf/file.ts';
 import { readRegularFile } from '../../elf/read-file.ts';
@@ -63,6 +64,37 @@ export function loadElf(bytes: Uint8Array, identity: string, path: string | unde
     }
   }
   return { info: { key: buildId ? `b:${buildId}` : `f:${identity}`, buildId, loads, debugFile }, symbols };
+}
+
+/**
+ * The line table of the ELF image `bytes`: its own .debug_line, else its
+ * debug file's (by build-id, then debuglink). Never throws: a file with no
+ * line program, or a malformed one, gives an empty table (cached as such,
+ * so it is not parsed again); malformed units are skipped.
+ */
+export function loadLines(bytes: Uint8Array, buildId: string | undefined, path: string | undefined, rootPrefix: string, debugRoots: readonly string[]): LineTable {
+  let elf: ElfFile;
+  try {
+    elf = parseElf(bytes);
+  } catch {
+    return emptyLines();
+  }
+  const own = tryLines(elf);
+  if (own && own.rowCount > 0) return own;
+  const debug = findDebugFile(elf, buildId, path, rootPrefix, debugRoots);
+  return (debug && tryLines(debug.elf)) || own || emptyLines();
+}
+
+function tryLines(elf: ElfFile): LineTable | undefined {
+  try {
+    return readLineTable(elf, { lenient: true });
+  } catch {
+    return undefined; // a section that does not inflate, say
+  }
+}
+
+function emptyLines(): LineTable {
+  return parseDebugLine({ debugLine: new Uint8Array(0), littleEndian: true });
 }
 
 function findDebugFile(elf: ElfFile, buildId: string | undefined, path: string | undefined, rootPrefix: string, debugRoots: readonly string[]): { path: string; elf: ElfFile } | undefined {

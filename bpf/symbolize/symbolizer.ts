@@ -6,11 +6,12 @@
  * and cached by build-id under one memory bound.
  */
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
-import type { AddressSymbols } from '../../elf/address-symbols.ts';
+import { AddressSymbols } from '../../elf/address-symbols.ts';
+import { LineTable } from '../../elf/dwarf-line.ts';
 import type { BpfMap } from '../maps/map.ts';
 import { readRegularFile } from '../../elf/read-file.ts';
 import { SymbolCache } from './cache.ts';
-import { fileIdentity, loadElf, offsetToVaddr, type ElfFileInfo } from './elf-tables.ts';
+import { fileIdentity, loadElf, loadLines, offsetToVaddr, type ElfFileInfo } from './elf-tables.ts';
 import { SymbolizeError } from './errors.ts';
 import { parseKallsyms } from './kallsyms.ts';
 import { mappingAt, parseProcMaps, type ProcMapping } from './proc-maps.ts';
@@ -29,7 +30,7 @@ export interface Frame {
   /** "kernel", a kernel module's name, "bpf", the mapped file's path, "[vdso]", "[perf-map]", "[unknown]", "[exited]". */
   readonly module: string;
   readonly kind: FrameKind;
-  /** Source file and line, when known (perf map entries that carry them). */
+  /** Source file and line, when known: perf map entries that carry them; ELF code's .debug_line with the `lines` option. */
   readonly file?: string;
   readonly line?: number;
 }
@@ -41,6 +42,13 @@ export interface SymbolizerOptions {
   debugRoots?: readonly string[];
   /** Default '/proc/kallsyms'. */
   kallsymsPath?: string;
+  /**
+   * Give user frames in ELF files `file` and `line` from DWARF .debug_line (the
+   * file's own or its debug file's); default false. A file's line table is
+   * parsed on the first address in it and cached beside its symbols, under
+   * the same maxCacheBytes bound.
+   */
+  lines?: boolean;
 }
 
 export interface SymbolizerStats {
@@ -58,7 +66,9 @@ const KALLSYMS_REFRESH_MS = 1000;
 const MAX_FILE_INFOS = 4096;
 
 export class Symbolizer {
-  readonly #cache: SymbolCache<AddressSymbols>;
+  /** Symbol tables ("b:"/"f:" keys, kallsyms, perf maps) and line tables ("l:" + the file's key). */
+  readonly #cache: SymbolCache<AddressSymbols | LineTable>;
+  readonly #lines: boolean;
   readonly #debugRoots: readonly string[];
   readonly #kallsymsPath: string;
   /** file identity -> what was learnt about the file (small; bounded by count). */
@@ -71,6 +81,12 @@ export class Symbolizer {
     this.#cache = new SymbolCache(max);
     this.#debugRoots = opts.debugRoots ?? ['/usr/lib/debug'];
     this.#kallsymsPath = opts.kallsymsPath ?? '/proc/kallsyms';
+    this.#lines = opts.lines === true;
+  }
+
+  #symbols(key: string): AddressSymbols | undefined {
+    const t = this.#cache.get(key);
+    return t instanceof AddressSymbols ? t : undefined;
   }
 
   /** Tables held now. */
@@ -117,9 +133,14 @@ export class Symbolizer {
   user(pid: number, addresses: readonly bigint[]): Frame[] {
     checkPid(pid);
     checkAddresses(addresses);
+    return this.#user(pid, addresses, false);
+  }
+
+  /** `callers`: addresses after the first are return addresses (a stack walk's), whose line is the call's, at address - 1. */
+  #user(pid: number, addresses: readonly bigint[], callers: boolean): Frame[] {
     const maps = readMaps(pid);
     const root = `/proc/${pid}/root`;
-    const perCall = new Map<ProcMapping, ((address: bigint, fileOffset: number) => Frame) | null>();
+    const perCall = new Map<ProcMapping, Resolver | null>();
     let perfMap: AddressSymbols | null | undefined;
     const out: Frame[] = new Array(addresses.length);
     for (let i = 0; i < addresses.length; i++) {
@@ -141,7 +162,7 @@ export class Symbolizer {
         perCall.set(m, resolve);
       }
       const fileOffset = Number(address - m.start + m.offset);
-      out[i] = resolve ? resolve(address, fileOffset) : { address, symbol: undefined, offset: fileOffset, module: m.path, kind: 'user' };
+      out[i] = resolve ? resolve(address, fileOffset, callers && i > 0) : { address, symbol: undefined, offset: fileOffset, module: m.path, kind: 'user' };
     }
     return out;
   }
@@ -157,7 +178,12 @@ export class Symbolizer {
     return this.frames(ips, pid);
   }
 
-  /** Mixed kernel and user addresses (as a stack walk gives them) -> frames; an exited `pid`'s frames say "[exited]". */
+  /**
+   * Mixed kernel and user addresses (as a stack walk gives them, innermost
+   * first) -> frames; an exited `pid`'s frames say "[exited]". With `lines`,
+   * user addresses after the first are taken as return addresses: their line
+   * is the call's (looked up at address - 1), as perf and gdb report callers.
+   */
   frames(ips: readonly bigint[], pid?: number): Frame[] {
     checkAddresses(ips);
     const kernelIdx: number[] = [];
@@ -172,7 +198,7 @@ export class Symbolizer {
       let u: Frame[] | undefined;
       if (pid !== undefined) {
         try {
-          u = this.user(pid, userIdx.map((i) => ips[i]!));
+          u = this.#user(pid, userIdx.map((i) => ips[i]!), true);
         } catch (e) {
           if (!(e instanceof SymbolizeError && e.code === 'PROCESS_EXITED')) throw e;
         }
@@ -186,7 +212,7 @@ export class Symbolizer {
   }
 
   #kallsyms(): AddressSymbols {
-    let t = this.#cache.get('kallsyms');
+    let t = this.#symbols('kallsyms');
     if (!t) {
       t = parseKallsyms(readFileSync(this.#kallsymsPath, 'latin1'));
       this.#cache.set('kallsyms', t);
@@ -196,7 +222,7 @@ export class Symbolizer {
   }
 
   /** A function from file offset to frame for mapping `m`, or null when its file cannot be read as ELF. */
-  #mappingResolver(pid: number, root: string, m: ProcMapping): ((address: bigint, fileOffset: number) => Frame) | null {
+  #mappingResolver(pid: number, root: string, m: ProcMapping): Resolver | null {
     let read: () => Uint8Array;
     let identity: string | undefined;
     let path: string | undefined;
@@ -219,16 +245,20 @@ export class Symbolizer {
       const p = path;
       read = () => readRegularFile(p, 'mapped file');
     }
+    let bytes: Uint8Array | undefined; // read at most once per resolver: symbols and lines may both need it
+    const readOnce = () => (bytes ??= read());
     const known = this.#files.get(identity); // undefined: not seen yet; null: not readable as ELF
     if (known === null) return null;
     let info: ElfFileInfo | null | undefined = known;
-    let symbols = info ? this.#cache.get(info.key) : undefined;
+    const isFile = m.path.startsWith('/');
+    const sourcePath = isFile ? m.path : undefined;
+    const rootPrefix = isFile ? root : '';
+    let symbols = info ? this.#symbols(info.key) : undefined;
     if (!info || !symbols) {
       try {
-        const isFile = m.path.startsWith('/');
-        const loaded = loadElf(read(), identity, isFile ? m.path : undefined, isFile ? root : '', this.#debugRoots);
+        const loaded = loadElf(readOnce(), identity, sourcePath, rootPrefix, this.#debugRoots);
         info = loaded.info;
-        symbols = this.#cache.get(info.key) ?? loaded.symbols; // another file with this build-id may be cached
+        symbols = this.#symbols(info.key) ?? loaded.symbols; // another file with this build-id may be cached
         this.#cache.set(info.key, symbols);
       } catch {
         info = null;
@@ -240,11 +270,34 @@ export class Symbolizer {
     const { loads } = info;
     const table = symbols;
     const module = m.path;
-    return (address, fileOffset) => {
+    let lines: LineTable | undefined;
+    if (this.#lines) {
+      const key = `l:${info.key}`;
+      const held = this.#cache.get(key);
+      if (held instanceof LineTable) lines = held;
+      else {
+        try {
+          lines = loadLines(readOnce(), info.buildId, sourcePath, rootPrefix, this.#debugRoots);
+        } catch {
+          lines = undefined; // the file went away between the two reads
+        }
+        if (lines) this.#cache.set(key, lines);
+      }
+    }
+    const lineTable = lines && lines.rowCount > 0 ? lines : undefined;
+    return (address, fileOffset, returnAddress) => {
       const vaddr = offsetToVaddr(loads, fileOffset);
       const hit = vaddr === undefined ? undefined : table.lookup(vaddr);
-      if (!hit) return { address, symbol: undefined, offset: vaddr ?? fileOffset, module, kind: 'user' };
-      return { address, symbol: hit.name, offset: hit.offset, module, kind: 'user' };
+      const frame: { -readonly [K in keyof Frame]: Frame[K] } = hit
+        ? { address, symbol: hit.name, offset: hit.offset, module, kind: 'user' }
+        : { address, symbol: undefined, offset: vaddr ?? fileOffset, module, kind: 'user' };
+      // A return address follows the call: the instruction before it is the call, and its line is the caller's.
+      const src = lineTable && vaddr !== undefined ? lineTable.lookup(returnAddress && vaddr > 0 ? vaddr - 1 : vaddr) : undefined;
+      if (src) {
+        if (src.file !== undefined) frame.file = src.file;
+        if (src.line !== 0) frame.line = src.line; // line 0: code of no source line (compiler-generated)
+      }
+      return frame;
     };
   }
 
@@ -260,7 +313,7 @@ export class Symbolizer {
       } catch {
         continue;
       }
-      let t = this.#cache.get(key);
+      let t = this.#symbols(key);
       if (!t) {
         try {
           t = parsePerfMap(readRegularFile(path, 'perf map').toString('utf8'));
@@ -274,6 +327,9 @@ export class Symbolizer {
     return undefined;
   }
 }
+
+/** File offset -> frame in one mapping; `returnAddress` says the address is a caller's (its line is looked up just before it). */
+type Resolver = (address: bigint, fileOffset: number, returnAddress: boolean) => Frame;
 
 function kernelFrame(table: AddressSymbols, address: bigint): Frame {
   const hit = table.lookupAbsolute(address);

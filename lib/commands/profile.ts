@@ -13,10 +13,10 @@ import { flagValue, parseArgs, parsePositive, parseUint } from './args.ts';
 
 export const profileCommand: Command = {
   name: 'profile',
-  usage: 'profile [--off-cpu | --freq HZ] [--pid PID] [--tid TID] [--cgroup DIR] [--duration SECONDS] [--folded | --json | --svg FILE]',
+  usage: 'profile [--off-cpu | --freq HZ] [--pid PID] [--tid TID] [--cgroup DIR] [--duration SECONDS] [--lines] [--folded | --json | --svg FILE]',
   summary: 'sample on-CPU kernel and user stacks (perf event per CPU), or --off-cpu blocked time (microseconds) by stack, into folded stacks, JSON or a flame graph',
   async run(args) {
-    const { flags } = parseArgs(args, { booleans: ['folded', 'json', 'include-idle', 'off-cpu'], values: ['freq', 'pid', 'tid', 'cgroup', 'duration', 'svg'] });
+    const { flags } = parseArgs(args, { booleans: ['folded', 'json', 'include-idle', 'off-cpu', 'lines'], values: ['freq', 'pid', 'tid', 'cgroup', 'duration', 'svg'] });
     const v = (n: string) => flagValue(flags, n);
     const frequency = v('freq') === undefined ? 99 : parseUint('--freq', v('freq')!, 100_000, 1);
     const pid = v('pid') === undefined ? undefined : parseUint('--pid', v('pid')!, 0x7fffffff, 1);
@@ -40,7 +40,7 @@ export const profileCommand: Command = {
     let progress: NodeJS.Timeout | undefined;
     try {
       const result = await profile({
-        object: examplePath(offCpu ? 'offcpu.bpf.o' : 'profile.bpf.o'), offCpu, frequency, pid, tid, cgroup: v('cgroup'), includeIdle: flags.has('include-idle'), until,
+        object: examplePath(offCpu ? 'offcpu.bpf.o' : 'profile.bpf.o'), offCpu, frequency, pid, tid, cgroup: v('cgroup'), includeIdle: flags.has('include-idle'), lines: flags.has('lines'), until,
         onReady: (event) => {
           const what = offCpu ? 'tracing off-CPU (blocked) time by stack' : `sampling on-CPU stacks (${event}, ${frequency} Hz per CPU)`;
           process.stderr.write(`${what}${duration ? ` for ${duration} s` : ''}... Ctrl-C to stop\n`);
@@ -65,7 +65,7 @@ export const profileCommand: Command = {
           })),
         }) + '\n');
       } else {
-        process.stdout.write(foldedStacks(result));
+        process.stdout.write(foldedStacks(result, { lines: flags.has('lines') }));
       }
     } finally {
       clearInterval(keepAlive);

@@ -35,6 +35,8 @@ export interface ProfileOptions {
   /** Resolves when sampling should stop. */
   until: Promise<unknown>;
   symbolizer?: Symbolizer;
+  /** Source file and line in user frames (.debug_line), when no `symbolizer` is given; default false. */
+  lines?: boolean;
   /** Called once sampling runs. */
   onReady?: (event: ProfileEvent) => void;
 }
@@ -75,7 +77,7 @@ export async function profile(opts: ProfileOptions): Promise<ProfileResult> {
     link.close();
   }
   // Off-CPU totals are nanoseconds: report whole microseconds, as offcputime does.
-  const stacks = readStacks(coll, opts.symbolizer ?? new Symbolizer(), opts.offCpu ? (ns) => Number(ns / 1000n) : Number, !!opts.offCpu);
+  const stacks = readStacks(coll, opts.symbolizer ?? new Symbolizer({ lines: opts.lines === true }), opts.offCpu ? (ns) => Number(ns / 1000n) : Number, !!opts.offCpu);
   return { event, stacks, samples: stacks.reduce((a, s) => a + s.count, 0) };
 }
 
@@ -135,18 +137,19 @@ function safe(f: () => Frame[]): Frame[] {
   }
 }
 
-/** A frame's name in folded output and flame graphs. */
-export function frameName(f: Frame): string {
+/** A frame's name in folded output and flame graphs; with `lines`, " (file:line)" after it when the frame has one (the file's base name). */
+export function frameName(f: Frame, lines = false): string {
+  if (lines && f.line !== undefined && f.kind === 'user') return `${frameName(f)} (${(f.file ?? '?').split('/').pop()}:${f.line})`;
   if (f.symbol !== undefined) return f.kind === 'kernel' || f.kind === 'bpf' ? `${f.symbol}_[k]` : f.kind === 'jit' ? `${f.symbol}_[j]` : f.symbol;
   const base = f.module.split('/').pop() || f.module;
   return `[${base.replace(/^\[|\]$/g, '')}]`;
 }
 
-/** Brendan Gregg's folded stacks: "comm;outer;...;inner count" per line. */
-export function foldedStacks(result: ProfileResult): string {
+/** Brendan Gregg's folded stacks: "comm;outer;...;inner count" per line; `lines` adds "_(file:line)" to user frames that have one. */
+export function foldedStacks(result: ProfileResult, opts: { lines?: boolean } = {}): string {
   const merged = new Map<string, number>();
   for (const s of result.stacks) {
-    const line = [s.comm.replace(/[; ]/g, '_') || '[unknown]', ...s.frames.map((f) => frameName(f).replace(/;/g, ':').replace(/\s+/g, '_'))].join(';');
+    const line = [s.comm.replace(/[; ]/g, '_') || '[unknown]', ...s.frames.map((f) => frameName(f, opts.lines).replace(/;/g, ':').replace(/\s+/g, '_'))].join(';');
     merged.set(line, (merged.get(line) ?? 0) + s.count);
   }
   return [...merged].sort((a, b) => b[1] - a[1]).map(([l, n]) => `${l} ${n}\n`).join('');

@@ -12,7 +12,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Btf, BtfBuilder, btfDecoder, dumpC, dumpJson, dumpRaw, loadBtf, minCoreBtf, parseBtfExt, parseElfBtf } from '../../btf/index.ts';
-import { parseElf } from '../../elf/index.ts';
+import { parseElf, readLineTable } from '../../elf/index.ts';
 import { loadCollectionSpec } from '../../bpf/loader/collection-spec.ts';
 import { generateSkeleton } from '../../lib/gen/skeleton.ts';
 import { TsbpfError } from '../../errors.ts';
@@ -219,7 +219,12 @@ export function runCase(i: number): string {
   switch (seed.target) {
     case 'elf': {
       const elf = note(step('parseElf', () => parseElf(bytes)));
-      if (!(elf instanceof TsbpfError)) step('walkEverything', () => walkEverything(elf as ReturnType<typeof parseElf>));
+      if (!(elf instanceof TsbpfError)) {
+        step('walkEverything', () => walkEverything(elf as ReturnType<typeof parseElf>));
+        // The objects' .debug_line (clang -g) through the DWARF line reader, strict and lenient: typed errors only.
+        step('readLineTable', () => readLineTable(elf as ReturnType<typeof parseElf>));
+        step('readLineTable lenient', () => readLineTable(elf as ReturnType<typeof parseElf>, { lenient: true }));
+      }
       break;
     }
     case 'spec': {
