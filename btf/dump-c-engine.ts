@@ -12,6 +12,7 @@
 import { Buffer } from 'node:buffer';
 import { BtfError } from './errors.ts';
 import type { RawBtfView } from './dump-c-raw.ts';
+import { NameCounts } from './dump-c-names.ts';
 
 /** Kind numbers (include/uapi/linux/btf.h); a const enum so that switches get literal cases. */
 const enum K {
@@ -107,9 +108,10 @@ let SFX = new Int32Array(0);
 /** btf__align_of memo, -1 = not computed. */
 let ALIGN = new Int32Array(0);
 let PTR_SZ = 8;
-/** Occurrences of struct/union/enum tag names; of typedef and enumerator names (keys: latin1 of the bytes). */
-let TYPE_DUPS = new Map<string, number>();
-let IDENT_DUPS = new Map<string, number>();
+/** Occurrences of struct/union/enum tag names; of typedef and enumerator names. */
+const NO_NAMES = new NameCounts(new Uint8Array(1), 0);
+let TYPE_DUPS = NO_NAMES;
+let IDENT_DUPS = NO_NAMES;
 /** Definitions scheduled for the current root. */
 let QUEUE: number[] = [];
 /** Declaration chain stack, shared by nested declarations; the current one is [VBASE, VBASE + VCNT). */
@@ -140,8 +142,7 @@ function release(): void {
   STRS = Buffer.alloc(1);
   KINDS = ORDER = EMIT = FWD_DONE = REFERENCED = new Uint8Array(0);
   SFX = ALIGN = DECL_NAMED = DECL_ANON = new Int32Array(0);
-  TYPE_DUPS = new Map();
-  IDENT_DUPS = new Map();
+  TYPE_DUPS = IDENT_DUPS = NO_NAMES;
   QUEUE = [];
   BUF = new Uint8Array(0);
   N = POS = SP = VBASE = VCNT = DEPTH = 0;
@@ -151,6 +152,12 @@ let busy = false;
 
 /** Run a dump over a view. */
 export function runDump(view: RawBtfView, opts: EngineOptions): string {
+  const out = runDumpBytes(view, opts);
+  return Buffer.from(out.buffer, out.byteOffset, out.byteLength).toString('utf8');
+}
+
+/** Run a dump over a view: the text as UTF-8 bytes (the names are copied as found in the string section). */
+export function runDumpBytes(view: RawBtfView, opts: EngineOptions): Uint8Array {
   if (busy) throw new BtfError('BTF_INVALID_TYPE', 'dumpC is not re-entrant');
   busy = true;
   try {
@@ -167,7 +174,7 @@ export function runDump(view: RawBtfView, opts: EngineOptions): string {
       for (let id = 1; id < N; id++) dumpType(id);
     }
     ws(opts.footer);
-    return Buffer.from(BUF.buffer, BUF.byteOffset, POS).toString('utf8');
+    return BUF.subarray(0, POS);
   } finally {
     release();
     busy = false;
@@ -191,8 +198,9 @@ function setup(view: RawBtfView): void {
   DECL_ANON = new Int32Array(N * 4).fill(-1);
   NAME_AT = NAME_END = -1;
   UNCACHEABLE = false;
-  TYPE_DUPS = new Map();
-  IDENT_DUPS = new Map();
+  // vmlinux: ~30% of its types are named structs/unions/enums, fewer typedefs but ~70k enumerators.
+  TYPE_DUPS = new NameCounts(STRS, N >> 2);
+  IDENT_DUPS = new NameCounts(STRS, N >> 1);
   QUEUE = [];
   SP = VBASE = VCNT = DEPTH = 0;
   // About the size of the output for big BTF (~22 bytes per type for vmlinux).
@@ -376,11 +384,11 @@ function strIs(off: number, x: string): boolean {
  * suffix number, 1 for none. Forward declarations and empty enums do not
  * count (they may repeat a name).
  */
-function resolveName(id: number, dups: Map<string, number>): number {
+function resolveName(id: number, dups: NameCounts): number {
   return SFX[id] || resolveFirst(id, dups);
 }
 
-function resolveFirst(id: number, dups: Map<string, number>): number {
+function resolveFirst(id: number, dups: NameCounts): number {
   let sfx = 1;
   const o = TOFF[id]!;
   const off = W[o]!;
@@ -391,10 +399,9 @@ function resolveFirst(id: number, dups: Map<string, number>): number {
 }
 
 /** One more occurrence of the string at `off` in a namespace; returns the count. */
-function count(dups: Map<string, number>, off: number): number {
-  const k = key(off);
-  const c = (dups.get(k) ?? 0) + 1;
-  dups.set(k, c);
+function count(dups: NameCounts, off: number): number {
+  const c = dups.add(off);
+  if (c < 0) badString(off);
   return c;
 }
 

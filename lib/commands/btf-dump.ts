@@ -12,7 +12,7 @@ import { readRegularFile } from '../../elf/read-file.ts';
 import { loadBtf } from '../../btf/load.ts';
 import type { Btf } from '../../btf/btf.ts';
 import { dumpRaw, dumpJson } from '../../btf/dump-raw.ts';
-import { dumpC } from '../../btf/dump-c.ts';
+import { dumpC, dumpCBytes } from '../../btf/dump-c.ts';
 import { BtfError } from '../../btf/errors.ts';
 import { UsageError, type Command } from './types.ts';
 import { flagValue, parseArgs } from './args.ts';
@@ -34,8 +34,11 @@ export function loadBtfForDump(file: string, basePath?: string): Btf {
 
 /** The text `tsbpf btf dump` prints. */
 export function btfDump(file: string, opts: { format?: BtfDumpFormat; base?: string } = {}): string {
-  const btf = loadBtfForDump(file, opts.base);
-  switch (opts.format ?? 'raw') {
+  return render(loadBtfForDump(file, opts.base), opts.format ?? 'raw');
+}
+
+function render(btf: Btf, format: BtfDumpFormat): string {
+  switch (format) {
     case 'raw':
       return dumpRaw(btf);
     case 'json':
@@ -43,7 +46,7 @@ export function btfDump(file: string, opts: { format?: BtfDumpFormat; base?: str
     case 'c':
       return dumpC(btf, {});
     default:
-      throw new BtfError('BTF_INVALID_TYPE', `unknown format '${opts.format as string}' (raw, c, json)`);
+      throw new BtfError('BTF_INVALID_TYPE', `unknown format '${format as string}' (raw, c, json)`);
   }
 }
 
@@ -56,7 +59,9 @@ export const btfDumpCommand: Command = {
     const format = flags.get('format') ?? 'raw';
     if (format !== 'raw' && format !== 'json' && format !== 'c') throw new UsageError(`--format must be raw, c or json, got '${String(format)}'`);
     const base = flagValue(flags, 'base');
-    const out = btfDump(positional[0]!, { format, base });
+    const btf = loadBtfForDump(positional[0]!, base);
+    // A vmlinux.h is megabytes: written as the bytes the dumper built, not decoded to a string and encoded back.
+    const out = format === 'c' ? dumpCBytes(btf, {}) : render(btf, format);
     await new Promise<void>((resolve, reject) =>
       process.stdout.write(out, (err) => (err ? reject(err) : resolve())),
     );
