@@ -250,12 +250,22 @@ export class Btf {
    */
   private static scan(words: Uint32Array, firstId: number): { offsets: Uint32Array; kinds: Uint8Array } {
     const nw = words.length;
-    // A type is at least 3 words: this bounds the count.
-    let offs = new Uint32Array(Math.ceil(nw / 3));
+    // A type is at least 3 words: this bounds the count. vmlinux averages ~6.6 words a type: start
+    // near that and grow when short, so that the arrays usually need no copy to their exact length.
+    const most = Math.ceil(nw / 3);
+    let offs = new Uint32Array(Math.min(most, Math.ceil(nw / 6) + 16));
     let kinds = new Uint8Array(offs.length);
     let n = 0;
     let w = 0;
     while (w < nw) {
+      if (n === offs.length) {
+        const grown = new Uint32Array(Math.min(most, n + (n >> 1) + 16));
+        grown.set(offs);
+        offs = grown;
+        const k = new Uint8Array(grown.length);
+        k.set(kinds);
+        kinds = k;
+      }
       if (w + 3 > nw) {
         throw new BtfError('BTF_TRUNCATED', `type ${firstId + n} truncated: header needs 12 bytes, ${(nw - w) * 4} left`, { typeId: firstId + n });
       }
@@ -279,8 +289,10 @@ export class Btf {
     }
     if (firstId + n - 1 > 0x7fffffff) throw new BtfError('BTF_MALFORMED', 'too many types');
     if (n < offs.length) {
-      offs = offs.slice(0, n);
-      kinds = kinds.slice(0, n);
+      // Nearly full: a view (at most 1/8 unused); else a copy of the exact length.
+      const view = n >= offs.length - (offs.length >> 3);
+      offs = view ? offs.subarray(0, n) : offs.slice(0, n);
+      kinds = view ? kinds.subarray(0, n) : kinds.slice(0, n);
     }
     return { offsets: offs, kinds };
   }

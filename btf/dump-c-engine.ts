@@ -12,6 +12,7 @@
 import { Buffer } from 'node:buffer';
 import { BtfError } from './errors.ts';
 import type { RawBtfView } from './dump-c-raw.ts';
+import { NameCounts } from './dump-c-names.ts';
 
 /** Kind numbers (include/uapi/linux/btf.h); a const enum so that switches get literal cases. */
 const enum K {
@@ -104,14 +105,16 @@ let FWD_DONE = new Uint8Array(0);
 let REFERENCED = new Uint8Array(0);
 /** Name resolution: 0 = not yet, 1 = the raw name, N > 1 = `name___N`. */
 let SFX = new Int32Array(0);
-/** btf__align_of memo, -1 = not computed. */
+/** btf__align_of memo, plus 1 (0 = not computed: a zeroed array needs no fill, and only touched pages cost). */
 let ALIGN = new Int32Array(0);
 let PTR_SZ = 8;
-/** Occurrences of struct/union/enum tag names; of typedef and enumerator names (keys: latin1 of the bytes). */
-let TYPE_DUPS = new Map<string, number>();
-let IDENT_DUPS = new Map<string, number>();
-/** Definitions scheduled for the current root. */
-let QUEUE: number[] = [];
+/** Occurrences of struct/union/enum tag names; of typedef and enumerator names. */
+const NO_NAMES = new NameCounts(new Uint8Array(1), 0);
+let TYPE_DUPS = NO_NAMES;
+let IDENT_DUPS = NO_NAMES;
+/** Definitions scheduled for the current root: QUEUE[0, QLEN) (each type is scheduled once: N entries suffice). */
+let QUEUE = new Int32Array(0);
+let QLEN = 0;
 /** Declaration chain stack, shared by nested declarations; the current one is [VBASE, VBASE + VCNT). */
 let STACK = new Int32Array(256);
 let SP = 0;
@@ -121,7 +124,7 @@ let DEPTH = 0;
 /**
  * Declarations already written, by type id (4 entries per id): where their
  * text is in BUF, [0, 1) before the name and [2, 3) after it (named), or
- * [0, 1) whole (without a name). -1: not yet.
+ * [0, 1) whole (without a name); the first entry plus 1, 0: not yet.
  */
 let DECL_NAMED = new Int32Array(0);
 let DECL_ANON = new Int32Array(0);
@@ -140,9 +143,8 @@ function release(): void {
   STRS = Buffer.alloc(1);
   KINDS = ORDER = EMIT = FWD_DONE = REFERENCED = new Uint8Array(0);
   SFX = ALIGN = DECL_NAMED = DECL_ANON = new Int32Array(0);
-  TYPE_DUPS = new Map();
-  IDENT_DUPS = new Map();
-  QUEUE = [];
+  TYPE_DUPS = IDENT_DUPS = NO_NAMES;
+  QUEUE = new Int32Array(0);
   BUF = new Uint8Array(0);
   N = POS = SP = VBASE = VCNT = DEPTH = 0;
 }
@@ -151,6 +153,12 @@ let busy = false;
 
 /** Run a dump over a view. */
 export function runDump(view: RawBtfView, opts: EngineOptions): string {
+  const out = runDumpBytes(view, opts);
+  return Buffer.from(out.buffer, out.byteOffset, out.byteLength).toString('utf8');
+}
+
+/** Run a dump over a view: the text as UTF-8 bytes (the names are copied as found in the string section). */
+export function runDumpBytes(view: RawBtfView, opts: EngineOptions): Uint8Array {
   if (busy) throw new BtfError('BTF_INVALID_TYPE', 'dumpC is not re-entrant');
   busy = true;
   try {
@@ -167,7 +175,7 @@ export function runDump(view: RawBtfView, opts: EngineOptions): string {
       for (let id = 1; id < N; id++) dumpType(id);
     }
     ws(opts.footer);
-    return Buffer.from(BUF.buffer, BUF.byteOffset, POS).toString('utf8');
+    return BUF.subarray(0, POS);
   } finally {
     release();
     busy = false;
@@ -186,14 +194,16 @@ function setup(view: RawBtfView): void {
   FWD_DONE = new Uint8Array(N);
   REFERENCED = new Uint8Array(N);
   SFX = new Int32Array(N);
-  ALIGN = new Int32Array(N).fill(-1);
-  DECL_NAMED = new Int32Array(N * 4).fill(-1);
-  DECL_ANON = new Int32Array(N * 4).fill(-1);
+  ALIGN = new Int32Array(N);
+  DECL_NAMED = new Int32Array(N * 4);
+  DECL_ANON = new Int32Array(N * 4);
   NAME_AT = NAME_END = -1;
   UNCACHEABLE = false;
-  TYPE_DUPS = new Map();
-  IDENT_DUPS = new Map();
-  QUEUE = [];
+  // vmlinux: ~30% of its types are named structs/unions/enums, fewer typedefs but ~70k enumerators.
+  TYPE_DUPS = new NameCounts(STRS, N >> 2);
+  IDENT_DUPS = new NameCounts(STRS, N >> 1);
+  QUEUE = new Int32Array(N);
+  QLEN = 0;
   SP = VBASE = VCNT = DEPTH = 0;
   // About the size of the output for big BTF (~22 bytes per type for vmlinux).
   BUF = new Uint8Array(N > 2000 ? N * 24 : 1 << 16);
@@ -376,11 +386,11 @@ function strIs(off: number, x: string): boolean {
  * suffix number, 1 for none. Forward declarations and empty enums do not
  * count (they may repeat a name).
  */
-function resolveName(id: number, dups: Map<string, number>): number {
+function resolveName(id: number, dups: NameCounts): number {
   return SFX[id] || resolveFirst(id, dups);
 }
 
-function resolveFirst(id: number, dups: Map<string, number>): number {
+function resolveFirst(id: number, dups: NameCounts): number {
   let sfx = 1;
   const o = TOFF[id]!;
   const off = W[o]!;
@@ -391,10 +401,9 @@ function resolveFirst(id: number, dups: Map<string, number>): number {
 }
 
 /** One more occurrence of the string at `off` in a namespace; returns the count. */
-function count(dups: Map<string, number>, off: number): number {
-  const k = key(off);
-  const c = (dups.get(k) ?? 0) + 1;
-  dups.set(k, c);
+function count(dups: NameCounts, off: number): number {
+  const c = dups.add(off);
+  if (c < 0) badString(off);
   return c;
 }
 
@@ -428,7 +437,7 @@ function tooDeep(id: number): never {
 /** btf__align_of: natural alignment, 1 when the layout shows packing, 0 for types without one. */
 function alignOf(id: number): number {
   const m = ALIGN[id]!;
-  if (m >= 0) return m;
+  if (m > 0) return m - 1;
   if (++DEPTH > MAX_DEPTH) tooDeep(id);
   let a = 0;
   const o = TOFF[id]!;
@@ -462,7 +471,7 @@ function alignOf(id: number): number {
       a = 0;
   }
   DEPTH--;
-  ALIGN[id] = a;
+  ALIGN[id] = a + 1;
   return a;
 }
 
@@ -544,11 +553,12 @@ function isPacked(o: number): boolean {
 
 function dumpType(id: number): void {
   if (ORDER[id] === S.ORDERED) return; // done already (as a dependency of an earlier type)
-  QUEUE.length = 0;
+  QLEN = 0;
   DEPTH = 0;
   orderType(id, false);
   const q = QUEUE;
-  for (let i = 0; i < q.length; i++) emitType(q[i]!, 0);
+  const n = QLEN;
+  for (let i = 0; i < n; i++) emitType(q[i]!, 0);
 }
 
 /**
@@ -588,7 +598,7 @@ function orderType(id: number, throughPtr: boolean): number {
       ORDER[id] = S.ORDERING;
       const end = o + 3 + 3 * (W[o + 1]! & 0xffff);
       for (let q = o + 4; q < end; q += 3) orderType(W[q]!, false);
-      if (named) QUEUE.push(id);
+      if (named) QUEUE[QLEN++] = id;
       ORDER[id] = S.ORDERED;
       ret = 1;
       break;
@@ -597,14 +607,14 @@ function orderType(id: number, throughPtr: boolean): number {
     case K.ENUM64:
     case K.FWD:
       // Named, or anonymous but used by nothing: a top-level definition.
-      if (W[o]! !== 0 || !REFERENCED[id]) QUEUE.push(id);
+      if (W[o]! !== 0 || !REFERENCED[id]) QUEUE[QLEN++] = id;
       ORDER[id] = S.ORDERED;
       ret = 1;
       break;
     case K.TYPEDEF: {
       const strong = orderType(W[o + 2]!, throughPtr);
       if (throughPtr && !strong) break;
-      QUEUE.push(id);
+      QUEUE[QLEN++] = id;
       ORDER[id] = S.ORDERED;
       ret = 1;
       break;
@@ -962,8 +972,8 @@ function emitTypeDecl(id: number, nameOff: number, sfx: number, lvl: number): vo
   const c = id * 4;
   const cache = named ? DECL_NAMED : DECL_ANON;
   const cs = cache[c]!;
-  if (cs >= 0) {
-    copyOut(cs, cache[c + 1]!);
+  if (cs > 0) {
+    copyOut(cs - 1, cache[c + 1]!);
     if (named) {
       wstr(nameOff);
       if (sfx > 1) wsfx(sfx);
@@ -1001,7 +1011,7 @@ function emitTypeDecl(id: number, nameOff: number, sfx: number, lvl: number): vo
   DEPTH--;
   // Inline definitions (anonymous struct/enum bodies: indentation, enumerator names) are not repeated verbatim.
   if (!UNCACHEABLE && (!named || NAME_AT >= 0)) {
-    cache[c] = from;
+    cache[c] = from + 1;
     cache[c + 1] = named ? NAME_AT : POS;
     cache[c + 2] = NAME_END;
     cache[c + 3] = POS;

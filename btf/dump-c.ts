@@ -45,7 +45,7 @@
 import type { Btf } from './btf.ts';
 import { BtfError } from './errors.ts';
 import { rawView, type RawBtfView } from './dump-c-raw.ts';
-import { runDump } from './dump-c-engine.ts';
+import { runDump, runDumpBytes, type EngineOptions } from './dump-c-engine.ts';
 import { primerView } from './dump-c-primer.ts';
 
 export interface DumpCOptions {
@@ -98,8 +98,20 @@ export function dumpC(btf: Btf, opts: DumpCOptions = {}): string {
   return dumpCView(rawView(btf), opts);
 }
 
+/**
+ * Internal: {@link dumpC}'s text as UTF-8 bytes, as the dumper builds it (the
+ * CLI writes a vmlinux.h of megabytes without a round trip through a string).
+ */
+export function dumpCBytes(btf: Btf, opts: DumpCOptions = {}): Uint8Array {
+  return dumpCWith(rawView(btf), opts, runDumpBytes);
+}
+
 /** Internal: dump through a given view (tests compare both view paths). */
 export function dumpCView(view: RawBtfView, opts: DumpCOptions = {}): string {
+  return dumpCWith(view, opts, runDump);
+}
+
+function dumpCWith<T>(view: RawBtfView, opts: DumpCOptions, run: (view: RawBtfView, opts: EngineOptions) => T): T {
   const guard = opts.guard ?? '__VMLINUX_H__';
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(guard)) throw new BtfError('BTF_INVALID_TYPE', `guard '${guard}' is not a C identifier`);
   const header = opts.header ?? true;
@@ -109,7 +121,7 @@ export function dumpCView(view: RawBtfView, opts: DumpCOptions = {}): string {
     const primer = primerView();
     for (let i = 0; i < PRIME_RUNS; i++) runDump(primer, { header: '', footer: '', roots: undefined });
   }
-  return runDump(view, {
+  return run(view, {
     header: header ? headerText(guard) : '',
     footer: header ? footerText(guard) : '',
     roots: opts.roots,

@@ -1,25 +1,36 @@
 #!/usr/bin/env node
 /**
  * The `tsbpf` command line. Each verb lives in lib/commands/<verb>.ts and is
- * registered below; the dispatcher only routes and reports errors.
+ * registered in lib/commands/index.ts (loaded by module, as a command line
+ * needs it); the dispatcher only routes and reports errors.
  */
 import { TsbpfError } from '../errors.ts';
-import { commands } from './commands/index.ts';
+import { allCommands, commandsFor } from './commands/index.ts';
 import { UsageError, type Command } from './commands/types.ts';
 
-function usage(): string {
+function usage(commands: Command[]): string {
   const lines = ['usage: tsbpf <command> [args...]', '', 'commands:'];
   for (const c of commands) lines.push(`  ${c.usage.padEnd(44)} ${c.summary}`);
   return lines.join('\n');
 }
 
 /** The verbs of a group (`map` -> map list, map show, ...), or [] when `word` is no group. */
-function groupOf(word: string): Command[] {
+function groupOf(commands: Command[], word: string): Command[] {
   return commands.filter((c) => c.name.startsWith(word + ' '));
 }
 
 function groupUsage(group: string, verbs: Command[]): string {
   return [`usage: tsbpf ${group} <verb> [args...]`, '', 'verbs:', ...verbs.map((c) => `  ${c.usage.padEnd(44)} ${c.summary}`)].join('\n');
+}
+
+/** The verb whose words are the longest prefix of `argv` ("btf dump" before "btf"). */
+function longestMatch(commands: Command[], argv: string[]): Command | undefined {
+  return commands
+    .filter((c) => {
+      const words = c.name.split(' ');
+      return words.every((w, i) => argv[i] === w);
+    })
+    .sort((a, b) => b.name.length - a.name.length)[0];
 }
 
 const isHelp = (a: string | undefined) => a === '-h' || a === '--help' || a === 'help';
@@ -39,20 +50,17 @@ export async function main(argv: string[]): Promise<number> {
   const dflt = verb !== undefined && Object.hasOwn(DEFAULT_VERB, verb) ? DEFAULT_VERB[verb] : undefined;
   if (dflt && argv.slice(1).every((a) => LEADING_OPTIONS.has(a))) argv = [verb!, dflt, ...argv.slice(1)];
   if (!verb || isHelp(verb)) {
-    process.stdout.write(usage() + '\n');
+    process.stdout.write(usage(await allCommands()) + '\n');
     return verb ? 0 : 2;
   }
-  // Match the longest prefix of words ("btf dump" before "btf").
-  const cmd = commands
-    .filter((c) => {
-      const words = c.name.split(' ');
-      return words.every((w, i) => argv[i] === w);
-    })
-    .sort((a, b) => b.name.length - a.name.length)[0];
+  // Only the modules this command line can name are loaded; every verb when none of theirs matches.
+  let cmd = longestMatch(await commandsFor(argv), argv);
+  const commands = cmd ? [] : await allCommands();
+  cmd ??= longestMatch(commands, argv);
   if (!cmd) {
-    const verbs = groupOf(verb);
+    const verbs = groupOf(commands, verb);
     if (!verbs.length) {
-      process.stderr.write(`tsbpf: unknown command '${verb}'\n${usage()}\n`);
+      process.stderr.write(`tsbpf: unknown command '${verb}'\n${usage(commands)}\n`);
       return 2;
     }
     // `tsbpf map` alone, or `tsbpf map --help`: the group's verbs.

@@ -3,7 +3,8 @@
  *
  *   vmlinux.parse             Btf.parse of a Buffer already read (median, ms)
  *                             vs libbpf btf__new of a buffer already read
- *   vmlinux.parse_file        read the file + parse (median, ms) vs btf__parse
+ *   vmlinux.parse_file        loadBtfFile: read the file + parse (median, ms) vs btf__parse
+ *                             (both read(2) the file; neither maps it)
  *   vmlinux.find_task_struct  a fresh parse + findByName('task_struct', 'struct'),
  *                             including whatever index that builds (median, ms)
  *                             vs btf__new + btf__find_by_name_kind
@@ -15,6 +16,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Btf } from '../../btf/btf.ts';
+import { loadBtfFile } from '../../btf/load.ts';
 import { getGc, median, timeNs, type BenchContext, type Measurement, type Workload } from '../harness.ts';
 
 const VMLINUX = '/sys/kernel/btf/vmlinux';
@@ -40,7 +42,10 @@ export const btfParse: Workload = {
       out.push({ workload: 'btf-parse', impl: 'tsbpf', metric, value, unit });
 
     // Warm up the JIT the way a long-running program would have.
-    for (let i = 0; i < 5; i++) Btf.parse(buf).findByName('task_struct', 'struct');
+    for (let i = 0; i < 5; i++) {
+      Btf.parse(buf).findByName('task_struct', 'struct');
+      loadBtfFile(VMLINUX);
+    }
 
     const gc = getGc();
     const parse: number[] = [];
@@ -51,7 +56,7 @@ export const btfParse: Workload = {
       gc();
       parse.push(timeNs(() => (btf = Btf.parse(buf))) / 1e6);
       gc();
-      file.push(timeNs(() => (btf = Btf.parse(readFileSync(VMLINUX)))) / 1e6);
+      file.push(timeNs(() => (btf = loadBtfFile(VMLINUX).btf)) / 1e6);
       gc();
       find.push(
         timeNs(() => {

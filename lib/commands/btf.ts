@@ -1,73 +1,19 @@
 /**
  * `tsbpf btf show|list [id N]` (BTF objects in the kernel, with the programs
  * and maps using each, like bpftool btf show) and
- * `tsbpf btf dump FILE [--format raw|c|json] [--base FILE]`.
- *
- * FILE is raw BTF (/sys/kernel/btf/vmlinux, module BTF) or an ELF object
- * (its .BTF section). Split BTF (kernel modules) needs `--base` (the vmlinux
- * BTF), like bpftool's `-B`. Output formats follow `bpftool btf dump file`:
- * raw (default), json (`bpftool -j`), c (vmlinux.h style).
+ * `tsbpf btf dump FILE [--format raw|c|json] [--base FILE]` (./btf-dump.ts).
  */
-import { readRegularFile } from '../../elf/read-file.ts';
-import { loadBtf, type Btf } from '../../btf/index.ts';
-import { dumpRaw, dumpJson } from '../../btf/dump-raw.ts';
-import { dumpC } from '../../btf/dump-c.ts';
-import { BtfError } from '../../btf/errors.ts';
 import { UsageError, type Command } from './types.ts';
-import { flagValue, parseArgs, parseUint } from './args.ts';
+import { parseArgs, parseUint } from './args.ts';
 import { btfIds } from '../../bpf/btf/objects.ts';
 import { BtfHandle, type BtfInfo } from '../../bpf/btf/handle.ts';
 import { BpfMap, mapIds } from '../../bpf/maps/map.ts';
 import { Program, progIds } from '../../bpf/programs/program.ts';
 import { infosOf } from './types.ts';
+import { btfDumpCommand } from './btf-dump.ts';
 import { outputOpts, printJson, writeOut } from './out.ts';
 
-export type BtfDumpFormat = 'raw' | 'json' | 'c';
-
-/** Parse FILE (with an optional base file path) the way `btf dump` does. */
-export function loadBtfForDump(file: string, basePath?: string): Btf {
-  const read = (p: string) => {
-    try {
-      return readRegularFile(p, 'BTF file');
-    } catch (e) {
-      throw new BtfError('BTF_NOT_FOUND', `cannot read ${p}: ${(e as Error).message}`, { cause: e });
-    }
-  };
-  const base = basePath ? loadBtf(read(basePath)).btf : undefined;
-  return loadBtf(read(file), base ? { base } : {}).btf;
-}
-
-/** The text `tsbpf btf dump` prints. */
-export function btfDump(file: string, opts: { format?: BtfDumpFormat; base?: string } = {}): string {
-  const btf = loadBtfForDump(file, opts.base);
-  switch (opts.format ?? 'raw') {
-    case 'raw':
-      return dumpRaw(btf);
-    case 'json':
-      return dumpJson(btf);
-    case 'c':
-      return dumpC(btf, {});
-    default:
-      throw new BtfError('BTF_INVALID_TYPE', `unknown format '${opts.format as string}' (raw, c, json)`);
-  }
-}
-
-export const btfDumpCommand: Command = {
-  name: 'btf dump',
-  usage: 'btf dump FILE [--format raw|c|json] [--base FILE]',
-  summary: 'dump BTF types like bpftool btf dump file',
-  async run(args: string[]): Promise<number> {
-    const { positional, flags } = parseArgs(args, { values: ['format', 'base'], min: 1 });
-    const format = flags.get('format') ?? 'raw';
-    if (format !== 'raw' && format !== 'json' && format !== 'c') throw new UsageError(`--format must be raw, c or json, got '${String(format)}'`);
-    const base = flagValue(flags, 'base');
-    const out = btfDump(positional[0]!, { format, base });
-    await new Promise<void>((resolve, reject) =>
-      process.stdout.write(out, (err) => (err ? reject(err) : resolve())),
-    );
-    return 0;
-  },
-};
+export { btfDump, btfDumpCommand, loadBtfForDump, type BtfDumpFormat } from './btf-dump.ts';
 
 /** Which programs and maps use each BTF object (bpftool's build_btf_tables). */
 function btfUsers(): { progs: Map<number, number[]>; maps: Map<number, number[]> } {
