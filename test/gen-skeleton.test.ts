@@ -18,6 +18,7 @@ import { loadCollectionSpec } from '../bpf/loader/collection-spec.ts';
 import { generateSkeleton } from '../lib/gen/skeleton.ts';
 import { TsTypes } from '../lib/gen/ts-types.ts';
 import { BtfBuilder } from '../btf/builder.ts';
+import { btfCodec } from '../btf/codec.ts';
 import { ktest } from './helpers/kernel.ts';
 
 const root = resolve(__dirname, '..');
@@ -270,6 +271,31 @@ describe('gen skeleton', () => {
     const t = new TsTypes(btf);
     for (const id of ids) t.visit(id);
     writeFileSync(join(work, 'names.ts'), t.finish().map((d) => t.declaration(d)).join('\n'));
+  });
+
+  it('declarations say what the codec decodes, for a lying producer too: __proto__ enum names, repeated fields, 3-byte ints', () => {
+    const b = new BtfBuilder();
+    const int = b.add({ kind: 'int', name: 'int', size: 4, encoding: 'signed', bitOffset: 0, bits: 32 });
+    const i24 = b.add({ kind: 'int', name: 'i24', size: 3, encoding: 'signed', bitOffset: 0, bits: 24 });
+    const m = (name: string, type = int, i = 0) => ({ name, type, bitOffset: 32 * i, bitfieldSize: 0 });
+    const ids = [
+      b.add({ kind: 'enum', name: 'protoenum', size: 4, signed: false, values: [{ name: '__proto__', value: 1 }, { name: 'constructor', value: 2 }] }),
+      b.add({ kind: 'struct', name: 'twice', size: 8, kindFlag: false, members: [m('a'), m('a', int, 1)] }),
+      b.add({ kind: 'struct', name: 'odd', size: 4, kindFlag: false, members: [m('x', i24)] }),
+    ];
+    const btf = b.build();
+    const t = new TsTypes(btf);
+    for (const id of ids) t.visit(id);
+    const src = t.finish().map((d) => t.declaration(d)).join('\n');
+    // A plain "__proto__" key in an object literal sets the prototype: the constant would lack the name its type has.
+    expect(src).toContain('["__proto__"]: 1,');
+    // One declaration per name (tsc rejects a repeated one; btfCodec refuses such a struct, so no module reaches it).
+    expect(src).toMatch(/export interface twice \{\n  a: number;\n\}/);
+    // btfCodec decodes a 3-byte int as a bigint; the declaration must say so.
+    const odd = btfCodec(btf, ids[2]!).decode(new Uint8Array(4), new DataView(new ArrayBuffer(4)), 0) as { x: unknown };
+    expect(typeof odd.x).toBe('bigint');
+    expect(src).toMatch(/export interface odd \{\n  x: bigint;\n\}/);
+    writeFileSync(join(work, 'lying-decls.ts'), src + '\nif (!Object.hasOwn(protoenum, "__proto__")) throw new Error("lost");\n');
   });
 
   it('an object whose map, variable, program, type and member names are __proto__, constructor, quotes, newlines: a module all the same', () => {
