@@ -304,7 +304,7 @@ describe('hostile BTF', () => {
     const b = new BtfBuilder();
     const int = b.add({ kind: 'int', name: 'int', size: 4, encoding: 'signed', bitOffset: 0, bits: 32 });
     const chr = b.add({ kind: 'int', name: 'char', size: 1, encoding: 'char', bitOffset: 0, bits: 8 });
-    const str = b.add({ kind: 'array', type: chr, indexType: int, nelems: 4 });
+    const str = b.add({ kind: 'array', name: '', type: chr, indexType: int, nelems: 4 });
     const m = (name: string, type: number, bitOffset = 0) => ({ name, type, bitOffset, bitfieldSize: 0 });
     const twice = b.add({ kind: 'struct', name: 'twice', size: 8, kindFlag: false, members: [m('a', int), m('a', int, 32)] });
     const anon = b.add({ kind: 'union', name: '', size: 4, kindFlag: false, members: [m('a', str)] });
