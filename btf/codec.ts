@@ -483,6 +483,8 @@ class Compiler {
     const known: Record<string, 1> = Object.create(null);
     let nfields = 0;
     for (const f of fields) {
+      // C forbids it; a lying producer does not: a decode would keep one of the values and an encode write one value twice.
+      if (known[f.name] === 1) throw new BtfError('BTF_MALFORMED', `cannot decode ${f.path}: ${btf.typeName(id)} has two fields named ${JSON.stringify(f.name)}`, { typeId: id });
       known[f.name] = 1;
       const key = f.name === '__proto__' ? '["__proto__"]' : JSON.stringify(f.name);
       const x = `f${nfields++}`;

@@ -311,4 +311,21 @@ describe('hostile BTF', () => {
     expect(Object.keys(d)).toEqual(names);
     for (const [i, n] of names.entries()) expect(d[n]).toBe(i - 2);
   });
+
+  it('two fields of one name (directly or through an anonymous member) are BTF_MALFORMED, not a value decoded one way and encoded another', () => {
+    const b = new BtfBuilder();
+    const int = b.add({ kind: 'int', name: 'int', size: 4, encoding: 'signed', bitOffset: 0, bits: 32 });
+    const chr = b.add({ kind: 'int', name: 'char', size: 1, encoding: 'char', bitOffset: 0, bits: 8 });
+    const str = b.add({ kind: 'array', name: '', type: chr, indexType: int, nelems: 4 });
+    const m = (name: string, type: number, bitOffset = 0) => ({ name, type, bitOffset, bitfieldSize: 0 });
+    const twice = b.add({ kind: 'struct', name: 'twice', size: 8, kindFlag: false, members: [m('a', int), m('a', int, 32)] });
+    const anon = b.add({ kind: 'union', name: '', size: 4, kindFlag: false, members: [m('a', str)] });
+    const lifted = b.add({ kind: 'struct', name: 'lifted', size: 8, kindFlag: false, members: [m('a', int), m('', anon, 32)] });
+    const btf = b.build();
+    for (const id of [twice, lifted]) {
+      const e = thrown(() => btfCodec(btf, id));
+      expect(e.code).toBe('BTF_MALFORMED');
+      expect(e.message).toContain('two fields named "a"');
+    }
+  });
 });

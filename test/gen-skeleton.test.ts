@@ -18,6 +18,7 @@ import { loadCollectionSpec } from '../bpf/loader/collection-spec.ts';
 import { generateSkeleton } from '../lib/gen/skeleton.ts';
 import { TsTypes } from '../lib/gen/ts-types.ts';
 import { BtfBuilder } from '../btf/builder.ts';
+import { btfCodec } from '../btf/codec.ts';
 import { ktest } from './helpers/kernel.ts';
 
 const root = resolve(__dirname, '..');
@@ -133,6 +134,60 @@ let found: { pid: number; execs: string; comm: string } | undefined;
 console.log(JSON.stringify({ found, before, after: fds() }));
 `;
 
+/** test/bpf/gen_hostile.o's placeholder names and the hostile names of the same length written over them. */
+const HOSTILE_NAMES: Record<string, string> = {
+  QQmap_aaa: '__proto__',
+  QQmap_bbbbb: 'constructor',
+  QQmap_ccc: 'a"b\\c*/\nd',
+  QQvar_aaa: '__proto__',
+  QQvar_bb: 'toString',
+  QQvar_c: "v'\u2028\"w",
+  QQprog_aaaa: 'constructor',
+  QQprog_bb: '__proto__',
+  QQstructa: '__proto__',
+  QQstrb: 'a"b*/c',
+  QQmemb_aa: '__proto__',
+  QQmemb_bbbb: 'constructor',
+  QQmemc: `"'\\\n*/`,
+};
+
+/** gen_hostile.o with every placeholder (in .strtab, .BTF and the line info's source text) overwritten. */
+function hostileObject(): Buffer {
+  const b = Buffer.from(readFileSync(join(root, 'test/bpf/gen_hostile.o')));
+  for (const [placeholder, name] of Object.entries(HOSTILE_NAMES)) {
+    const to = Buffer.from(name);
+    if (to.length !== placeholder.length) throw new Error(`${placeholder}: ${JSON.stringify(name)} is ${to.length} bytes`);
+    for (let i = b.indexOf(placeholder); i >= 0; i = b.indexOf(placeholder, i + 1)) to.copy(b, i);
+  }
+  return b;
+}
+
+const HOSTILE_USER = `
+import { readdirSync } from 'node:fs';
+import { load } from './hostile_names.skel.ts';
+
+const fds = () => readdirSync('/proc/self/fd').length;
+const before = fds();
+const out: Record<string, unknown> = {};
+{
+  using skel = load({ rodata: { toString: 5 }, data: { ['__proto__']: 3, "v'\\u2028\\"w": 9n } });
+  skel.maps['__proto__'].set(1, { ['__proto__']: 1, constructor: 2, "\\"'\\\\\\n*/": 3 });
+  const v = skel.maps['__proto__'].get(1);
+  out.fields = v && Object.keys(v);
+  out.protoField = v?.['__proto__'];
+  out.ctorField = v?.constructor;
+  skel.maps.constructor.set(0, { x: 7n });
+  out.ctorMap = skel.maps.constructor.get(0)?.x.toString();
+  skel.maps['a"b\\\\c*/\\nd'].set(0, 11n);
+  out.quoted = skel.maps['a"b\\\\c*/\\nd'].get(0)?.toString();
+  out.protoVar = skel.variables['__proto__'].get();
+  out.toStringVar = skel.variables.toString.get();
+  out.unicodeVar = skel.variables["v'\\u2028\\"w"].get().toString();
+  out.progs = [skel.programs.constructor.fd > 0, skel.programs['__proto__'].fd > 0];
+}
+console.log(JSON.stringify({ out, before, after: fds() }));
+`;
+
 /** Each line is one mistake tsc must reject (the comment says which). */
 const TYPOS = [
   `import { load } from './execsnoop.skel.ts';`,
@@ -216,6 +271,47 @@ describe('gen skeleton', () => {
     const t = new TsTypes(btf);
     for (const id of ids) t.visit(id);
     writeFileSync(join(work, 'names.ts'), t.finish().map((d) => t.declaration(d)).join('\n'));
+  });
+
+  it('declarations say what the codec decodes, for a lying producer too: __proto__ enum names, repeated fields, 3-byte ints', () => {
+    const b = new BtfBuilder();
+    const int = b.add({ kind: 'int', name: 'int', size: 4, encoding: 'signed', bitOffset: 0, bits: 32 });
+    const i24 = b.add({ kind: 'int', name: 'i24', size: 3, encoding: 'signed', bitOffset: 0, bits: 24 });
+    const m = (name: string, type = int, i = 0) => ({ name, type, bitOffset: 32 * i, bitfieldSize: 0 });
+    const ids = [
+      b.add({ kind: 'enum', name: 'protoenum', size: 4, signed: false, values: [{ name: '__proto__', value: 1 }, { name: 'constructor', value: 2 }] }),
+      b.add({ kind: 'struct', name: 'twice', size: 8, kindFlag: false, members: [m('a'), m('a', int, 1)] }),
+      b.add({ kind: 'struct', name: 'odd', size: 4, kindFlag: false, members: [m('x', i24)] }),
+    ];
+    const btf = b.build();
+    const t = new TsTypes(btf);
+    for (const id of ids) t.visit(id);
+    const src = t.finish().map((d) => t.declaration(d)).join('\n');
+    // A plain "__proto__" key in an object literal sets the prototype: the constant would lack the name its type has.
+    expect(src).toContain('["__proto__"]: 1,');
+    // One declaration per name (tsc rejects a repeated one; btfCodec refuses such a struct, so no module reaches it).
+    expect(src).toMatch(/export interface twice \{\n  a: number;\n\}/);
+    // btfCodec decodes a 3-byte int as a bigint; the declaration must say so.
+    const odd = btfCodec(btf, ids[2]!).decode(new Uint8Array(4), new DataView(new ArrayBuffer(4)), 0) as { x: unknown };
+    expect(typeof odd.x).toBe('bigint');
+    expect(src).toMatch(/export interface odd \{\n  x: bigint;\n\}/);
+    writeFileSync(join(work, 'lying-decls.ts'), src + '\nif (!Object.hasOwn(protoenum, "__proto__")) throw new Error("lost");\n');
+  });
+
+  it('an object whose map, variable, program, type and member names are __proto__, constructor, quotes, newlines: a module all the same', () => {
+    const bytes = hostileObject();
+    const spec = loadCollectionSpec(bytes, { name: 'gen_hostile' });
+    // Names from the object are names: none is taken by a prototype (constructor was a "duplicate", __proto__ vanished).
+    expect(Object.keys(spec.programs).sort()).toEqual(['__proto__', 'constructor']);
+    expect(Object.keys(spec.maps).sort()).toEqual(['.bss', '.data', '.rodata', '__proto__', 'a"b\\c*/\nd', 'constructor']);
+    expect(Object.keys(spec.variables).sort()).toEqual(['__proto__', 'toString', "v'\u2028\"w"]);
+    const src = generateSkeleton(spec, bytes, { source: 'gen\nhostile*/.o' });
+    expect(src).toContain('readonly "__proto__": tsbpf.TypedMap<number, __proto__>;');
+    expect(src).toContain('readonly constructor: tsbpf.Program;');
+    // Nothing from the object reaches the code outside strings: the only statements are the generator's own.
+    expect(src.split('\n').filter((l) => /^(const|export function|import) /.test(l))).toHaveLength(4);
+    writeFileSync(join(work, 'hostile_names.skel.ts'), src);
+    writeFileSync(join(work, 'user-hostile.ts'), HOSTILE_USER); // compiled in the one tsc run below, run against the kernel after
   });
 
   it('the CLI writes the same module as the generator, and compiles a C source first', () => {
@@ -336,6 +432,22 @@ describe('gen skeleton', () => {
       innerTyped: true,
       innerValue: 42,
       madeId: true,
+    });
+    expect(r.after).toBe(r.before);
+  }, { timeout: 90_000 });
+
+  ktest('a skeleton of hostile names loads: __proto__ and constructor maps, variables, programs and fields work as names', () => {
+    const r = run('user-hostile.ts') as { out: Record<string, unknown>; before: number; after: number };
+    expect(r.out).toEqual({
+      fields: ['__proto__', 'constructor', `"'\\\n*/`],
+      protoField: 1,
+      ctorField: 2,
+      ctorMap: '7',
+      quoted: '11',
+      protoVar: 3,
+      toStringVar: 5,
+      unicodeVar: '9',
+      progs: [true, true],
     });
     expect(r.after).toBe(r.before);
   }, { timeout: 90_000 });

@@ -365,6 +365,50 @@ describe('parsers (pure)', () => {
   });
 });
 
+describe('hostile input', () => {
+  it('kallsyms: addresses that are not 1 to 16 hex digits are skipped, not NaN (a RangeError) or a prefix read as hex', () => {
+    const t = parseKallsyms('zzzzzzzzzzzz T nan\n12zz T prefix\nffffffffffffffffff T long\nffffffff81000000 T real\n');
+    expect(t.count).toBe(1);
+    expect(t.lookupAbsolute(0xffffffff81000010n)).toMatchObject({ name: 'real', offset: 16 });
+    expect(thrown(() => parseKallsyms('zzzz T a\n'))).toMatchObject({ code: 'KALLSYMS_HIDDEN' });
+  });
+
+  it('perf map: negative, partly hex or over-long fields are garbage lines, skipped', () => {
+    const t = parsePerfMap('-10 20 negative\n12zz 4 prefix\n10 -4 negsize\n1ffffffffffffffff 4 long\n0x40 8 prefixed\n');
+    expect(t.count).toBe(1);
+    expect(t.lookup(0x44)).toMatchObject({ name: 'prefixed', offset: 4 });
+    expect(t.lookup(0x12)).toBeUndefined();
+  });
+
+  it('a kallsyms path that is no regular file or is missing: a typed error, never an endless read', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsbpf-sym-'));
+    try {
+      const fifo = join(dir, 'fifo');
+      execFileSync('mkfifo', [fifo]);
+      for (const [path, code] of [['/dev/zero', 'FILE_NOT_REGULAR'], [fifo, 'FILE_NOT_REGULAR'], [dir, 'FILE_NOT_REGULAR'], [join(dir, 'missing'), 'ENOENT']] as const) {
+        expect(thrown(() => new Symbolizer({ kallsymsPath: path }).kernel([0xffffffff81000000n])), path).toMatchObject({ code });
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('an address far past the last unsized kernel symbol (2^64-1) is unknown, not that symbol + a gigabyte', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsbpf-sym-'));
+    try {
+      const path = join(dir, 'kallsyms');
+      writeFileSync(path, 'ffffffff81000000 T first\nffffffffc0000000 t last\t[mod]\n');
+      const s = new Symbolizer({ kallsymsPath: path });
+      const [near, top, zero] = s.kernel([0xffffffffc0000010n, 0xffffffffffffffffn, 0n]);
+      expect(near).toMatchObject({ symbol: 'last', offset: 16, module: 'mod' });
+      expect(top).toMatchObject({ symbol: undefined, module: '[unknown]', kind: 'unknown' });
+      expect(zero).toMatchObject({ symbol: undefined, module: '[unknown]' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 function readVdso(pid: number, at: bigint, length: number): Buffer {
   const fd = openSync(`/proc/${pid}/mem`, 'r');
   try {

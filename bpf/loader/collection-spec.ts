@@ -176,6 +176,11 @@ export function internalMapName(objName: string, section: string): string {
   return (pfx + section.slice(0, sfxLen)).replace(/[^A-Za-z0-9_.]/g, '_').slice(0, 15);
 }
 
+/** An object keyed by names an object file chose: without a prototype, so no name (`__proto__`, `constructor`) is taken already. */
+export function nameRecord<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
+
 export function loadCollectionSpec(src: string | Uint8Array, opts: SpecOptions = {}): CollectionSpec {
   const bytes = typeof src === 'string' ? readRegularFile(src, 'BPF object') : src;
   const objName = opts.name ?? (typeof src === 'string' ? basename(src).replace(/\.(bpf\.)?o$/, '').replace(/\.elf$/, '') : 'obj');
@@ -208,17 +213,18 @@ class SpecReader {
     this.ext = extSec && this.btf ? parseBtfExt(extSec.data, this.btf) : undefined;
     this.spec = {
       name: objName,
-      maps: {},
-      programs: {},
-      functions: {},
-      variables: {},
-      externs: {},
+      // Keyed by names from the object: no prototype, so `constructor` or `__proto__` is a name like any other.
+      maps: nameRecord(),
+      programs: nameRecord(),
+      functions: nameRecord(),
+      variables: nameRecord(),
+      externs: nameRecord(),
       license: '',
       kernelVersion: 0,
       btf: this.btf,
       btfExt: this.ext,
       funcAt: new Map(),
-      sectionLayout: {},
+      sectionLayout: nameRecord(),
     };
     if (this.btf) {
       // Only DATASECs are decoded here (kindOf reads a type's header word, no object is built).
@@ -260,7 +266,7 @@ class SpecReader {
     for (const name of this.datasecs.keys()) {
       const sec = this.elf.section(name);
       if (!sec) continue;
-      const symbols: Record<string, number> = {};
+      const symbols = nameRecord<number>();
       for (const s of this.syms) if (s.sectionIndex === sec.index && s.name && s.type !== STT_SECTION) symbols[s.name] = Number(s.value);
       this.spec.sectionLayout[name] = { size: sec.size, symbols };
     }

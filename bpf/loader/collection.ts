@@ -14,7 +14,7 @@ import { kernelBtf, kernelModuleBtfs, readBtfFile } from '../btf/kernel.ts';
 import { BtfHandle } from '../btf/handle.ts';
 import { btfFeaturesNeeded, fixupBtfForKernel } from './btf-fixup.ts';
 import { btfFeatures, type BtfFeatures } from '../btf/features.ts';
-import { internalMapName, type CollectionSpec, type FuncSpec, type ObjMapSpec, type VariableSpec } from './collection-spec.ts';
+import { internalMapName, nameRecord, type CollectionSpec, type FuncSpec, type ObjMapSpec, type VariableSpec } from './collection-spec.ts';
 import { INSN_SIZE } from '../programs/insn.ts';
 import { fillKconfig } from './kconfig.ts';
 import { relocateProgram, type RelocatedProgram } from './relocate.ts';
@@ -154,11 +154,11 @@ function variableCodec(spec: CollectionSpec, v: VariableSpec): Codec<BtfValue> |
 }
 
 export class Collection implements Disposable {
-  readonly maps: Record<string, BpfMap> = {};
-  readonly programs: Record<string, Program> = {};
+  readonly maps: Record<string, BpfMap> = nameRecord<BpfMap>();
+  readonly programs: Record<string, Program> = nameRecord<Program>();
   /** Links made by attachAll (closed with the collection). */
-  readonly links: Record<string, Link> = {};
-  readonly variables: Record<string, Variable> = {};
+  readonly links: Record<string, Link> = nameRecord<Link>();
+  readonly variables: Record<string, Variable> = nameRecord<Variable>();
   /** Non-fatal things the loader did differently from the object's wishes. */
   readonly warnings: string[] = [];
   readonly #mappings: Mapping[] = [];
@@ -217,7 +217,7 @@ export class Collection implements Disposable {
    */
   attachAll(): Record<string, Link> {
     if (this.#closed) throw new TsbpfError('CLOSED', 'collection is closed');
-    const made: Record<string, Link> = {};
+    const made = nameRecord<Link>();
     try {
       for (const [name, prog] of Object.entries(this.programs)) {
         const ps = this.spec?.programs[name];

@@ -7,6 +7,7 @@ import { AddressSymbols, AddressSymbolsBuilder } from '../../elf/address-symbols
 import { SymbolizeError } from './errors.ts';
 
 const TEXT_TYPES = new Set(['t', 'T', 'w', 'W']);
+const HEX = /^[0-9a-fA-F]+$/;
 
 /**
  * Parses kallsyms text. Throws KALLSYMS_HIDDEN when every address reads 0
@@ -27,6 +28,8 @@ export function parseKallsyms(text: string): AddressSymbols {
     pos = eol + 1;
     const sp1 = line.indexOf(' ');
     if (sp1 <= 0 || sp1 + 3 >= line.length) continue;
+    // At most 16 hex digits: anything else (a lying or corrupt file) is no address, not NaN or a prefix of one.
+    if (sp1 > 16 || !HEX.test(line.slice(0, sp1))) continue;
     sawAny = true;
     if (!TEXT_TYPES.has(line[sp1 + 1]!) || line[sp1 + 2] !== ' ') continue;
     // Two 32-bit halves: a BigInt per line costs more than the rest of the parse.

@@ -18,8 +18,8 @@ export function parsePerfMap(text: string): AddressSymbols {
     const sp1 = text.indexOf(' ', pos);
     const sp2 = sp1 < 0 ? -1 : text.indexOf(' ', sp1 + 1);
     if (sp1 > pos && sp2 > sp1 && sp2 < eol) {
-      const start = parseInt(text.slice(pos, sp1), 16);
-      const size = parseInt(text.slice(sp1 + 1, sp2), 16);
+      const start = hex(text.slice(pos, sp1));
+      const size = hex(text.slice(sp1 + 1, sp2));
       if (Number.isSafeInteger(start) && Number.isSafeInteger(size) && size > 0) {
         latest.set(start, lines.length);
         lines.push([start, size, text.slice(sp2 + 1, eol)]);
@@ -33,4 +33,10 @@ export function parsePerfMap(text: string): AddressSymbols {
     b.addRelative(start, size, name);
   }
   return b.build();
+}
+
+/** A hex field (perf's strtoull accepts a 0x prefix); NaN for anything else: parseInt would read "-10" as -16 and "12zz" as 0x12. */
+function hex(s: string): number {
+  const digits = s.startsWith('0x') || s.startsWith('0X') ? s.slice(2) : s;
+  return /^[0-9a-fA-F]{1,16}$/.test(digits) ? parseInt(digits, 16) : Number.NaN;
 }

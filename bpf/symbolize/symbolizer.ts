@@ -9,7 +9,8 @@ import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { AddressSymbols } from '../../elf/address-symbols.ts';
 import { LineTable } from '../../elf/dwarf-line.ts';
 import type { BpfMap } from '../maps/map.ts';
-import { readRegularFile } from '../../elf/read-file.ts';
+import { FileReadError, readRegularFile } from '../../elf/read-file.ts';
+import type { ErrnoName } from '../../errors.ts';
 import { SymbolCache } from './cache.ts';
 import { fileIdentity, loadElf, loadLines, offsetToVaddr, type ElfFileInfo } from './elf-tables.ts';
 import { SymbolizeError } from './errors.ts';
@@ -64,6 +65,14 @@ const U64_MAX = 0xffff_ffff_ffff_ffffn;
 /** The kernel table is re-read when it misses an address, at most this often (BPF programs come and go). */
 const KALLSYMS_REFRESH_MS = 1000;
 const MAX_FILE_INFOS = 4096;
+/** kallsyms is ~20 MB with every module loaded; a perf map of a long-lived JIT tens of MB. Past these it is no such file. */
+const MAX_KALLSYMS_BYTES = 256 * 1024 * 1024;
+const MAX_PERF_MAP_BYTES = 256 * 1024 * 1024;
+/**
+ * kallsyms has no sizes: an entry reaches to the next one, and the last one to the top of memory. No kernel
+ * function is this long; an address further past an unsized symbol is in a gap (or past the end), not in it.
+ */
+const MAX_UNSIZED_SPAN = 1 << 20;
 
 export class Symbolizer {
   /** Symbol tables ("b:"/"f:" keys, kallsyms, perf maps) and line tables ("l:" + the file's key). */
@@ -214,7 +223,8 @@ export class Symbolizer {
   #kallsyms(): AddressSymbols {
     let t = this.#symbols('kallsyms');
     if (!t) {
-      t = parseKallsyms(readFileSync(this.#kallsymsPath, 'latin1'));
+      // A regular file only, and bounded: kallsymsPath may name a device or FIFO that never ends.
+      t = parseKallsyms(readRegularFile(this.#kallsymsPath, 'kallsyms', MAX_KALLSYMS_BYTES).toString('latin1'));
       this.#cache.set('kallsyms', t);
       this.#kallsymsLoadedAt = performance.now();
     }
@@ -316,7 +326,7 @@ export class Symbolizer {
       let t = this.#symbols(key);
       if (!t) {
         try {
-          t = parsePerfMap(readRegularFile(path, 'perf map').toString('utf8'));
+          t = parsePerfMap(readRegularFile(path, 'perf map', MAX_PERF_MAP_BYTES).toString('utf8'));
         } catch {
           continue;
         }
@@ -333,7 +343,7 @@ type Resolver = (address: bigint, fileOffset: number, returnAddress: boolean) =>
 
 function kernelFrame(table: AddressSymbols, address: bigint): Frame {
   const hit = table.lookupAbsolute(address);
-  if (!hit) return { address, symbol: undefined, offset: undefined, module: '[unknown]', kind: 'unknown' };
+  if (!hit || (hit.size === 0 && hit.offset > MAX_UNSIZED_SPAN)) return { address, symbol: undefined, offset: undefined, module: '[unknown]', kind: 'unknown' };
   const module = hit.group ? table.groups[hit.group]! : 'kernel';
   return { address, symbol: hit.name, offset: hit.offset, module, kind: module === 'bpf' ? 'bpf' : 'kernel' };
 }
@@ -356,7 +366,9 @@ function readMaps(pid: number): ProcMapping[] {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ESRCH') throw new SymbolizeError('PROCESS_EXITED', `process ${pid} has exited`, pid, { cause: e });
-    throw e;
+    // EACCES (another user's process without CAP_SYS_PTRACE, or a Yama-protected one): typed, by its errno.
+    const path = `/proc/${pid}/maps`;
+    throw new FileReadError((code ?? 'EIO') as ErrnoName, path, `cannot read ${path}: ${code ?? String(e)}`, { cause: e });
   }
   if (text === '' && isZombie(pid)) throw new SymbolizeError('PROCESS_EXITED', `process ${pid} has exited (a zombie not yet reaped)`, pid);
   return parseProcMaps(text);

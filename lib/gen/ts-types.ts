@@ -42,6 +42,11 @@ export function propKey(name: string): string {
   return IDENT.test(name) && name !== '__proto__' ? name : JSON.stringify(name);
 }
 
+/** A key in an object literal: computed for __proto__, which as a plain key would set the prototype instead. */
+export function literalKey(name: string): string {
+  return name === '__proto__' ? '["__proto__"]' : propKey(name);
+}
+
 /** Text from the BTF or a file name inside a generated comment: it can neither end the comment nor the line. */
 export function commentSafe(s: string): string {
   return s.replace(/\*\//g, '*\\/').replace(/[\x00-\x1f\x7f\u2028\u2029]/g, '?');
@@ -133,7 +138,8 @@ export class TsTypes {
     switch (t.kind) {
       case 'int':
         if (t.encoding === 'bool') return 'boolean';
-        return t.size <= 4 ? 'number' : 'bigint';
+        // As btfCodec: 1, 2 and 4 bytes are numbers, every other width (8, 16, a lying 3) a bigint.
+        return t.size === 1 || t.size === 2 || t.size === 4 ? 'number' : 'bigint';
       case 'enum':
       case 'enum64': {
         const n = this.#declName(t);
@@ -167,24 +173,30 @@ export class TsTypes {
     const t = this.btf.resolve(id);
     if (t.kind !== 'struct' && t.kind !== 'union') throw new TsbpfError('BTF_INVALID_TYPE', `type ${id} is no struct`);
     const lines: string[] = [];
-    this.#fields(t, indent + '  ', lines, depth);
+    this.#fields(t, indent + '  ', lines, depth, new Set());
     return lines.length ? `{\n${lines.join('\n')}\n${indent}}` : '{}';
   }
 
-  #fields(t: BtfType & { kind: 'struct' | 'union' }, indent: string, out: string[], depth: number): void {
+  /** `seen`: field names already written (btfCodec refuses a struct naming one twice; one declaration each keeps the module compiling). */
+  #fields(t: BtfType & { kind: 'struct' | 'union' }, indent: string, out: string[], depth: number, seen: Set<string>): void {
     if (depth > 64) throw new TsbpfError('BTF_LOOP', `type ${t.id} nests too deeply to declare`);
     for (const m of t.members) {
       const mt = this.btf.resolve(m.type);
       const legacy = !m.bitfieldSize && mt.kind === 'int' && (mt.bits !== mt.size * 8 || m.bitOffset % 8 !== 0 || mt.bitOffset !== 0);
       if (m.bitfieldSize || legacy) {
         const bits = legacy && mt.kind === 'int' ? mt.bits : m.bitfieldSize;
-        if (m.name && bits) out.push(`${indent}${propKey(m.name)}: ${bits > 32 ? 'bigint' : 'number'};`);
+        if (m.name && bits && !seen.has(m.name)) {
+          seen.add(m.name);
+          out.push(`${indent}${propKey(m.name)}: ${bits > 32 ? 'bigint' : 'number'};`);
+        }
         continue;
       }
       if (!m.name) {
-        if (mt.kind === 'struct' || mt.kind === 'union') this.#fields(mt, indent, out, depth + 1);
+        if (mt.kind === 'struct' || mt.kind === 'union') this.#fields(mt, indent, out, depth + 1, seen);
         continue;
       }
+      if (seen.has(m.name)) continue;
+      seen.add(m.name);
       out.push(`${indent}${propKey(m.name)}: ${this.expr(m.type, indent, depth + 1)};`);
     }
   }
@@ -204,7 +216,7 @@ export class TsTypes {
       for (const v of t.values) {
         if (seen.has(v.name)) continue;
         seen.add(v.name);
-        vals.push(`  ${propKey(v.name)}: ${big ? `${BigInt(v.value)}n` : String(Number(v.value))},`);
+        vals.push(`  ${literalKey(v.name)}: ${big ? `${BigInt(v.value)}n` : String(Number(v.value))},`);
       }
       return (
         `/** C \`${what}\`: decoded as its ${big ? 'bigint' : 'number'} value; the names below, or the names themselves on encode. */\n` +
