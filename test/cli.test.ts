@@ -53,6 +53,31 @@ describe('tsbpf CLI', () => {
     expect(r.stdout).toBe(execFileSync('bpftool', ['btf', 'dump', 'file', obj('loader.o')], { encoding: 'utf8' }));
   });
 
+  it("btf dump takes bpftool's own words: file F format c|raw, -j, -B", () => {
+    const bt = (...a: string[]) => execFileSync('bpftool', a, { encoding: 'utf8', maxBuffer: 1 << 28 });
+    for (const args of [['file', obj('loader.o'), 'format', 'c'], ['file', obj('loader.o'), 'format', 'raw'], ['-j', 'file', obj('loader.o')]]) {
+      const json = args[0] === '-j';
+      const rest = json ? args.slice(1) : args;
+      const r = run(...(json ? ['-j'] : []), 'btf', 'dump', ...rest);
+      expect(r.status, r.stderr).toBe(0);
+      const want = bt(...(json ? ['-j'] : []), 'btf', 'dump', ...rest);
+      if (json) expect(JSON.parse(r.stdout)).toEqual(JSON.parse(want));
+      else expect(r.stdout).toBe(want);
+    }
+    expect(run('btf', 'dump', 'file', obj('loader.o'), 'format', 'yaml').status).toBe(2);
+    expect(run('btf', 'dump', 'file', obj('loader.o'), 'format').status).toBe(2);
+  });
+
+  ktest('btf dump id N reads the kernel object, as bpftool btf dump id N', () => {
+    // vmlinux: megabytes of output.
+    const r = spawnSync(process.execPath, [cli, 'btf', 'dump', 'id', '1'], { encoding: 'utf8', maxBuffer: 1 << 28 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.split('\n').slice(0, 50)).toEqual(execFileSync('bpftool', ['btf', 'dump', 'id', '1'], { encoding: 'utf8', maxBuffer: 1 << 28 }).split('\n').slice(0, 50));
+    const bad = run('btf', 'dump', 'id', 'zz');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('usage:');
+  });
+
   pintest('prog loadall pins every program; bpftool sees the same tags', () => {
     const dir = pinDir();
     const r = run('prog', 'loadall', obj('loader.o'), dir);

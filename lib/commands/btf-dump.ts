@@ -16,7 +16,7 @@ import { dumpRaw, dumpJson } from '../../btf/dump-raw.ts';
 import { dumpC, dumpCBytes } from '../../btf/dump-c.ts';
 import { BtfError } from '../../btf/errors.ts';
 import { UsageError, type Command } from './types.ts';
-import { flagValue, parseArgs } from './args.ts';
+import { flagValue, isKeyword, parseArgs, parseUint } from './args.ts';
 
 export type BtfDumpFormat = 'raw' | 'json' | 'c';
 
@@ -51,19 +51,48 @@ function render(btf: Btf, format: BtfDumpFormat): string {
   }
 }
 
+/**
+ * The source and format of a `btf dump` command line: tsbpf's `FILE [--format F]`, or bpftool's
+ * `file FILE | id N` with `format raw|c` (and `-j` for JSON, `-B FILE` as `--base`).
+ */
+function dumpArgs(args: string[]): { file?: string; id?: number; format: BtfDumpFormat; base?: string } {
+  const argv = args.map((a) => (a === '-B' ? '--base' : a));
+  const { positional, flags } = parseArgs(argv, { values: ['format', 'base'], booleans: ['json', 'pretty'], min: 1, max: 4 });
+  let format: string = flagValue(flags, 'format') ?? (flags.has('json') ? 'json' : 'raw');
+  const words = [...positional];
+  let file: string | undefined;
+  let id: number | undefined;
+  if (isKeyword(words[0], 'file') && words.length >= 2 && words[0] !== words[1]) {
+    file = words[1];
+    words.splice(0, 2);
+  } else if (words[0] === 'id') {
+    if (words[1] === undefined) throw new UsageError('id needs a BTF object id');
+    id = parseUint('id', words[1], 0x7fffffff, 1);
+    words.splice(0, 2);
+  } else {
+    file = words.shift();
+  }
+  if (words[0] === 'format') {
+    if (words[1] === undefined) throw new UsageError('format needs raw or c');
+    format = words[1];
+    words.splice(0, 2);
+  }
+  if (words.length) throw new UsageError(`unexpected argument '${words[0]}'`);
+  if (format !== 'raw' && format !== 'json' && format !== 'c') throw new UsageError(`format must be raw, c or json, got '${format}'`);
+  return { file, id, format, base: flagValue(flags, 'base') };
+}
+
 export const btfDumpCommand: Command = {
   name: 'btf dump',
-  usage: 'btf dump FILE [--format raw|c|json] [--base FILE]',
-  summary: 'dump BTF types like bpftool btf dump file',
+  usage: 'btf dump FILE | file FILE | id N [--format raw|c|json | format raw|c] [--base FILE | -B FILE]',
+  summary: 'dump BTF types like bpftool btf dump file|id',
   async run(args: string[]): Promise<number> {
-    const { positional, flags } = parseArgs(args, { values: ['format', 'base'], min: 1 });
-    const format = flags.get('format') ?? 'raw';
-    if (format !== 'raw' && format !== 'json' && format !== 'c') throw new UsageError(`--format must be raw, c or json, got '${String(format)}'`);
-    const base = flagValue(flags, 'base');
+    const { file, id, format, base } = dumpArgs(args);
     // A one-shot process: V8 optimises the dumper while it runs, and inlining makes those compile jobs
     // cost more CPU than one pass over vmlinux wins back (vmlinux.h: ~30% less CPU without it).
     setFlagsFromString('--no-turbo-inlining');
-    const btf = loadBtfForDump(positional[0]!, base);
+    // `id N` reads the kernel's object: only then the kernel-facing layer (and koffi) is loaded.
+    const btf = id !== undefined ? (await import('../../bpf/btf/objects.ts')).btfById(id) : loadBtfForDump(file!, base);
     // A vmlinux.h is megabytes: written as the bytes the dumper built, not decoded to a string and encoded back.
     const out = format === 'c' ? dumpCBytes(btf, {}) : render(btf, format);
     await new Promise<void>((resolve, reject) =>
