@@ -12,6 +12,8 @@ import type { BpfMap } from '../maps/map.ts';
 import { FileReadError, readRegularFile } from '../../elf/read-file.ts';
 import type { ErrnoName } from '../../errors.ts';
 import { SymbolCache } from './cache.ts';
+import { BpfLines } from './bpf-lines.ts';
+import { JitedLines } from '../programs/line-info.ts';
 import { fileIdentity, loadElf, loadLines, offsetToVaddr, type ElfFileInfo } from './elf-tables.ts';
 import { SymbolizeError } from './errors.ts';
 import { parseKallsyms } from './kallsyms.ts';
@@ -31,7 +33,10 @@ export interface Frame {
   /** "kernel", a kernel module's name, "bpf", the mapped file's path, "[vdso]", "[perf-map]", "[unknown]", "[exited]". */
   readonly module: string;
   readonly kind: FrameKind;
-  /** Source file and line, when known: perf map entries that carry them; ELF code's .debug_line with the `lines` option. */
+  /**
+   * Source file and line, when known: perf map entries that carry them; with the `lines` option, ELF code's
+   * .debug_line and BPF programs' line info (from their BTF, as `bpftool prog dump jited linum` shows it).
+   */
   readonly file?: string;
   readonly line?: number;
 }
@@ -47,7 +52,9 @@ export interface SymbolizerOptions {
    * Give user frames in ELF files `file` and `line` from DWARF .debug_line (the
    * file's own or its debug file's); default false. A file's line table is
    * parsed on the first address in it and cached beside its symbols, under
-   * the same maxCacheBytes bound.
+   * the same maxCacheBytes bound. BPF program frames get theirs from the
+   * program's BTF line info (needs CAP_SYS_ADMIN to find the program by id),
+   * read once per program and held under the same bound.
    */
   lines?: boolean;
 }
@@ -76,7 +83,8 @@ const MAX_UNSIZED_SPAN = 1 << 20;
 
 export class Symbolizer {
   /** Symbol tables ("b:"/"f:" keys, kallsyms, perf maps) and line tables ("l:" + the file's key). */
-  readonly #cache: SymbolCache<AddressSymbols | LineTable>;
+  readonly #cache: SymbolCache<AddressSymbols | LineTable | JitedLines>;
+  readonly #bpfLines: BpfLines;
   readonly #lines: boolean;
   readonly #debugRoots: readonly string[];
   readonly #kallsymsPath: string;
@@ -91,6 +99,13 @@ export class Symbolizer {
     this.#debugRoots = opts.debugRoots ?? ['/usr/lib/debug'];
     this.#kallsymsPath = opts.kallsymsPath ?? '/proc/kallsyms';
     this.#lines = opts.lines === true;
+    this.#bpfLines = new BpfLines({
+      get: (key) => {
+        const t = this.#cache.get(key);
+        return t instanceof JitedLines ? t : undefined;
+      },
+      set: (key, value) => this.#cache.set(key, value),
+    });
   }
 
   #symbols(key: string): AddressSymbols | undefined {
@@ -107,6 +122,7 @@ export class Symbolizer {
   clear(): void {
     this.#cache.clear();
     this.#files.clear();
+    this.#bpfLines.clear();
     this.#kallsymsLoadedAt = -Infinity;
   }
 
@@ -119,6 +135,11 @@ export class Symbolizer {
   /** Kernel addresses -> frames. Throws KALLSYMS_HIDDEN when kptr_restrict hides the addresses. */
   kernel(addresses: readonly bigint[]): Frame[] {
     checkAddresses(addresses);
+    return this.#kernel(addresses, () => false);
+  }
+
+  /** `isReturn(i)`: address i is a return address; a BPF frame's line is then the call's, at address - 1. */
+  #kernel(addresses: readonly bigint[], isReturn: (i: number) => boolean): Frame[] {
     let table = this.#kallsyms();
     const out: Frame[] = new Array(addresses.length);
     let missed = false;
@@ -131,6 +152,20 @@ export class Symbolizer {
       this.refreshKernel();
       table = this.#kallsyms();
       for (let i = 0; i < out.length; i++) if (out[i]!.symbol === undefined) out[i] = kernelFrame(table, addresses[i]!);
+    }
+    if (this.#lines) {
+      for (let i = 0; i < out.length; i++) {
+        const f = out[i]!;
+        if (f.kind !== 'bpf' || f.symbol === undefined || f.offset === undefined) continue;
+        const start = f.address - BigInt(f.offset);
+        const at = isReturn(i) && f.address > start ? f.address - 1n : f.address;
+        const src = this.#bpfLines.lookup(f.symbol, start, at);
+        if (!src) continue;
+        const withLine: { -readonly [K in keyof Frame]: Frame[K] } = { ...f };
+        if (src.file !== undefined) withLine.file = src.file;
+        if (src.line !== 0) withLine.line = src.line;
+        out[i] = withLine;
+      }
     }
     return out;
   }
@@ -200,7 +235,8 @@ export class Symbolizer {
     ips.forEach((ip, i) => (ip >= KERNEL_HALF ? kernelIdx : userIdx).push(i));
     const out: Frame[] = new Array(ips.length);
     if (kernelIdx.length) {
-      const k = this.kernel(kernelIdx.map((i) => ips[i]!));
+      // A stack walk's frames after the innermost are return addresses.
+      const k = this.#kernel(kernelIdx.map((i) => ips[i]!), (j) => kernelIdx[j]! > 0);
       kernelIdx.forEach((i, j) => (out[i] = k[j]!));
     }
     if (userIdx.length) {

@@ -19,6 +19,7 @@ import {
   type RawInsn,
 } from '../../bpf/programs/disasm.ts';
 import { btfById } from '../../bpf/btf/objects.ts';
+import { lineRecords, records, type LineRec } from '../../bpf/programs/line-info.ts';
 import { kernelBtf } from '../../bpf/btf/kernel.ts';
 import { Btf } from '../../btf/btf.ts';
 import { typeSignature } from '../../btf/signature.ts';
@@ -122,31 +123,6 @@ function namesFor(img: ProgramImage): DisasmNames {
   };
 }
 
-interface LineRec {
-  insnOff: number;
-  file: string | undefined;
-  line: string | undefined;
-  lineNum: number;
-  lineCol: number;
-}
-
-function records<T>(bytes: Uint8Array, recSize: number, read: (v: DataView, at: number) => T): T[] {
-  const out: T[] = [];
-  if (recSize < 8) return out;
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let at = 0; at + recSize <= bytes.byteLength; at += recSize) out.push(read(v, at));
-  return out;
-}
-
-function str(btf: Btf | undefined, off: number): string | undefined {
-  if (!btf) return undefined;
-  try {
-    return btf.stringAt(off);
-  } catch {
-    return undefined;
-  }
-}
-
 interface XlatedRow {
   index: number;
   proto?: string;
@@ -166,10 +142,7 @@ function xlatedRows(img: ProgramImage): XlatedRow[] {
     }
   }
   const funcs = records(img.funcInfo, img.funcInfoRecSize, (v, at) => ({ insnOff: v.getUint32(at, true), typeId: v.getUint32(at + 4, true) }));
-  const lines = records(img.lineInfo, img.lineInfoRecSize, (v, at): LineRec => {
-    const lc = v.getUint32(at + 12, true);
-    return { insnOff: v.getUint32(at, true), file: str(btf, v.getUint32(at + 4, true)), line: str(btf, v.getUint32(at + 8, true)), lineNum: lc >>> 10, lineCol: lc & 0x3ff };
-  });
+  const lines = lineRecords(img, btf);
   const names = namesFor(img);
   const out: XlatedRow[] = [];
   let f = 0;
