@@ -24,6 +24,8 @@ export interface ProgramImage {
   btfId: number;
   /** JIT address of each line info record (same index); empty for an interpreted program or one without line info. */
   jitedLineInfo: bigint[];
+  /** The whole program's tag (hex): kallsyms names the main function by it too, besides its own function tag. */
+  tag: string;
   /** Tag of each JIT-compiled function (hex, the main program first): kallsyms names subprograms `bpf_prog_<its tag>_<name>`. */
   progTags: string[];
 }
@@ -100,6 +102,7 @@ export function programImage(fd: number, opts: ProgramImageOptions = {}): Progra
     lineInfo: lineInfo.byteLength ? wrote(L.nr_line_info, lineInfo, lineRec) : lineInfo,
     lineInfoRecSize: lineRec,
     btfId: d.getUint32(L.btf_id, true),
+    tag: Buffer.from(first.subarray(L.tag, L.tag + 8)).toString('hex'),
     jitedLineInfo: [...jitedLines.subarray(0, Math.min(nJitedLine, d.getUint32(L.nr_jited_line_info, true)))],
     progTags: Array.from({ length: Math.min(nTags, d.getUint32(L.nr_prog_tags, true)) }, (_, i) => Buffer.from(tags.subarray(i * 8, i * 8 + 8)).toString('hex')),
   };

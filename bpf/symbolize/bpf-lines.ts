@@ -23,7 +23,8 @@ const MAX_FAILED = 4096;
 
 interface FuncAt {
   id: number;
-  tag: string;
+  /** The function's tag; for the main function also the program's (kallsyms lists it under both). */
+  tags: string[];
 }
 
 export interface LineStore {
@@ -54,11 +55,11 @@ export class BpfLines {
     if (!m) return undefined; // trampolines, dispatchers: no program's line info
     const tag = m[1]!;
     let at = this.#index.get(start);
-    if (at?.tag !== tag && performance.now() - this.#indexedAt > RESCAN_MS) {
+    if (!at?.tags.includes(tag) && performance.now() - this.#indexedAt > RESCAN_MS) {
       this.#reindex();
       at = this.#index.get(start);
     }
-    if (at?.tag !== tag) return undefined;
+    if (!at?.tags.includes(tag)) return undefined;
     const lines = this.#lines(at.id, start);
     return lines?.lookup(address, start);
   }
@@ -72,7 +73,7 @@ export class BpfLines {
         if (++n > MAX_PROGRAMS) break;
         const img = image(id, false);
         if (!img) continue;
-        img.jitedKsyms.forEach((s, i) => index.set(s, { id, tag: img.progTags[i] ?? img.progTags[0] ?? '' }));
+        img.jitedKsyms.forEach((s, i) => index.set(s, { id, tags: i === 0 ? [img.tag, ...img.progTags.slice(0, 1)] : img.progTags.slice(i, i + 1) }));
       }
     } catch {
       // No CAP_SYS_ADMIN to walk program ids: no lines for BPF frames.
