@@ -5,6 +5,7 @@
  * xlated id N linum` prints for the instruction the line record names.
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { describe, expect } from 'vitest';
 import { loadCollection } from '../bpf/loader/collection.ts';
 import { loadCollectionSpec } from '../bpf/loader/collection-spec.ts';
@@ -17,6 +18,13 @@ import { fdCount, which } from './helpers/env.ts';
 import { ktest } from './helpers/kernel.ts';
 
 const OBJ = new URL('./bpf/loader_static.o', import.meta.url).pathname;
+const STACK_OBJ = new URL('./bpf/symbolize_stack.o', import.meta.url).pathname;
+const STACK_SRC = new URL('./bpf/symbolize_stack.c', import.meta.url).pathname;
+
+/** The 1-based line of the source line holding `marker`. */
+function lineOf(path: string, marker: string): number {
+  return readFileSync(path, 'utf8').split('\n').findIndex((l) => l.includes(marker)) + 1;
+}
 
 /** bpftool's xlated linum listing: instruction index -> { file, line } of the "; ..." line printed before it. */
 function bpftoolLines(id: number): Map<number, { file: string; line: number }> {
@@ -105,6 +113,25 @@ describe('Symbolizer lines: BPF program frames from their BTF line info', () => 
       expect(f!.symbol).toMatch(/_nolines$/);
       expect(f!.file).toBeUndefined();
       expect(f!.line).toBeUndefined();
+    }
+    expect(fdCount()).toBe(fds);
+  });
+
+  ktest('a program that records its own stack (bpf_get_stack under BPF_PROG_TEST_RUN): its frames name the helper call and the subprogram call', () => {
+    const fds = fdCount();
+    {
+      using c = loadCollection(loadCollectionSpec(STACK_OBJ));
+      const prog = c.programs.record_stack!;
+      const depth = prog.testRun({ ctx: new Uint8Array(8), repeat: 0 }).retval; // raw_tp refuses a repeat count
+      expect(depth).toBeGreaterThanOrEqual(16); // bytes written: at least two frames
+      const buf = c.maps.stacks!.lookup(new Uint8Array(4))!;
+      const ips = [...new BigUint64Array(buf.buffer, buf.byteOffset, depth / 8)];
+      const frames = new Symbolizer({ lines: true }).frames(ips);
+      const bpf = frames.filter((f) => f.kind === 'bpf' && /^bpf_prog_[0-9a-f]{16}_(record|record_stack)$/.test(f.symbol ?? ''));
+      expect(bpf.map((f) => f.symbol!.replace(/^bpf_prog_[0-9a-f]+_/, ''))).toEqual(['record', 'record_stack']);
+      for (const f of bpf) expect(f.file).toMatch(/test\/bpf\/symbolize_stack\.c$/);
+      // The helper's caller: the line of the bpf_get_stack call; the subprogram's caller: the line calling it.
+      expect(bpf.map((f) => f.line)).toEqual([lineOf(STACK_SRC, 'GET_STACK_LINE'), lineOf(STACK_SRC, 'CALL_LINE')]);
     }
     expect(fdCount()).toBe(fds);
   });
