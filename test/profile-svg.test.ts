@@ -145,8 +145,9 @@ ktest('--svg in headless Chromium: renders, hover names the frame and its share,
   expect(r.before.alpha.label).toBe('hot_alpha');
   expect(r.before.reset).toBe('none');
   // Zoomed into hot_beta: it takes the full width, hot_alpha (a sibling) hides, main (an ancestor) stays, dimmed.
-  expect(r.zoomed.beta.width).toBeCloseTo(full, 0);
-  expect(r.zoomed.beta.x).toBeCloseTo(r.before.main.x, 0);
+  // Within a pixel: the zoomed width is recomputed from sample counts, the first from rounded layout.
+  expect(Math.abs(r.zoomed.beta.width - full)).toBeLessThan(1);
+  expect(Math.abs(r.zoomed.beta.x - r.before.main.x)).toBeLessThan(1);
   expect(r.zoomed.alpha.shown).toBe(false);
   expect(r.zoomed.main.shown).toBe(true);
   expect(r.zoomed.main.parent).toBe(true);
