@@ -578,6 +578,7 @@ describe('storage maps', () => {
 describe('arena and struct_ops', () => {
   ktest('ARENA: creation with MMAPABLE', (ctx) => {
     skipIfNotSupported(ctx, 'map type ARENA');
+    skipIfNotSupported(ctx, 'ARENA map creation');
     withMap({ type: 'ARENA', keySize: 0, valueSize: 0, maxEntries: 4, flags: MapFlags.MMAPABLE, name: 'arena' }, (m) => {
       const info = m.info();
       expect(info.typeName).toBe('ARENA');

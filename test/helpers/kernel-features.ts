@@ -20,7 +20,8 @@
 import { Program } from '../../bpf/programs/program.ts';
 import { kernelBtf } from '../../bpf/btf/kernel.ts';
 import { isMapTypeSupported } from '../../bpf/maps/probe.ts';
-import { MapType } from '../../bpf/maps/types.ts';
+import { BpfMap } from '../../bpf/maps/map.ts';
+import { MapFlags, MapType } from '../../bpf/maps/types.ts';
 import { featureInfo, formatVersion, kernelAtLeast, type KernelFeatureName, type KernelVersion } from '../../bpf/features.ts';
 import { kernelConfig } from '../../bpf/loader/kconfig.ts';
 import { kernelVersion } from '../../syscall/uname.ts';
@@ -50,6 +51,17 @@ function probeIter(target: string): string | undefined {
   }
 }
 
+/** Create the smallest arena (one page, MMAPABLE); only the kernel's EPERM counts as its refusal. */
+function probeArena(): string | undefined {
+  try {
+    BpfMap.create({ type: 'ARENA', keySize: 0, valueSize: 0, maxEntries: 1, flags: MapFlags.MMAPABLE, name: 'arena_probe' }).close();
+    return undefined;
+  } catch (e) {
+    if (e instanceof TsbpfError && e.code === 'EPERM') return 'BPF_MAP_CREATE of a one-page MMAPABLE arena fails with EPERM';
+    throw e;
+  }
+}
+
 const PROPERTIES = {
   /**
    * Some kernels (seen on a 6.18 build, with every capability and no
@@ -60,6 +72,17 @@ const PROPERTIES = {
   'iter/bpf_map_elem': {
     property: 'this kernel refuses iter/bpf_map_elem programs (EPERM at load for root; libbpf too), a documented kernel property',
     probe: () => probeIter('bpf_map_elem'),
+  },
+  /**
+   * This host's 6.18 build (a Firecracker guest kernel, every capability but
+   * CAP_SYS_RESOURCE in the bounding set, no lockdown, no LSM) refuses
+   * BPF_MAP_CREATE of any ARENA map with EPERM, raw syscall included, while
+   * the map type exists (the probe sees it). Arena creation is proven on the
+   * VM matrix's 6.12 and 7.x guests, which run maps-types.test.ts.
+   */
+  'ARENA map creation': {
+    property: 'this kernel refuses to create ARENA maps (EPERM at BPF_MAP_CREATE for root, raw syscall too), a documented kernel property',
+    probe: probeArena,
   },
   /**
    * Typed ksyms resolve a variable through the kernel's BTF VAR. Debian's 5.10
