@@ -79,17 +79,23 @@ export class CollectionError extends TsbpfError {
  */
 export class Variable {
   readonly #mapping: () => Mapping | undefined;
-  readonly #codec: Codec<BtfValue> | undefined;
+  #codec: Codec<BtfValue> | (() => Codec<BtfValue> | undefined) | undefined;
   constructor(
     readonly spec: VariableSpec,
     mapping: () => Mapping | undefined,
     readonly writable: boolean,
     /** From the variable's BTF type: signed or unsigned integer; undefined when unknown (both ranges of the size accepted). */
     readonly signed?: boolean,
-    codec?: Codec<BtfValue>,
+    /** The codec, or a function making it on first use (loading compiles no codec nobody reads). */
+    codec?: Codec<BtfValue> | (() => Codec<BtfValue> | undefined),
   ) {
     this.#mapping = mapping;
     this.#codec = codec;
+  }
+
+  get #codecNow(): Codec<BtfValue> | undefined {
+    if (typeof this.#codec === 'function') this.#codec = this.#codec();
+    return this.#codec;
   }
 
   #view(): Uint8Array {
@@ -102,7 +108,7 @@ export class Variable {
   /** The current value, decoded through the variable's BTF type (a copy of the bytes when the object has no BTF for it). */
   get(): BtfValue {
     const v = this.#view();
-    const c = this.#codec;
+    const c = this.#codecNow;
     if (!c) return Buffer.from(v);
     return c.decode(v, new DataView(v.buffer, v.byteOffset, v.byteLength), 0);
   }
@@ -123,7 +129,7 @@ export class Variable {
       throw new TsbpfError('READ_ONLY', `variable '${this.spec.name}' is in a read-only section, frozen at load: set it with setVariable(spec, '${this.spec.name}', value) before loadCollection`);
     }
     // Encode (and validate) before touching the mapping.
-    const bytes = encodeValue(this.spec, value, this.signed, this.#codec);
+    const bytes = encodeValue(this.spec, value, this.signed, this.#codecNow);
     this.#view().set(bytes);
   }
 }
@@ -143,14 +149,19 @@ function encodeValue(v: VariableSpec, value: BtfValue, signed: boolean | undefin
 }
 
 /** The codec of a variable's BTF type, when it describes the variable's bytes; undefined otherwise (bytes only). */
-function variableCodec(spec: CollectionSpec, v: VariableSpec): Codec<BtfValue> | undefined {
-  if (!spec.btf || !v.type) return undefined;
+function variableCodec(btf: Btf | undefined, v: VariableSpec): Codec<BtfValue> | undefined {
+  if (!btf || !v.type) return undefined;
   try {
-    const c = btfCodec(spec.btf, v.type, { name: v.name });
+    const c = btfCodec(btf, v.type, { name: v.name });
     return c.size === v.size ? c : undefined;
   } catch {
     return undefined; // a type the codec cannot hold: bytes
   }
+}
+
+/** The variable's codec, compiled on first use against the BTF and type it had at load (the spec stays editable). */
+function codecLater(btf: Btf | undefined, v: VariableSpec): () => Codec<BtfValue> | undefined {
+  return () => variableCodec(btf, v);
 }
 
 export class Collection implements Disposable {
@@ -261,7 +272,7 @@ export function setVariable(spec: CollectionSpec, name: string, value: BtfValue)
   const m = spec.maps[v.map];
   if (!m?.data) throw new TsbpfError('NO_VARIABLE', `variable '${name}' has no initial data`);
   checkVariableRange(v, m.data.byteLength);
-  m.data.set(encodeValue(v, value, variableSignedness(spec, v), variableCodec(spec, v)), v.offset);
+  m.data.set(encodeValue(v, value, variableSignedness(spec, v), variableCodec(spec.btf, v)), v.offset);
 }
 
 /** A spec is editable: its offset and size must still lie inside the section's `length` bytes. */
@@ -499,7 +510,7 @@ function load(spec: CollectionSpec, opts: CollectionOptions, coll: Collection): 
       }
       return mapping;
     };
-    coll.variables[v.name] = new Variable(v, get, writable, variableSignedness(spec, v), variableCodec(spec, v));
+    coll.variables[v.name] = new Variable(v, get, writable, variableSignedness(spec, v), codecLater(spec.btf, { ...v }));
   }
 }
 
