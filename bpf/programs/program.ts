@@ -33,6 +33,10 @@ import {
 } from './types.ts';
 import { VerifierError, type SourceLine } from './verifier.ts';
 
+const EAGAIN_HINT =
+  'the verifier was interrupted by a pending signal on every attempt (6 tries), before any verdict: ' +
+  'something signals this thread very often (a sampling profiler such as node --cpu-prof with a short interval, an interval timer); load again, or signal less often';
+
 export interface ProgramSpec {
   name: string;
   type: number | ProgTypeName;
@@ -185,6 +189,8 @@ export class Program extends FdHandle {
     }
     const fail = (errno: number, log: string, truncated = false): never => {
       if (errno === Errno.EPERM && !log) throw new BpfError('BPF_PROG_LOAD', errno, { object: spec.name, caps: capsFor(type) });
+      // EAGAIN is no verdict: the verifier stops when a signal is pending (each retry was interrupted too).
+      if (errno === Errno.EAGAIN) throw new BpfError('BPF_PROG_LOAD', errno, { object: spec.name, hints: { EAGAIN: EAGAIN_HINT } });
       // Before 5.13 a callback (a subprogram passed to bpf_loop, bpf_for_each_map_elem, ...) is no subprogram to the
       // verifier: it refuses with a misleading "func_info doesn't match" or "unrecognized bpf_ld_imm64".
       if (errno === Errno.EINVAL && kernelPredates('callback functions') && passesCallback(spec.instructions)) {
@@ -200,7 +206,8 @@ export class Program extends FdHandle {
       if (r === -Errno.ENOMEM) throw new BpfError('BPF_PROG_LOAD', -r, { object: spec.name });
       // Any failure is retried with a log: the verifier explains EACCES/EINVAL, but also ENOENT
       // (a missing ksym), E2BIG or EPERM (a pointer leak). A capability EPERM leaves the log empty.
-      firstErrno = -r;
+      // An interrupted run (EAGAIN) decided nothing: the run with a log gives the verdict.
+      if (r !== -Errno.EAGAIN) firstErrno = -r;
     }
     let size = Math.min(256 * 1024, maxLog);
     for (let runs = 1; ; runs++) {
