@@ -35,8 +35,23 @@ function longestMatch(commands: Command[], argv: string[]): Command | undefined 
 
 const isHelp = (a: string | undefined) => a === '-h' || a === '--help' || a === 'help';
 
-/** Groups that, as in bpftool, run a verb when given none (`bpftool net` is `net show`). */
-const DEFAULT_VERB: Readonly<Record<string, string>> = { net: 'show', perf: 'show' };
+/**
+ * Groups that, as in bpftool, run their first verb when given none (bpftool's
+ * cmd_select runs cmds[0]: `bpftool prog` is `prog show`, `bpftool feature` is
+ * `feature probe`, `bpftool iter` is `iter help`). cgroup and gen have none:
+ * bpftool's first verb there needs arguments, so alone they are a usage error.
+ */
+const DEFAULT_VERB: Readonly<Record<string, string>> = {
+  map: 'show',
+  prog: 'show',
+  link: 'show',
+  btf: 'show',
+  net: 'show',
+  perf: 'show',
+  struct_ops: 'show',
+  feature: 'probe',
+  iter: 'help',
+};
 
 /** bpftool's output options may come before the object (`tsbpf -j map show`): each verb reads them after its words. */
 const LEADING_OPTIONS = new Set(['-j', '--json', '-p', '--pretty', '-f', '--bpffs']);
@@ -46,7 +61,7 @@ export async function main(argv: string[]): Promise<number> {
   while (lead < argv.length && LEADING_OPTIONS.has(argv[lead]!)) lead++;
   if (lead) argv = [...argv.slice(lead), ...argv.slice(0, lead)];
   const [verb] = argv;
-  // `tsbpf net` or `tsbpf net -j`: the default verb (help still lists the group).
+  // `tsbpf prog` or `tsbpf prog -j`: the default verb (--help still lists the group).
   const dflt = verb !== undefined && Object.hasOwn(DEFAULT_VERB, verb) ? DEFAULT_VERB[verb] : undefined;
   if (dflt && argv.slice(1).every((a) => LEADING_OPTIONS.has(a))) argv = [verb!, dflt, ...argv.slice(1)];
   if (!verb || isHelp(verb)) {
@@ -63,7 +78,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`tsbpf: unknown command '${verb}'\n${usage(commands)}\n`);
       return 2;
     }
-    // `tsbpf map` alone, or `tsbpf map --help`: the group's verbs.
+    // `tsbpf cgroup` alone (a group without a default verb), or `tsbpf map --help`: the group's verbs.
     if (argv.length === 1 || isHelp(argv[1])) {
       process.stdout.write(groupUsage(verb, verbs) + '\n');
       return argv.length === 1 ? 2 : 0;

@@ -91,11 +91,14 @@ describe('bad arguments exit 2 with the verb usage', () => {
 });
 
 describe('groups, help and errors', () => {
-  it('a group alone lists its verbs; --help per group and per verb', () => {
-    const g = run('map');
+  it('a group without a default verb alone lists its verbs; --help per group and per verb', () => {
+    const g = run('cgroup');
     expect(g.status).toBe(2);
     expect(g.stdout).not.toContain('unknown command');
-    for (const v of ['map list', 'map show', 'map dump', 'map create']) expect(g.stdout).toContain(v);
+    for (const v of ['cgroup show', 'cgroup tree', 'cgroup attach']) expect(g.stdout).toContain(v);
+    const m = run('map', '--help');
+    expect(m.status).toBe(0);
+    for (const v of ['map list', 'map show', 'map dump', 'map create']) expect(m.stdout).toContain(v);
     const h = run('prog', '--help');
     expect(h.status).toBe(0);
     for (const v of ['prog loadall', 'prog list', 'prog show']) expect(h.stdout).toContain(v);
@@ -105,6 +108,35 @@ describe('groups, help and errors', () => {
     const e = run('execsnoop', '--help');
     expect(e.status).toBe(0);
     expect(e.stdout).toContain('usage: tsbpf execsnoop');
+  });
+
+  ktest('a group alone runs its first verb, as bpftool does (map, prog, link, btf, struct_ops: show; feature: probe; iter: help)', () => {
+    // Objects this test holds, so that each list has something known in it (other test files load and unload meanwhile).
+    using m = BpfMap.create({ type: 'ARRAY', keySize: 4, valueSize: 4, maxEntries: 1, name: 'alone_map' });
+    const id = m.info().id;
+    const json = (...args: string[]) => {
+      const r = run(...args);
+      expect(r.status, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+      return JSON.parse(r.stdout) as { id: number; name?: string }[];
+    };
+    expect(json('map', '-j').some((x) => x.id === id && x.name === 'alone_map')).toBe(true);
+    // Leading options too: `tsbpf -j map` is `map show -j`.
+    expect(json('-j', 'map').some((x) => x.id === id)).toBe(true);
+    expect(Array.isArray(json('prog', '-j'))).toBe(true);
+    expect(Array.isArray(json('link', '-j'))).toBe(true);
+    expect(Array.isArray(json('struct_ops', '-j'))).toBe(true);
+    // vmlinux BTF is object 1 of every kernel with BTF.
+    expect(json('btf', '-j').some((x) => x.id === 1)).toBe(true);
+    const plain = run('map');
+    expect(plain.status).toBe(0);
+    expect(plain.stdout).toMatch(new RegExp(`^${id}: array  name alone_map`, 'm'));
+    const f = run('feature');
+    expect(f.status, f.stderr).toBe(0);
+    expect(f.stdout).toContain('Scanning system configuration...');
+    expect(f.stdout).toBe(run('feature', 'probe').stdout);
+    const i = run('iter');
+    expect(i.status).toBe(0);
+    expect(i.stdout).toContain('iter pin OBJ PATH');
   });
 
   it('an unknown verb in a group names the group', () => {

@@ -155,7 +155,8 @@ describe('tsbpf feature probe against bpftool', () => {
       expect(r.status, args.join(' ')).toBe(2);
       expect(r.stderr).toContain('usage: tsbpf feature probe');
     }
-    expect(run('feature').status).toBe(2);
+    // `feature` alone is `feature probe` (bpftool's first verb; test/cli-args.test.ts); an unknown verb is a usage error.
+    expect(run('feature', 'frob').status).toBe(2);
     expect(run('feature', 'probe', '--help').status).toBe(0);
   });
 });

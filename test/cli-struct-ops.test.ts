@@ -259,7 +259,6 @@ describe('tsbpf struct_ops arguments', () => {
       ['struct_ops', 'unregister'],
       ['struct_ops', 'unregister', 'id'],
       ['struct_ops', 'show', '--bogus'],
-      ['struct_ops'],
     ];
     for (const c of cases) {
       const r = run(...c);
