@@ -63,6 +63,12 @@ function defaultHint(command: string, errno: number, ctx: BpfErrorContext): stri
       return 'out of memory for the kernel object; on kernels before 5.11 raise RLIMIT_MEMLOCK';
     case Errno.ENOSYS:
       return 'the kernel has no bpf(2) (CONFIG_BPF_SYSCALL is off)';
+    case Errno.EAGAIN:
+      // The verifier stops when a signal is pending; every load retries it, so this one was interrupted each time.
+      return command === 'BPF_PROG_LOAD'
+        ? 'the verifier was interrupted by a pending signal on every attempt (6 tries), before any verdict: ' +
+            'something signals this thread very often (a sampling profiler such as node --cpu-prof with a short interval, an interval timer); load again, or signal less often'
+        : undefined;
     default:
       return undefined;
   }

@@ -33,10 +33,6 @@ import {
 } from './types.ts';
 import { VerifierError, type SourceLine } from './verifier.ts';
 
-const EAGAIN_HINT =
-  'the verifier was interrupted by a pending signal on every attempt (6 tries), before any verdict: ' +
-  'something signals this thread very often (a sampling profiler such as node --cpu-prof with a short interval, an interval timer); load again, or signal less often';
-
 export interface ProgramSpec {
   name: string;
   type: number | ProgTypeName;
@@ -190,7 +186,7 @@ export class Program extends FdHandle {
     const fail = (errno: number, log: string, truncated = false): never => {
       if (errno === Errno.EPERM && !log) throw new BpfError('BPF_PROG_LOAD', errno, { object: spec.name, caps: capsFor(type) });
       // EAGAIN is no verdict: the verifier stops when a signal is pending (each retry was interrupted too).
-      if (errno === Errno.EAGAIN) throw new BpfError('BPF_PROG_LOAD', errno, { object: spec.name, hints: { EAGAIN: EAGAIN_HINT } });
+      if (errno === Errno.EAGAIN) throw new BpfError('BPF_PROG_LOAD', errno, { object: spec.name });
       // Before 5.13 a callback (a subprogram passed to bpf_loop, bpf_for_each_map_elem, ...) is no subprogram to the
       // verifier: it refuses with a misleading "func_info doesn't match" or "unrecognized bpf_ld_imm64".
       if (errno === Errno.EINVAL && kernelPredates('callback functions') && passesCallback(spec.instructions)) {

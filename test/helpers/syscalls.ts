@@ -21,6 +21,27 @@ export function countingSyscalls<T>(fn: () => T): { result: T; cmds: number[]; r
   }
 }
 
+/**
+ * Run `fn` with bpf(2) failing on demand: `inject(cmd, n)` (n counts the calls of that command, from 1)
+ * returns a -errno to fail the call with, or undefined to pass it to the previous backend. Returns the
+ * calls per command, and what `fn` returned or threw.
+ */
+export function injectingSyscalls<T>(inject: (cmd: number, n: number) => number | undefined, fn: () => T): { calls: Map<number, number>; result?: T; error?: unknown } {
+  const calls = new Map<number, number>();
+  const prev = setBpfBackend((cmd, attr, size) => {
+    const n = (calls.get(cmd) ?? 0) + 1;
+    calls.set(cmd, n);
+    return inject(cmd, n) ?? prev(cmd, attr, size);
+  });
+  try {
+    return { calls, result: fn() };
+  } catch (error) {
+    return { calls, error };
+  } finally {
+    setBpfBackend(prev);
+  }
+}
+
 /** The error `fn` throws, and proof that it issued no bpf(2) command (besides `allowed` ones). */
 export function thrownBeforeSyscall(fn: () => unknown, what = '', allowed: readonly number[] = []): Error & { code?: string } {
   const { result, cmds } = countingSyscalls(() => thrown(fn, what) as Error & { code?: string });
