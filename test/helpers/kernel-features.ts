@@ -41,26 +41,27 @@ const RETURN_0 = new Uint8Array([0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0,
 function probeIter(target: string): string | undefined {
   const fn = kernelBtf().findByName(`bpf_iter_${target}`, 'func');
   if (!fn) return `the kernel BTF has no bpf_iter_${target} (iterator not built in)`;
+  return epermOf(`BPF_PROG_LOAD of a two-instruction iter/${target} program fails with EPERM`, () =>
+    Program.load({ name: 'iter_probe', type: 'TRACING', expectedAttachType: 'TRACE_ITER', attachBtfId: fn.id, license: 'GPL', instructions: RETURN_0 }).close(),
+  );
+}
+
+/** `why` when `attempt` fails with the kernel's EPERM, undefined when it succeeds; only that refusal is a kernel property, anything else a real failure. */
+function epermOf(why: string, attempt: () => void): string | undefined {
   try {
-    Program.load({ name: 'iter_probe', type: 'TRACING', expectedAttachType: 'TRACE_ITER', attachBtfId: fn.id, license: 'GPL', instructions: RETURN_0 }).close();
+    attempt();
     return undefined;
   } catch (e) {
-    // Only a refusal of the hook itself is a kernel property; anything else is a real failure.
-    if (e instanceof TsbpfError && e.code === 'EPERM') return `BPF_PROG_LOAD of a two-instruction iter/${target} program fails with EPERM`;
+    if (e instanceof TsbpfError && e.code === 'EPERM') return why;
     throw e;
   }
 }
 
-/** Create the smallest arena (one page, MMAPABLE); only the kernel's EPERM counts as its refusal. */
-function probeArena(): string | undefined {
-  try {
-    BpfMap.create({ type: 'ARENA', keySize: 0, valueSize: 0, maxEntries: 1, flags: MapFlags.MMAPABLE, name: 'arena_probe' }).close();
-    return undefined;
-  } catch (e) {
-    if (e instanceof TsbpfError && e.code === 'EPERM') return 'BPF_MAP_CREATE of a one-page MMAPABLE arena fails with EPERM';
-    throw e;
-  }
-}
+/** Create the smallest arena (one page, MMAPABLE). */
+const probeArena = (): string | undefined =>
+  epermOf('BPF_MAP_CREATE of a one-page MMAPABLE arena fails with EPERM', () =>
+    BpfMap.create({ type: 'ARENA', keySize: 0, valueSize: 0, maxEntries: 1, flags: MapFlags.MMAPABLE, name: 'arena_probe' }).close(),
+  );
 
 const PROPERTIES = {
   /**
