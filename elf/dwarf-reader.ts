@@ -16,6 +16,9 @@ export function malformed(message: string): ElfError {
 /** Bounds-checked reads over [pos, end) of one buffer. */
 export class Cursor {
   readonly view: DataView;
+  /** The last LEB128 read: its final byte and the scale past it (sleb's sign extension). */
+  #lebLast = 0;
+  #lebScale = 1;
   constructor(readonly bytes: Uint8Array, public pos: number, public end: number, readonly le: boolean) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
@@ -71,21 +74,18 @@ export class Cursor {
       const b = this.bytes[this.pos++]!;
       result += (b & 0x7f) * scale;
       scale *= 128;
-      if (b < 0x80) return result;
+      if (b < 0x80) {
+        this.#lebScale = scale;
+        this.#lebLast = b;
+        return result;
+      }
     }
   }
 
+  /** SLEB128: the same bytes as ULEB128, negative when the last byte's sign bit (0x40) is set. */
   sleb(what = 'SLEB128'): number {
-    let result = 0;
-    let scale = 1;
-    for (let n = 0; ; n++) {
-      if (this.pos >= this.end) throw malformed(`${what} runs past the end of its unit`);
-      if (n >= 10) throw malformed(`${what} longer than 10 bytes`);
-      const b = this.bytes[this.pos++]!;
-      result += (b & 0x7f) * scale;
-      scale *= 128;
-      if (b < 0x80) return b & 0x40 ? result - scale : result;
-    }
+    const u = this.uleb(what);
+    return this.#lebLast & 0x40 ? u - this.#lebScale : u;
   }
 
   /** A NUL-terminated string inside the unit. */
