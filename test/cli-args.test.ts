@@ -7,7 +7,7 @@
  * with dropped capabilities, or as user nobody, through setpriv).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BpfMap } from '../bpf/maps/map.ts';
@@ -17,9 +17,39 @@ const root = resolve(__dirname, '..');
 const cli = resolve(root, 'dist/cli.js');
 const obj = (name: string) => resolve(root, 'test/bpf', name);
 const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 60_000 });
-/** Run the CLI through setpriv (dropped capabilities, another user). */
-const runAs = (setpriv: string[], ...args: string[]) => spawnSync('setpriv', [...setpriv, process.execPath, cli, ...args], { encoding: 'utf8', timeout: 60_000 });
 const NOBODY = ['--reuid=nobody', '--regid=nogroup', '--clear-groups'];
+
+/**
+ * The CLI and test objects where user nobody can read them. A checkout may sit
+ * under a directory closed to other users (mktemp -d is 0700, home directories
+ * often are): there nobody could not even start the CLI. Copied once: the
+ * bundle, koffi with its native build, package.json (for "type": "module")
+ * and the objects.
+ */
+let nobodyRoot: string | undefined;
+function readableByNobody(): string {
+  if (nobodyRoot) return nobodyRoot;
+  const d = mkdtempSync('/tmp/tsbpf-nobody-');
+  dirs.push(d);
+  cpSync(resolve(root, 'package.json'), `${d}/package.json`);
+  cpSync(resolve(root, 'dist'), `${d}/dist`, { recursive: true, filter: (src) => !src.endsWith('.map') });
+  // koffi and its native build (a per-platform package under @koromix).
+  for (const m of ['koffi', '@koromix']) {
+    if (existsSync(resolve(root, 'node_modules', m))) cpSync(resolve(root, 'node_modules', m), `${d}/node_modules/${m}`, { recursive: true });
+  }
+  cpSync(resolve(root, 'test/bpf'), `${d}/test/bpf`, { recursive: true });
+  execFileSync('chmod', ['-R', 'a+rX', d]);
+  return (nobodyRoot = d);
+}
+
+/** Run the CLI through setpriv (dropped capabilities, another user: then from the copy nobody can read). */
+const runAs = (setpriv: string[], ...args: string[]) => {
+  const asNobody = setpriv.includes(NOBODY[0]!);
+  const cliPath = asNobody ? `${readableByNobody()}/dist/cli.js` : cli;
+  return spawnSync('setpriv', [...setpriv, process.execPath, cliPath, ...args], { encoding: 'utf8', timeout: 60_000 });
+};
+/** A test object, at the path nobody can read. */
+const nobodyObj = (name: string) => `${readableByNobody()}/test/bpf/${name}`;
 const bpftool = (...args: string[]) => JSON.parse(execFileSync('bpftool', ['-j', ...args], { encoding: 'utf8' }) || 'null');
 const dirs: string[] = [];
 
@@ -197,7 +227,7 @@ describe('prog loadall leaves nothing behind when it fails', () => {
   pintest('as user nobody: no DIR, no --pinmaps DIR', () => {
     const dir = freshPath('nobody');
     const maps = freshPath('nobody-maps');
-    const r = runAs(NOBODY, 'prog', 'loadall', obj('loader.o'), `${dir}/sub`, '--pinmaps', maps);
+    const r = runAs(NOBODY, 'prog', 'loadall', nobodyObj('loader.o'), `${dir}/sub`, '--pinmaps', maps);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('[EPERM]');
     noStack(r.stderr);
