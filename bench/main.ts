@@ -3,6 +3,9 @@
  * Runs each workload's tsbpf side and its libbpf/bpftool baseline in the same
  * run, then prints a table with ratios (or JSON lines with --json).
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { findRoot, formatTable, runC, type BenchContext, type Measurement } from './harness.ts';
 import { workloads } from './workloads/index.ts';
 
@@ -25,6 +28,10 @@ async function main(argv: string[]): Promise<number> {
   }
   const selected = names.length ? workloads.filter((w) => names.includes(w.name)) : workloads;
   const root = findRoot();
+  // The processes the workloads start (the CLI, first-load children) share a code cache of their own:
+  // what they measure is a machine where tsbpf ran before, and nothing of the user's cache is read or changed.
+  const ownCache = process.env.TSBPF_CODE_CACHE === undefined ? mkdtempSync(join(tmpdir(), 'tsbpf-bench-cache-')) : undefined;
+  if (ownCache) process.env.TSBPF_CODE_CACHE = ownCache;
   const all: Measurement[] = [];
   for (const w of selected) {
     const ctx: BenchContext = {
@@ -37,6 +44,7 @@ async function main(argv: string[]): Promise<number> {
     all.push(...ms);
     if (json) for (const m of ms) process.stdout.write(JSON.stringify(m) + '\n');
   }
+  if (ownCache) rmSync(ownCache, { recursive: true, force: true });
   if (!json) process.stdout.write(formatTable(all) + '\n');
   return 0;
 }

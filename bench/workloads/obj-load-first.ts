@@ -11,6 +11,10 @@
  *   open_load_first_min_core  CO-RE against a minimal target BTF (`bpftool gen
  *                             min_core_btf` of vmlinux for this object), passed
  *                             as `kernelBtf` / btf_custom_path
+ *   ..._no_code_cache         the same with TSBPF_CODE_CACHE=off: the very first
+ *                             tsbpf process on a machine (every function compiled
+ *                             afresh); the others use the code cache that the
+ *                             unmeasured first round wrote
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,8 +35,8 @@ c.close();
 process.stdout.write(JSON.stringify({ value: ms }) + '\\n');
 `;
 
-function figure(cmd: string, args: string[]): number {
-  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+function figure(cmd: string, args: string[], env?: NodeJS.ProcessEnv): number {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', env });
   if (r.status !== 0) throw new Error(`bench obj-load-first: ${cmd} ${args.join(' ')} exited with ${r.status}: ${r.stderr}`);
   return (JSON.parse(r.stdout.trim().split('\n').pop()!) as { value: number }).value;
 }
@@ -50,20 +54,22 @@ export const objLoadFirst: Workload = {
       const child = join(dir, 'child.mjs');
       writeFileSync(child, CHILD);
       const c = buildC(ctx.root, 'obj-load-first');
-      const targets: [string, string | undefined][] = [['open_load_first', undefined]];
+      // The third field: without the code cache (TSBPF_CODE_CACHE=off), what the very first tsbpf process on a machine pays.
+      const targets: [string, string | undefined, boolean?][] = [['open_load_first', undefined], ['open_load_first_no_code_cache', undefined, true]];
       if (BPFTOOL) {
         const min = join(dir, 'min.btf');
         execFileSync(BPFTOOL, ['gen', 'min_core_btf', '/sys/kernel/btf/vmlinux', min, obj], { stdio: 'pipe' });
-        targets.push(['open_load_first_min_core', min]);
+        targets.push(['open_load_first_min_core', min], ['open_load_first_min_core_no_code_cache', min, true]);
       } else ctx.log('bpftool not found: no minimal-target variant');
       const out: Measurement[] = [];
-      for (const [metric, target] of targets) {
+      for (const [metric, target, noCache] of targets) {
+        const env = noCache ? { ...process.env, TSBPF_CODE_CACHE: 'off' } : undefined;
         const extra = target ? [target] : [];
         const ts: number[] = [];
         const lb: number[] = [];
         // One unmeasured round first: page cache, the dist bundle read once.
         for (let i = -1; i < runs; i++) {
-          const a = figure(process.execPath, [child, dist, obj, ...extra]);
+          const a = figure(process.execPath, [child, dist, obj, ...extra], env);
           const b = figure(c, [obj, ...extra]);
           if (i >= 0) ts.push(a), lb.push(b);
         }

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { Btf } from '../../btf/btf.ts';
 import { CoreCache, applyCoreRelo, resolveCoreRelo, type CoreTargets } from '../../btf/core.ts';
 import { TsbpfError, type CollectionErrorCode } from '../../errors.ts';
+import { markWarm } from '../../warm.ts';
 import { possibleCpuCount } from '../../syscall/cpus.ts';
 import { Mapping, mmapFd, pageSize, PROT_READ, PROT_WRITE } from '../../syscall/mmap.ts';
 import { kernelBtf, kernelModuleBtfs, readBtfFile } from '../btf/kernel.ts';
@@ -358,6 +359,7 @@ export function loadCollection(spec: CollectionSpec, opts: CollectionOptions = {
   coll.spec = spec;
   try {
     load(spec, opts, coll);
+    markWarm('load');
     return coll;
   } catch (e) {
     coll.close();

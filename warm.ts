@@ -1,0 +1,12 @@
+/**
+ * Tells the code-cache loader (lib/code-cache.ts) what work this process did,
+ * so that the cache it writes at exit is replaced when a process compiled code
+ * the cached one had not (a first object load, say). A no-op when tsbpf was
+ * not loaded through the cache (tests, bundlers).
+ */
+const WARM = Symbol.for('tsbpf.codeCache.warm');
+
+export function markWarm(tag: string): void {
+  const f = (globalThis as Record<symbol, unknown>)[WARM];
+  if (typeof f === 'function') (f as (t: string) => void)(tag);
+}
