@@ -24,11 +24,13 @@ const cjs = {
   // 'use strict' first: the code was ES modules (strict), and a banner before esbuild's own directive would void it.
   banner: { js: '"use strict";\nvar __tsbpf_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
 };
-const [, , , , names] = await Promise.all([
+const [, , , , , names] = await Promise.all([
   build({ ...cjs, entryPoints: ['lib/bundle.ts'], outfile: 'dist/chunks/tsbpf.cjs' }),
   build({ ...cjs, entryPoints: ['lib/cli.ts'], outfile: 'dist/chunks/cli.cjs' }),
   build({ ...common, sourcemap: false, entryPoints: ['lib/code-cache.ts'], format: 'cjs', outfile: 'dist/chunks/code-cache.cjs' }),
   build({ ...common, entryPoints: ['bench/main.ts'], format: 'esm', outfile: 'dist/bench.js' }),
+  // The same library as an ES module, for applications that bundle tsbpf (the ESM entries fall back to it).
+  build({ ...common, entryPoints: ['lib/bundle.ts'], format: 'esm', outfile: 'dist/chunks/tsbpf.mjs' }),
   // The runtime names of the two public entries (types are erased), for the ESM wrappers.
   Promise.all(['lib/index.ts', 'lib/testing.ts'].map(async (entry) => {
     const r = await build({ ...common, sourcemap: false, entryPoints: [entry], format: 'esm', write: false, metafile: true, outdir: 'out' });
@@ -56,9 +58,20 @@ writeFileSync('dist/index.cjs', `${head}'use strict';
 const { __testing, ...tsbpf } = require('./chunks/lib.cjs');
 module.exports = tsbpf;
 `);
-const reexport = (from, list) => `${head}import lib from '${from}';\nexport const {\n${list.map((n) => `  ${n},\n`).join('')}} = lib${from.includes('lib.cjs') && list === testingNames ? '.__testing' : ''};\n`;
-writeFileSync('dist/index.js', reexport('./index.cjs', indexNames));
-writeFileSync('dist/testing.js', reexport('./chunks/lib.cjs', testingNames));
+// The ESM entries take the cached CommonJS instance; bundled into an application (where chunks/lib.cjs
+// is not beside the bundle, and a CommonJS require of Node's modules would not work in an ES module),
+// they import the ES module build, which the bundler has through this import().
+const reexport = (list, member) => `${head}import { createRequire } from 'node:module';
+let lib;
+try {
+  lib = createRequire(import.meta.url)('./chunks/lib.cjs');
+} catch (e) {
+  if (!e || e.code !== 'MODULE_NOT_FOUND') throw e;
+  lib = await import('./chunks/tsbpf.mjs');
+}
+export const {\n${list.map((n) => `  ${n},\n`).join('')}} = lib${member};\n`;
+writeFileSync('dist/index.js', reexport(indexNames, ''));
+writeFileSync('dist/testing.js', reexport(testingNames, '.__testing'));
 writeFileSync('dist/cli.js', `#!/usr/bin/env node
 ${head}import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);

@@ -53,6 +53,24 @@ console.log(String(v));`;
     expect(run('node', ['cjs.cjs']).trim()).toBe('99');
   });
 
+  ktest('bundled into an application with esbuild, it runs without the code cache (the bundler has its copy)', () => {
+    writeFileSync(join(dir, 'app.mjs'), program("import { BpfMap, u64 } from 'tsbpf';"));
+    const esbuild = join(root, 'node_modules/esbuild/bin/esbuild');
+    run(esbuild, ['app.mjs', '--bundle', '--platform=node', '--format=esm', '--external:koffi', '--outfile=out/app.mjs', '--log-level=error']);
+    expect(run('node', ['out/app.mjs']).trim()).toBe('99');
+  });
+
+  ktest('a second process takes the code cache the first wrote, through the installed package', () => {
+    const cache = join(dir, 'code-cache');
+    const env = { ...process.env, TSBPF_CODE_CACHE: cache };
+    writeFileSync(join(dir, 'state.cjs'), program("const { BpfMap, u64 } = require('tsbpf');") + `
+const cc = require(require.resolve('tsbpf').replace(/index\.cjs$/, 'chunks/code-cache.cjs'));
+process.on('exit', () => console.log(JSON.stringify(cc.cacheState(require.resolve('tsbpf').replace(/index\.cjs$/, 'chunks/tsbpf.cjs')))));`);
+    const state = () => JSON.parse(execFileSync('node', ['state.cjs'], { cwd: dir, encoding: 'utf8', env }).trim().split('\n').pop()!) as { used: boolean };
+    expect(state().used).toBe(false);
+    expect(state().used).toBe(true);
+  });
+
   it('type-checks a TypeScript consumer against the shipped declarations', () => {
     writeFileSync(
       join(dir, 'consumer.ts'),
