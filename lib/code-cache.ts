@@ -15,19 +15,18 @@
  * bytes from anyone else, or a bundle edited in place, could run as code. So
  * the directory and files must be ours and writable by us alone, the file name
  * carries the bundle's build hash, size and mtime, and the payload carries a
- * SHA-1 checked before V8 sees it. Anything wrong and the bundle compiles as
+ * checksum verified before V8 sees it. Anything wrong and the bundle compiles as
  * usual: the cache can make a start faster, never make it fail.
  *
  * Built on its own (dist/chunks/code-cache.cjs): no import of the library.
  */
-import { createHash } from 'node:crypto';
 import { closeSync, constants, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { Script } from 'node:vm';
 
-const MAGIC = 'TSBPFCC1';
+const MAGIC = 'TSBPFCC2';
 /** Far above any real cache (the library's is ~1-2 MB): a file larger than this is not read. */
 const MAX_CACHE_BYTES = 64 << 20;
 /** Cache files of other builds and Node versions kept beside the current ones, newest first. */
@@ -119,6 +118,26 @@ export function cliVariant(argv: readonly string[]): string {
   return words.length ? words.join('-') : 'main';
 }
 
+/**
+ * Two 32-bit lanes (FNV-1a and a multiply-add) over the payload: it catches a
+ * damaged file, which V8 would deserialize as it is (it checks no checksum in
+ * release builds). Not a defence against a writer: the ownership checks are.
+ * In JS rather than node:crypto, whose first require costs ~5 ms of start-up.
+ */
+export function checksum(b: Uint8Array): string {
+  const n = b.length >>> 2;
+  const w = b.byteOffset % 4 === 0 ? new Int32Array(b.buffer, b.byteOffset, n) : new Int32Array(Uint8Array.from(b.subarray(0, n * 4)).buffer);
+  let h1 = 0x811c9dc5 | 0;
+  let h2 = b.length | 0;
+  for (let i = 0; i < n; i++) {
+    const x = w[i]!;
+    h1 = Math.imul(h1 ^ x, 0x01000193);
+    h2 = (Math.imul(h2, 31) + x) | 0;
+  }
+  for (let i = n * 4; i < b.length; i++) h1 = Math.imul(h1 ^ b[i]!, 0x01000193);
+  return (h1 >>> 0).toString(16).padStart(8, '0') + (h2 >>> 0).toString(16).padStart(8, '0');
+}
+
 /** Read a cache file: ours, a regular file, not writable by others, bounded, checksum intact. */
 function readCache(path: string): { tags: string[]; refused: boolean; data: Buffer } | undefined {
   let fd = -1;
@@ -135,11 +154,12 @@ function readCache(path: string): { tags: string[]; refused: boolean; data: Buff
     }
     if (buf.toString('latin1', 0, 8) !== MAGIC) return undefined;
     const hlen = buf.readUInt32LE(8);
-    if (12 + hlen + 20 > buf.length) return undefined;
-    const header = JSON.parse(buf.toString('utf8', 12, 12 + hlen)) as { tags?: unknown; refused?: unknown };
-    const sum = buf.subarray(12 + hlen, 12 + hlen + 20);
-    const data = buf.subarray(12 + hlen + 20);
-    if (!createHash('sha1').update(data).digest().equals(sum)) return undefined;
+    if (12 + hlen > buf.length) return undefined;
+    const header = JSON.parse(buf.toString('utf8', 12, 12 + hlen)) as { tags?: unknown; refused?: unknown; sum?: unknown };
+    // The payload starts 8-aligned, so that the checksum reads it in place.
+    const start = (12 + hlen + 7) & ~7;
+    const data = buf.subarray(start);
+    if (typeof header.sum !== 'string' || checksum(data) !== header.sum) return undefined;
     const t = Array.isArray(header.tags) ? header.tags.filter((x): x is string => typeof x === 'string') : [];
     return { tags: t, refused: header.refused === true, data };
   } catch {
@@ -150,14 +170,14 @@ function readCache(path: string): { tags: string[]; refused: boolean; data: Buff
 }
 
 function writeCache(dir: string, path: string, prefix: string, data: Buffer, refused: boolean): void {
-  const header = Buffer.from(JSON.stringify({ tags: [...tags].sort(), refused }));
+  const header = Buffer.from(JSON.stringify({ tags: [...tags].sort(), refused, sum: checksum(data) }));
   const head = Buffer.alloc(12);
   head.write(MAGIC, 0, 'latin1');
   head.writeUInt32LE(header.length, 8);
-  const sum = createHash('sha1').update(data).digest();
+  const pad = Buffer.alloc(((12 + header.length + 7) & ~7) - 12 - header.length, 0x20);
   const tmp = `${path}.${process.pid}.tmp`;
   try {
-    writeFileSync(tmp, Buffer.concat([head, header, sum, data]), { mode: 0o600, flag: 'wx' });
+    writeFileSync(tmp, Buffer.concat([head, header, pad, data]), { mode: 0o600, flag: 'wx' });
     renameSync(tmp, path);
   } catch {
     try {
@@ -195,7 +215,7 @@ export function loadBundle(file: string, opts: LoadOptions): unknown {
   const dir = cacheDir();
   const prefix = `${sanitize(basename(file))}${opts.variant ? `-${sanitize(opts.variant)}` : ''}-`;
   // Node's own flags change V8's: one cache per set of them, rather than one that every other set refuses.
-  const flags = createHash('sha1').update(process.execArgv.join('\0')).digest('hex').slice(0, 8);
+  const flags = checksum(Buffer.from(process.execArgv.join('\0'))).slice(0, 8);
   const name = `${prefix}${sanitize(opts.hash)}-${st.size}-${Math.floor(st.mtimeMs)}-${process.version}-${process.arch}-${flags}.v8cache`;
   // A directory not made yet is made at exit; one that exists must pass the checks now.
   const path = dir && (!existsSync(dir) || usableDir(dir, false)) ? join(dir, name) : undefined;
