@@ -13,7 +13,7 @@
  * is copied once into native-endian 32-bit words (every field of the type
  * section is a 32-bit word, so a byte swap needs no knowledge of the layout).
  */
-import type { Buffer } from 'node:buffer';
+import { Buffer } from 'node:buffer';
 import { BtfError } from './errors.ts';
 import { asBuffer, decodeCString, encodeUtf8, StringTable } from './strings.ts';
 import { ESSENTIAL, EXACT, NameIndex, type Match } from './name-index.ts';
@@ -120,6 +120,24 @@ const INT_ENCODING: Record<number, BtfIntEncoding> = { 0: 'none', 1: 'signed', 2
 /** Max hops when following typedef/qualifier/array chains (libbpf uses 32). */
 const MAX_RESOLVE_DEPTH = 64;
 
+/** Set while parseReadOnlyBtf parses (parse is synchronous): the Btf it makes is read-only. */
+let parsingReadOnly = false;
+
+/**
+ * Parse BTF that lies in read-only memory (the kernel's vmlinux BTF mapped
+ * for the life of the process): the Btf reads it in place, and its public
+ * accessors (`strings`, `rawTypes()`) return copies, so that no caller can
+ * write into it. Internal: the memory must outlive the Btf and never change.
+ */
+export function parseReadOnlyBtf(bytes: Uint8Array): Btf {
+  parsingReadOnly = true;
+  try {
+    return Btf.parse(bytes);
+  } finally {
+    parsingReadOnly = false;
+  }
+}
+
 export class Btf {
   /** Base BTF when this is split BTF. */
   readonly base: Btf | undefined;
@@ -139,8 +157,12 @@ export class Btf {
   private readonly offsets: Uint32Array;
   /** Kind number of each own type (recorded by the parse pass: name lookups jump by kind natively). */
   private readonly kinds: Uint8Array;
-  /** This blob's string section. */
-  readonly strings: Buffer;
+  /** This blob's string section as parsed: for a read-only blob, a view tsbpf's readers use but never hand out. */
+  private readonly str: Buffer;
+  /** Set for a blob over read-only memory (parseReadOnlyBtf): public accessors give copies. */
+  private readonly readOnly: boolean;
+  private strCopy: Buffer | undefined;
+  private rawCopy: { readonly words: Uint32Array; readonly offsets: Uint32Array; readonly kinds: Uint8Array } | undefined;
 
   /** Decoded types, in chunks of 1024 ids allocated on demand (a sparse cache). */
   private readonly cache: ((BtfType | undefined)[] | undefined)[] = [];
@@ -157,6 +179,7 @@ export class Btf {
     offsets: Uint32Array,
     kinds: Uint8Array,
     strings: Buffer,
+    readOnly: boolean,
   ) {
     this.base = base;
     this.header = Object.freeze(header);
@@ -164,10 +187,11 @@ export class Btf {
     this.words = words;
     this.offsets = offsets;
     this.kinds = kinds;
-    this.strings = strings;
+    this.str = strings;
+    this.readOnly = readOnly;
     this.count = offsets.length;
     this.firstTypeId = base ? base.length : 1;
-    this.stringOffset = base ? base.stringOffset + base.strings.length : 0;
+    this.stringOffset = base ? base.stringOffset + base.str.length : 0;
   }
 
   /**
@@ -240,7 +264,7 @@ export class Btf {
     }
 
     const { offsets, kinds } = Btf.scan(words, base ? base.length : 1);
-    return new Btf(base, header, le, words, offsets, kinds, strings);
+    return new Btf(base, header, le, words, offsets, kinds, strings, parsingReadOnly);
   }
 
   /**
@@ -304,7 +328,18 @@ export class Btf {
    * the word offset and kind number of each own type (index = id - firstTypeId). Do not modify.
    */
   rawTypes(): { readonly words: Uint32Array; readonly offsets: Uint32Array; readonly kinds: Uint8Array } {
-    return { words: this.words, offsets: this.offsets, kinds: this.kinds };
+    if (!this.readOnly) return { words: this.words, offsets: this.offsets, kinds: this.kinds };
+    // Words in read-only memory: a write through them would be a SIGSEGV, so callers get a copy.
+    return (this.rawCopy ??= { words: this.words.slice(), offsets: this.offsets, kinds: this.kinds });
+  }
+
+  /**
+   * This blob's string section. For the kernel's BTF as tsbpf maps it (read-only
+   * memory, where a write would be a SIGSEGV rather than an exception) a copy,
+   * made once.
+   */
+  get strings(): Buffer {
+    return this.readOnly ? (this.strCopy ??= Buffer.from(this.str)) : this.str;
   }
 
   /** Total number of type ids, including void and the base's types: valid ids are 0..length-1. */
@@ -354,7 +389,7 @@ export class Btf {
       return this.base!.stringAt(off);
     }
     if (off === 0) return '';
-    return decodeCString(this.strings, off - this.stringOffset);
+    return decodeCString(this.str, off - this.stringOffset);
   }
 
   /**
@@ -365,13 +400,13 @@ export class Btf {
     if (s === '') return 0;
     const inBase = this.base?.findString(s);
     if (inBase !== undefined) return inBase;
-    return (this.strIndex ??= new StringTable(this.strings, this.stringOffset)).find(s);
+    return (this.strIndex ??= new StringTable(this.str, this.stringOffset)).find(s);
   }
 
   /** The string section holding offset `off` and the offset inside it. */
   private strBytesAt(off: number): [Uint8Array, number] {
     if (off < this.stringOffset) return this.base!.strBytesAt(off);
-    return [this.strings, off - this.stringOffset];
+    return [this.str, off - this.stringOffset];
   }
 
   /** The type with this id (0 = void). Throws BTF_NOT_FOUND / BTF_MALFORMED. */
@@ -626,7 +661,7 @@ export class Btf {
       words: this.words,
       offsets: this.offsets,
       kinds: this.kinds,
-      strings: this.strings,
+      strings: this.str,
       stringOffset: this.stringOffset,
       baseString: (off) => this.base!.strBytesAt(off),
     }));

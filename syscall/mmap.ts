@@ -114,6 +114,21 @@ export function copyMapped(fd: number, length: number): Uint8Array | undefined {
   return copy;
 }
 
+/**
+ * A private read-only mapping of `length` bytes of `fd` that is never unmapped:
+ * views of it may be anywhere, and one touched after munmap is a SIGSEGV. For a
+ * file that does not change while the process runs (the kernel's vmlinux BTF,
+ * mapped once per process): its pages are the kernel's, mapped rather than
+ * copied. A write through the view is a SIGSEGV too: give it only to readers
+ * that never write. Undefined when the kernel refuses the mapping.
+ */
+export function mapReadOnlyForever(fd: number, length: number): Uint8Array | undefined {
+  if (length <= 0) return undefined;
+  const ptr = libc().mmap(0, length, PROT_READ, MAP_PRIVATE, fd, 0);
+  if (isMapFailed(ptr)) return undefined;
+  return new Uint8Array(viewOf(ptr, length));
+}
+
 let page = 0;
 export function pageSize(): number {
   page ||= libc().sysconf(30 /* _SC_PAGESIZE */);

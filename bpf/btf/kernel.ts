@@ -4,9 +4,9 @@
  * holds them. The loader's CO-RE, ksyms and attach targets resolve here.
  */
 import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync } from 'node:fs';
-import { Btf } from '../../btf/btf.ts';
+import { Btf, parseReadOnlyBtf } from '../../btf/btf.ts';
 import { TsbpfError } from '../../errors.ts';
-import { copyMapped } from '../../syscall/mmap.ts';
+import { copyMapped, mapReadOnlyForever } from '../../syscall/mmap.ts';
 
 /**
  * The bytes of a BTF file, in ordinary writable memory the caller owns.
@@ -36,11 +36,37 @@ export function readBtfFile(path: string): Uint8Array {
 }
 
 let vmlinux: Btf | undefined;
+/** The process's one mapping of /sys/kernel/btf/vmlinux (null: the kernel refused it), kept across dropKernelBtfCache. */
+let mapped: Uint8Array | null | undefined;
+
+/**
+ * vmlinux's BTF mapped read-only for the life of the process (Linux 6.16+):
+ * its pages are the kernel's, so a first load neither copies 5-6 MB nor
+ * faults in as many fresh pages (~1 ms against ~6 ms here). The Btf parsed
+ * over it hands out copies, never views of it (see parseReadOnlyBtf).
+ */
+function mappedVmlinux(): Uint8Array | undefined {
+  if (mapped === undefined) {
+    mapped = null;
+    let fd = -1;
+    try {
+      fd = openSync('/sys/kernel/btf/vmlinux', 'r');
+      mapped = mapReadOnlyForever(fd, fstatSync(fd).size) ?? null;
+    } catch {
+      // No mapping (e.g. no libc binding): read the file.
+    } finally {
+      if (fd >= 0) closeSync(fd);
+    }
+  }
+  return mapped ?? undefined;
+}
+
 /** The running kernel's BTF, parsed once (lazily: types decode on demand). */
 export function kernelBtf(): Btf {
   if (!vmlinux) {
     if (!existsSync('/sys/kernel/btf/vmlinux')) throw new TsbpfError('NO_KERNEL_BTF', 'this kernel has no /sys/kernel/btf/vmlinux (CONFIG_DEBUG_INFO_BTF); pass kernelBtf');
-    vmlinux = Btf.parse(readBtfFile('/sys/kernel/btf/vmlinux'));
+    const view = mappedVmlinux();
+    vmlinux = view ? parseReadOnlyBtf(view) : Btf.parse(readBtfFile('/sys/kernel/btf/vmlinux'));
   }
   return vmlinux;
 }
