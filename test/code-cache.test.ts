@@ -10,7 +10,7 @@ import { chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, m
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cacheDir, cliVariant } from '../lib/code-cache.ts';
+import { cacheDir, checksum, checksumJs, cliVariant } from '../lib/code-cache.ts';
 import { ktest } from './helpers/kernel.ts';
 
 const root = resolve(__dirname, '..');
@@ -42,8 +42,8 @@ interface Run {
   rejected: boolean;
 }
 
-function run(dir: string, env: Record<string, string> = {}, bundle = join(work, 'bundle.cjs')): Run {
-  const r = spawnSync(process.execPath, [join(work, 'runner.cjs')], {
+function run(dir: string, env: Record<string, string> = {}, bundle = join(work, 'bundle.cjs'), nodeArgs: string[] = []): Run {
+  const r = spawnSync(process.execPath, [...nodeArgs, join(work, 'runner.cjs')], {
     encoding: 'utf8',
     env: { PATH: process.env.PATH, LOADER, BUNDLE: bundle, TSBPF_CODE_CACHE: dir, ...env },
   });
@@ -189,6 +189,29 @@ describe('code cache', () => {
       chownSync(theirs, 65534, 65534);
       expect(cacheDir({ HOME: theirs })).toBeUndefined();
     }
+  });
+
+  it('checksum: the WebAssembly sum equals the JS one, for every length and alignment', () => {
+    const all = new Uint8Array(4099);
+    for (let i = 0; i < all.length; i++) all[i] = (i * 2654435761) >>> 24;
+    const seen = new Set<string>();
+    for (const len of [0, 1, 3, 4, 5, 8, 1000, 4093]) {
+      for (const off of [0, 1, 2, 4]) {
+        const b = all.subarray(off, off + len);
+        expect(checksum(b)).toBe(checksumJs(b));
+        seen.add(checksumJs(b));
+      }
+    }
+    expect(seen.size).toBeGreaterThan(25);
+    const flipped = all.slice();
+    flipped[2000] ^= 1;
+    expect(checksum(flipped)).not.toBe(checksum(all));
+  });
+
+  it('under --jitless (no WebAssembly) the cache is read and checked in JS', () => {
+    const dir = freshDir();
+    expect(run(dir, {}, undefined, ['--jitless'])).toMatchObject({ answer: 42, used: false });
+    expect(run(dir, {}, undefined, ['--jitless'])).toMatchObject({ answer: 42, used: true });
   });
 
   it('cliVariant: the first two words that are not options', () => {
