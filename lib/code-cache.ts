@@ -271,8 +271,8 @@ export function loadBundle(file: string, opts: LoadOptions): unknown {
   const st = statSync(file);
   const dir = cacheDir();
   const prefix = `${sanitize(basename(file))}${opts.variant ? `-${sanitize(opts.variant)}` : ''}-`;
-  // Node's own flags change V8's: one cache per set of them, rather than one that every other set refuses.
-  const flags = checksumJs(Buffer.from(process.execArgv.join('\0'))).slice(0, 8);
+  // Node's own flags (argv and NODE_OPTIONS) change V8's: one cache per set of them, rather than one that every other set refuses.
+  const flags = checksumJs(Buffer.from([...process.execArgv, process.env.NODE_OPTIONS ?? ''].join('\0'))).slice(0, 8);
   const name = `${prefix}${sanitize(opts.hash)}-${st.size}-${Math.floor(st.mtimeMs)}-${process.version}-${process.arch}-${flags}.v8cache`;
   // A directory not made yet is made at exit; one that exists must pass the checks now.
   const path = dir && (!existsSync(dir) || usableDir(dir, false)) ? join(dir, name) : undefined;

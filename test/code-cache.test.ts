@@ -208,6 +208,16 @@ describe('code cache', () => {
     expect(checksum(flipped)).not.toBe(checksum(all));
   });
 
+  it('Node flags from NODE_OPTIONS get a cache of their own, used by the next process with them', () => {
+    const dir = freshDir();
+    run(dir);
+    const opts = { NODE_OPTIONS: '--max-old-space-size=200' };
+    expect(run(dir, opts)).toMatchObject({ used: false, rejected: false });
+    expect(run(dir, opts)).toMatchObject({ used: true });
+    expect(run(dir)).toMatchObject({ used: true });
+    expect(files(dir)).toHaveLength(2);
+  });
+
   it('under --jitless (no WebAssembly) the cache is read and checked in JS', () => {
     const dir = freshDir();
     expect(run(dir, {}, undefined, ['--jitless'])).toMatchObject({ answer: 42, used: false });
