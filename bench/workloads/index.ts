@@ -6,9 +6,10 @@ import { mapOps } from './map-ops.ts';
 import { objLoad } from './obj-load.ts';
 import { objLoadFirst } from './obj-load-first.ts';
 import { perfbuf } from './perfbuf.ts';
+import { perfbufLive } from './perfbuf-live.ts';
 import { ringbuf } from './ringbuf.ts';
 import { codec } from './codec.ts';
 import { symbolize } from './symbolize.ts';
 
 /** Every benchmark workload, in the order `npm run bench` runs them. */
-export const workloads: Workload[] = [btfParse, btfDumpC, minCoreBtfBench, mapOps, objLoad, objLoadFirst, ringbuf, perfbuf, codec, symbolize];
+export const workloads: Workload[] = [btfParse, btfDumpC, minCoreBtfBench, mapOps, objLoad, objLoadFirst, ringbuf, perfbuf, perfbufLive, codec, symbolize];
