@@ -10,6 +10,7 @@
 //   received, lost (samples), received_per_s (from the go byte to the end)
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "perf-records.h"
 #include <linux/perf_event.h>
 #include <errno.h>
 #include <signal.h>
@@ -32,25 +33,9 @@ static void on_lost(void *ctx, int cpu, __u64 n)
 	lost += n;
 }
 
-struct sample {
-	struct perf_event_header h;
-	__u32 size;
-	char data[];
-};
-
-struct lost_rec {
-	struct perf_event_header h;
-	__u64 id;
-	__u64 lost;
-};
-
 static enum bpf_perf_event_ret on_event(void *ctx, int cpu, struct perf_event_header *e)
 {
-	if (e->type == PERF_RECORD_SAMPLE)
-		on_sample(ctx, cpu, ((struct sample *)e)->data, ((struct sample *)e)->size);
-	else if (e->type == PERF_RECORD_LOST)
-		on_lost(ctx, cpu, ((struct lost_rec *)e)->lost);
-	return LIBBPF_PERF_EVENT_CONT;
+	return dispatch_perf_record(ctx, cpu, e, on_sample, on_lost);
 }
 
 static double now(void)

@@ -16,6 +16,7 @@
 //   drain64.wall.run / drain512.wall.run   wall-clock time per record (ns)
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "perf-records.h"
 #include <linux/perf_event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,27 +36,9 @@ static void on_lost(void *ctx, int cpu, __u64 n)
 	lost += n;
 }
 
-struct sample {
-	struct perf_event_header h;
-	__u32 size;
-	char data[];
-};
-
-struct lost {
-	struct perf_event_header h;
-	__u64 id;
-	__u64 lost;
-};
-
 static enum bpf_perf_event_ret on_event(void *ctx, int cpu, struct perf_event_header *e)
 {
-	if (e->type == PERF_RECORD_SAMPLE) {
-		struct sample *s = (void *)e;
-		on_sample(ctx, cpu, s->data, s->size);
-	} else if (e->type == PERF_RECORD_LOST) {
-		on_lost(ctx, cpu, ((struct lost *)e)->lost);
-	}
-	return LIBBPF_PERF_EVENT_CONT;
+	return dispatch_perf_record(ctx, cpu, e, on_sample, on_lost);
 }
 
 static double now_ns(clockid_t clock)
