@@ -18,13 +18,15 @@
  * checksum verified before V8 sees it. Anything wrong and the bundle compiles as
  * usual: the cache can make a start faster, never make it fail.
  *
- * Built on its own (dist/chunks/code-cache.cjs): no import of the library.
+ * Built on its own (dist/chunks/code-cache.cjs): no import of the library but
+ * warm.ts's hook name.
  */
 import { closeSync, constants, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { Script } from 'node:vm';
+import { WARM_HOOK } from '../warm.ts';
 
 const MAGIC = 'TSBPFCC2';
 /** Far above any real cache (the library's is ~1-2 MB): a file larger than this is not read. */
@@ -42,10 +44,6 @@ export interface LoadOptions {
    * since V8 refuses a cache made under other flags.
    */
   readonly v8Flags?: string;
-}
-
-interface Loaded {
-  readonly exports: unknown;
 }
 
 /** How a bundle's load went, for tests and diagnostics. */
@@ -66,7 +64,6 @@ export function cacheState(file: string): CacheState | undefined {
 
 /** What the hook registered on globalThis records: tags of the work this process did. */
 const tags = new Set<string>(['import']);
-const WARM = Symbol.for('tsbpf.codeCache.warm');
 
 /**
  * Where caches go, or undefined when disabled or when no directory we own can
@@ -145,13 +142,17 @@ interface WasmArea {
   readonly sum: (p: number, n: number) => bigint;
 }
 
+/** The sum compiled once (a process reads and writes one cache per bundle). */
+let sumModule: object | undefined;
+
 /** WebAssembly memory of at least `bytes`, with the sum bound to it; undefined without WebAssembly. */
 function wasmArea(bytes: number): WasmArea | undefined {
   try {
     const wasm = (globalThis as { WebAssembly?: Wasm }).WebAssembly;
     if (!wasm) return undefined;
     const mem = new wasm.Memory({ initial: Math.max(1, Math.ceil(bytes / 65536)) });
-    const inst = new wasm.Instance(new wasm.Module(Buffer.from(SUM_WASM, 'base64')), { m: { mem } });
+    sumModule ??= new wasm.Module(Buffer.from(SUM_WASM, 'base64'));
+    const inst = new wasm.Instance(sumModule, { m: { mem } });
     return { mem, sum: inst.exports.sum as (p: number, n: number) => bigint };
   } catch {
     return undefined;
@@ -282,8 +283,8 @@ export function loadBundle(file: string, opts: LoadOptions): unknown {
   const script = new Script(wrapper, { filename: file, cachedData: cached?.data });
   const used = cached !== undefined && !script.cachedDataRejected;
   states.set(file, { path, used, rejected: cached !== undefined && script.cachedDataRejected === true });
-  const fn = script.runInThisContext() as (e: unknown, r: NodeJS.Require, m: Loaded, f: string, d: string) => void;
-  (globalThis as Record<symbol, unknown>)[WARM] ??= (tag: string) => tags.add(tag);
+  const fn = script.runInThisContext() as (e: unknown, r: NodeJS.Require, m: { exports: unknown }, f: string, d: string) => void;
+  (globalThis as Record<symbol, unknown>)[WARM_HOOK] ??= (tag: string) => tags.add(tag);
   if (path) {
     process.once('exit', (code) => {
       // Only a process that did its work: a failed command may have stopped before the code worth caching.
@@ -300,7 +301,7 @@ export function loadBundle(file: string, opts: LoadOptions): unknown {
       }
     });
   }
-  const module: Loaded & { exports: unknown } = { exports: {} };
+  const module: { exports: unknown } = { exports: {} };
   fn.call(module.exports, module.exports, createRequire(file), module, file, dirname(file));
   return module.exports;
 }

@@ -19,20 +19,21 @@ import { copyMapped, mapReadOnlyForever } from '../../syscall/mmap.ts';
  * the mapping, are read.
  */
 export function readBtfFile(path: string): Uint8Array {
-  if (path.startsWith('/sys/kernel/btf/')) {
-    let fd = -1;
-    try {
-      fd = openSync(path, 'r');
-      // The kernel refuses the mapping before Linux 6.16, and for module BTF: then read.
-      const copy = copyMapped(fd, fstatSync(fd).size);
-      if (copy) return copy;
-    } catch {
-      // No mapping (e.g. no libc binding): read the file.
-    } finally {
-      if (fd >= 0) closeSync(fd);
-    }
+  // The kernel refuses the mapping before Linux 6.16, and for module BTF: then read.
+  return (path.startsWith('/sys/kernel/btf/') ? mapVia(path, copyMapped) : undefined) ?? readFileSync(path);
+}
+
+/** `map(fd, size)` of the open file at `path`, closed after; undefined when it fails (no libc binding, a refused mapping). */
+function mapVia(path: string, map: (fd: number, length: number) => Uint8Array | undefined): Uint8Array | undefined {
+  let fd = -1;
+  try {
+    fd = openSync(path, 'r');
+    return map(fd, fstatSync(fd).size);
+  } catch {
+    return undefined;
+  } finally {
+    if (fd >= 0) closeSync(fd);
   }
-  return readFileSync(path);
 }
 
 let vmlinux: Btf | undefined;
@@ -46,18 +47,7 @@ let mapped: Uint8Array | null | undefined;
  * over it hands out copies, never views of it (see parseReadOnlyBtf).
  */
 function mappedVmlinux(): Uint8Array | undefined {
-  if (mapped === undefined) {
-    mapped = null;
-    let fd = -1;
-    try {
-      fd = openSync('/sys/kernel/btf/vmlinux', 'r');
-      mapped = mapReadOnlyForever(fd, fstatSync(fd).size) ?? null;
-    } catch {
-      // No mapping (e.g. no libc binding): read the file.
-    } finally {
-      if (fd >= 0) closeSync(fd);
-    }
-  }
+  if (mapped === undefined) mapped = mapVia('/sys/kernel/btf/vmlinux', mapReadOnlyForever) ?? null;
   return mapped ?? undefined;
 }
 

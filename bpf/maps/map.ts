@@ -164,8 +164,6 @@ export class BpfMap extends FdHandle {
 
   #s: NativeBlock | undefined;
   readonly #koff: number;
-  /** Keys are 4 bytes: a u32 number is written as one word. */
-  readonly #u32Key: boolean;
   /** Values are fds (prog arrays, maps of maps): update() checks what they name. */
   readonly #fdValues: boolean;
   readonly #nkoff: number;
@@ -197,7 +195,6 @@ export class BpfMap extends FdHandle {
 
     const kslot = (info.keySize + 7) & ~7;
     this.#koff = ATTR_BYTES;
-    this.#u32Key = info.keySize === 4;
     this.#fdValues = info.type === MapType.PROG_ARRAY || isMapOfMaps(info.type);
     this.#nkoff = this.#koff + kslot;
     this.#voff = this.#nkoff + kslot;
@@ -384,8 +381,8 @@ export class BpfMap extends FdHandle {
     putScalar(s, this.#voff, this.valueSize, value, 'value', this.name);
   }
 
-  #elem(cmd: number, valuePtr: number, flags: number): number {
-    const s = this.#scratch();
+  /** The element command on the scratch block `s` (the caller's, from #scratch()). */
+  #elem(s: NativeBlock, cmd: number, valuePtr: number, flags: number): number {
     const u = s.u32;
     putPtr(u, ELEM.value, valuePtr);
     u[ELEM.flags >> 2] = flags;
@@ -408,11 +405,11 @@ export class BpfMap extends FdHandle {
   lookup<T extends Uint8Array>(key: MapKey, out: T, flags?: number): T | undefined;
   lookup(key: MapKey, out?: Uint8Array, flags = 0): Uint8Array | undefined {
     const s = this.#s;
-    // The common call (a u32 key into a value-sized buffer) in one frame: a deep chain of small calls
+    // The common call (a value-sized buffer, no flags) in one frame: a deep chain of small calls
     // cost ~20 ns more than the bpf(2) call itself.
-    if (s !== undefined && out !== undefined && flags === 0 && typeof key === 'number' && this.#u32Key && key >>> 0 === key && out.length === this.valueSize && !this.perCpu) {
-      s.u32[this.#koff >> 2] = key;
-      const r = this.#elem(BpfCmd.MAP_LOOKUP_ELEM, this.#vaddr, 0);
+    if (s !== undefined && out !== undefined && flags === 0 && out.length === this.valueSize && !this.perCpu) {
+      this.#putKey(s, key);
+      const r = this.#elem(s, BpfCmd.MAP_LOOKUP_ELEM, this.#vaddr, 0);
       if (r === 0) {
         copyOut(out, s, this.#voff, this.valueSize);
         return out;
@@ -463,7 +460,7 @@ export class BpfMap extends FdHandle {
   #lookupRaw(key: MapKey, flags: number): boolean {
     const s = this.#scratch();
     this.#putKey(s, key);
-    const r = this.#elem(BpfCmd.MAP_LOOKUP_ELEM, this.#vaddr, flags);
+    const r = this.#elem(s, BpfCmd.MAP_LOOKUP_ELEM, this.#vaddr, flags);
     if (r === 0) return true;
     if (r === -Errno.ENOENT) return false;
     this.#fail(BpfCmd.MAP_LOOKUP_ELEM, r);
@@ -513,7 +510,7 @@ export class BpfMap extends FdHandle {
     const v = typeof value === 'object' && !(value instanceof Uint8Array) ? value.fd : value;
     if (typeof v === 'number' && this.#fdValues) this.#checkFdValue(v);
     this.#putValue(s, v);
-    const r = this.#elem(BpfCmd.MAP_UPDATE_ELEM, this.#vaddr, f);
+    const r = this.#elem(s, BpfCmd.MAP_UPDATE_ELEM, this.#vaddr, f);
     if (r !== 0) this.#fail(BpfCmd.MAP_UPDATE_ELEM, r, this.#updateHints());
   }
 
@@ -527,7 +524,7 @@ export class BpfMap extends FdHandle {
     s.bytes.fill(0, this.#voff, this.#voff + this.valueBytes);
     for (let c = 0; c < n; c++) putScalar(s, this.#voff + c * this.valueStride, this.valueSize, values[c]!, 'value', this.name);
     const f = elemFlags(flags, this.name);
-    const r = this.#elem(BpfCmd.MAP_UPDATE_ELEM, this.#vaddr, f);
+    const r = this.#elem(s, BpfCmd.MAP_UPDATE_ELEM, this.#vaddr, f);
     if (r !== 0) this.#fail(BpfCmd.MAP_UPDATE_ELEM, r, this.#updateHints());
   }
 
@@ -547,7 +544,7 @@ export class BpfMap extends FdHandle {
   /** MAP_UPDATE_ELEM of the key and value already in the scratch block. */
   #updateScratch(flags: UpdateFlag | number): void {
     const f = elemFlags(flags, this.name);
-    const r = this.#elem(BpfCmd.MAP_UPDATE_ELEM, this.#vaddr, f);
+    const r = this.#elem(this.#scratch(), BpfCmd.MAP_UPDATE_ELEM, this.#vaddr, f);
     if (r !== 0) this.#fail(BpfCmd.MAP_UPDATE_ELEM, r, this.#updateHints());
   }
 
@@ -599,7 +596,7 @@ export class BpfMap extends FdHandle {
     const s = this.#scratch();
     this.#putKey(s, key);
     deletions++;
-    const r = this.#elem(BpfCmd.MAP_DELETE_ELEM, 0, 0);
+    const r = this.#elem(s, BpfCmd.MAP_DELETE_ELEM, 0, 0);
     if (r === 0) return true;
     if (r === -Errno.ENOENT) return false;
     this.#fail(BpfCmd.MAP_DELETE_ELEM, r, {
@@ -616,7 +613,7 @@ export class BpfMap extends FdHandle {
     const s = this.#scratch();
     this.#putKey(s, key);
     deletions++;
-    const r = this.#elem(BpfCmd.MAP_LOOKUP_AND_DELETE_ELEM, this.#vaddr, 0);
+    const r = this.#elem(s, BpfCmd.MAP_LOOKUP_AND_DELETE_ELEM, this.#vaddr, 0);
     if (r === -Errno.ENOENT) return undefined;
     // Hash maps take the command only since 5.14 (queues and stacks since 4.20): older kernels answer ENOTSUPP.
     if (r === -Errno.ENOTSUPP && HASH_KINDS.includes(this.type) && kernelPredates('lookupAndDelete on hash maps')) {
@@ -634,7 +631,7 @@ export class BpfMap extends FdHandle {
     const s = this.#scratch();
     this.#putValue(s, value);
     const f = elemFlags(flags, this.name);
-    const r = this.#elem(BpfCmd.MAP_UPDATE_ELEM, this.#vaddr, f);
+    const r = this.#elem(s, BpfCmd.MAP_UPDATE_ELEM, this.#vaddr, f);
     if (r !== 0) this.#fail(BpfCmd.MAP_UPDATE_ELEM, r, { E2BIG: `the ${mapTypeName(this.type).toLowerCase()} is full (max_entries ${this.maxEntries}); push with 'EXIST' to overwrite` });
   }
 
@@ -656,8 +653,8 @@ export class BpfMap extends FdHandle {
   #head(op: string, cmd: number, out: Uint8Array | undefined): Uint8Array | undefined {
     this.#need(op, POP_KINDS);
     this.#checkOut(out);
-    this.#scratch();
-    const r = this.#elem(cmd, this.#vaddr, 0);
+    const s = this.#scratch();
+    const r = this.#elem(s, cmd, this.#vaddr, 0);
     if (r === -Errno.ENOENT) return undefined;
     if (r !== 0) this.#fail(cmd, r);
     return this.#copyValue(out);
@@ -668,7 +665,7 @@ export class BpfMap extends FdHandle {
     this.#need('mayContain', [MapType.BLOOM_FILTER]);
     const s = this.#scratch();
     this.#putValue(s, value);
-    const r = this.#elem(BpfCmd.MAP_LOOKUP_ELEM, this.#vaddr, 0);
+    const r = this.#elem(s, BpfCmd.MAP_LOOKUP_ELEM, this.#vaddr, 0);
     if (r === 0) return true;
     if (r === -Errno.ENOENT) return false;
     this.#fail(BpfCmd.MAP_LOOKUP_ELEM, r);
@@ -725,11 +722,11 @@ export class BpfMap extends FdHandle {
     let r: number;
     if (key === undefined) {
       putPtr(s.u32, ELEM.key, 0);
-      r = this.#elem(BpfCmd.MAP_GET_NEXT_KEY, this.#nkaddr, 0);
+      r = this.#elem(s, BpfCmd.MAP_GET_NEXT_KEY, this.#nkaddr, 0);
       putPtr(s.u32, ELEM.key, this.#kaddr);
     } else {
       this.#putKey(s, key);
-      r = this.#elem(BpfCmd.MAP_GET_NEXT_KEY, this.#nkaddr, 0);
+      r = this.#elem(s, BpfCmd.MAP_GET_NEXT_KEY, this.#nkaddr, 0);
     }
     if (r === 0) return true;
     if (r === -Errno.ENOENT) return false;
